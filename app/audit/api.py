@@ -1,0 +1,39 @@
+"""REST resource `audit_log` (read-only)."""
+
+from __future__ import annotations
+
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app.audit.models import AuditLog
+from app.audit.views import READ_ONLY
+from app.core.api import OmniModelRestApi
+
+COLUMNS = [
+    "id",
+    "created_at",
+    "actor_id",
+    "actor_name",
+    "action",
+    "entity_type",
+    "entity_id",
+    "changes",
+    "ip",
+    "user_agent",
+    "request_id",
+    "prev_hash",
+    "hash",
+]
+
+
+class AuditLogApi(OmniModelRestApi):
+    resource_name = "audit_log"
+    datamodel = SQLAInterface(AuditLog)
+    class_permission_name = "AuditLog"
+    method_permission_name = READ_ONLY
+    include_route_methods = {"get", "get_list", "info"}
+    list_columns = COLUMNS
+    show_columns = COLUMNS
+    search_columns = ["actor_name", "action", "entity_type", "entity_id", "created_at"]
+    order_columns = ["id", "created_at"]
+    base_order = ("id", "desc")
+    openapi_spec_tag = "Audit log"

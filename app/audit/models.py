@@ -1,0 +1,39 @@
+"""The `audit_log` table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask_appbuilder import Model
+from sqlalchemy import DateTime, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.models import JSONType, utcnow
+
+
+class AuditLog(Model):
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_entity", "entity_type", "entity_id"),
+        Index("ix_audit_log_created", "created_at"),
+        Index("ix_audit_log_action", "action"),
+        Index("ix_audit_log_actor", "actor_name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_name: Mapped[str] = mapped_column(String(255), nullable=False, default="system")
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    entity_type: Mapped[str | None] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    changes: Mapped[Any | None] = mapped_column(JSONType)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+
+    def __repr__(self) -> str:
+        return f"{self.action} {self.entity_type or ''} {self.entity_id or ''}".strip()

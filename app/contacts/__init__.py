@@ -1,0 +1,1 @@
+"""People who message a Page (identified by their page-scoped id, PSID)."""

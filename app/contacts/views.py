@@ -1,0 +1,106 @@
+"""Contacts grid: search by name/PSID, filter by page, opt-out and last contact."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import AppBuilder, ModelView, expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app import db
+from app.contacts import services
+from app.contacts.models import Contact
+from app.core.roles import READ_WRITE_METHODS
+
+
+class ContactModelView(ModelView):
+    datamodel = SQLAInterface(Contact)
+    class_permission_name = "Contact"
+    method_permission_name = {**READ_WRITE_METHODS, "edit_notes": "edit_notes"}
+    list_title = "Contacts"
+    list_columns = [
+        "display_name",
+        "page.name",
+        "psid",
+        "tags",
+        "marketing_opt_out",
+        "last_inbound_at",
+    ]
+    show_columns = [
+        "display_name",
+        "page",
+        "psid",
+        "locale",
+        "tags",
+        "notes",
+        "marketing_opt_out",
+        "is_minor",
+        "legal_hold",
+        "restricted",
+        "first_seen_at",
+        "last_inbound_at",
+        "erased_at",
+    ]
+    edit_columns = [
+        "first_name",
+        "last_name",
+        "locale",
+        "tags",
+        "notes",
+        "marketing_opt_out",
+        "is_minor",
+        "legal_hold",
+    ]
+    add_columns = ["page", "psid", "first_name", "last_name", "tags", "notes"]
+    search_columns = [
+        "first_name",
+        "last_name",
+        "psid",
+        "page",
+        "tags",
+        "marketing_opt_out",
+        "last_inbound_at",
+    ]
+    order_columns = ["psid", "last_inbound_at", "marketing_opt_out"]
+    base_order = ("last_inbound_at", "desc")
+    label_columns = {
+        "display_name": "Name",
+        "page.name": "Page",
+        "psid": "PSID",
+        "marketing_opt_out": "Opted out of marketing",
+        "is_minor": "Under 13",
+        "last_inbound_at": "Last message from contact",
+    }
+    description_columns = {
+        "is_minor": "Marking a contact as under 13 opens an erasure request automatically.",
+        "legal_hold": "Stops retention and erasure while set.",
+    }
+
+    def pre_update(self, item: Contact) -> None:
+        services.before_update(item)
+
+    def post_update(self, item: Contact) -> None:
+        services.after_update(item)
+
+    @expose("/notes/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    def edit_notes(self, pk: int):
+        """Agents edit only notes and tags (the rule lives in contacts.services)."""
+        contact = db.session.get(Contact, pk)
+        if contact is None:
+            abort(404)
+        if request.method == "POST":
+            try:
+                services.update_notes(contact, request.form.get("notes"), request.form.get("tags"))
+            except services.ContactError as exc:
+                flash(str(exc), "danger")
+            else:
+                flash("Notes and tags saved.", "success")
+            return redirect(request.form.get("next") or url_for(".show", pk=pk))
+        return self.render_template("contacts/notes.html", contact=contact)
+
+
+def register(ab: AppBuilder) -> None:
+    from app.contacts.api import ContactApi
+
+    ab.add_view(ContactModelView, "Contacts", icon="fa-address-book", category="CRM")
+    ab.add_api(ContactApi)

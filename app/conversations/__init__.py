@@ -1,0 +1,1 @@
+"""Conversations between a Page and a contact, and their messages."""

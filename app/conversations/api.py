@@ -1,0 +1,125 @@
+"""REST resources `conversation` (with the reply action) and `message` (read-only)."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_appbuilder.api import expose, protect, safe
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app import db
+from app.conversations import services
+from app.conversations.models import Conversation, Message
+from app.conversations.views import READ_ONLY
+from app.core.api import OmniModelRestApi
+from app.core.roles import READ_WRITE_METHODS
+
+MESSAGE_COLUMNS = [
+    "id",
+    "conversation_id",
+    "mid",
+    "direction",
+    "author_id",
+    "text",
+    "attachments",
+    "kind",
+    "status",
+    "error_code",
+    "error_message",
+    "messaging_type",
+    "tag",
+    "created_at",
+    "sent_at",
+    "delivered_at",
+    "read_at",
+]
+
+
+class ConversationApi(OmniModelRestApi):
+    resource_name = "conversation"
+    datamodel = SQLAInterface(Conversation)
+    class_permission_name = "Conversation"
+    method_permission_name = {**READ_WRITE_METHODS, "reply": "reply"}
+    include_route_methods = {"get", "get_list", "info", "put", "reply"}
+    list_columns = [
+        "id",
+        "page_id",
+        "contact_id",
+        "status",
+        "assignee_id",
+        "last_message_at",
+        "unread_count",
+    ]
+    show_columns = list_columns
+    edit_columns = ["status", "assignee_id"]
+    search_columns = ["status", "assignee_id", "page_id", "last_message_at"]
+    order_columns = ["id", "last_message_at", "status"]
+    openapi_spec_tag = "Conversations"
+
+    def pre_update(self, item: Conversation) -> None:
+        services.validate_conversation_update(item)
+
+    @expose("/<int:pk>/reply", methods=["POST"])
+    @protect()
+    @safe
+    def reply(self, pk: int):
+        """Queue an agent's reply.
+        ---
+        post:
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    text: {type: string}
+                    human_agent: {type: boolean}
+          responses:
+            202: {description: queued}
+            400: {description: bad request}
+            404: {description: not found}
+            422: {description: refused, with the reason}
+        """
+        conversation = db.session.get(Conversation, pk)
+        if conversation is None:
+            return self.response_404()
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return self.response_400(message='send a JSON object: {"text": ..., "human_agent": false}')
+        text = body.get("text")
+        human_agent = body.get("human_agent", False)
+        if not isinstance(text, str) or not isinstance(human_agent, bool):
+            return self.response_400(message="text must be a string and human_agent a boolean")
+        try:
+            message = services.queue_reply(conversation, text, human_agent=human_agent)
+        except services.ReplyRefused as exc:
+            return self.response(422, message=str(exc))
+        return self.response(
+            202,
+            id=message.id,
+            status=message.status,
+            messaging_type=message.messaging_type,
+        )
+
+
+class MessageApi(OmniModelRestApi):
+    resource_name = "message"
+    datamodel = SQLAInterface(Message)
+    class_permission_name = "Message"
+    method_permission_name = READ_ONLY
+    include_route_methods = {"get", "get_list", "info"}
+    list_columns = MESSAGE_COLUMNS
+    show_columns = MESSAGE_COLUMNS
+    search_columns = [
+        "conversation_id",
+        "direction",
+        "status",
+        "kind",
+        "created_at",
+        "mid",
+    ]
+    order_columns = ["id", "created_at"]
+    openapi_spec_tag = "Messages"

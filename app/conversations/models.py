@@ -1,0 +1,91 @@
+"""The `conversation` and `message` tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask_appbuilder import Model
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.contacts.models import Contact
+from app.core.crypto import EncryptedJSON, EncryptedText
+from app.core.models import JSONType, utcnow
+from app.pages.models import Page
+
+CONVERSATION_STATUSES = ("open", "pending", "closed")
+MESSAGE_STATUSES = (
+    "received",
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "read",
+    "failed",
+)
+
+
+class Conversation(Model):
+    __tablename__ = "conversation"
+    __table_args__ = (
+        UniqueConstraint("page_id", "contact_id", name="uq_conversation_page_contact"),
+        Index("ix_conversation_last_message_at", "last_message_at"),
+        Index("ix_conversation_status_last", "status", "last_message_at"),
+        Index("ix_conversation_assignee_status", "assignee_id", "status"),
+        Index("ix_conversation_contact", "contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("page.id", ondelete="CASCADE"), nullable=False)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="open", server_default="open")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    last_message_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(DateTime)
+    unread_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    page: Mapped[Page] = relationship(Page, lazy="joined")
+    contact: Mapped[Contact] = relationship(Contact, lazy="joined")
+    assignee: Mapped[User | None] = relationship(User, lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"#{self.id} {self.contact.display_name if self.contact else ''}".strip()
+
+
+class Message(Model):
+    __tablename__ = "message"
+    __table_args__ = (
+        Index("ix_message_conversation_created", "conversation_id", "created_at", "id"),
+        Index("ix_message_status", "status"),
+        Index("ix_message_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"), nullable=False)
+    mid: Mapped[str | None] = mapped_column(String(255), unique=True)
+    direction: Mapped[str] = mapped_column(String(3), nullable=False)  # in / out
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    text: Mapped[str | None] = mapped_column(EncryptedText)
+    attachments: Mapped[Any | None] = mapped_column(EncryptedJSON)  # list of {type, url}
+    kind: Mapped[str] = mapped_column(String(32), nullable=False, default="text", server_default="text")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="received")
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(String(1000))
+    messaging_type: Mapped[str | None] = mapped_column(String(32))
+    tag: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)
+    meta: Mapped[Any | None] = mapped_column(JSONType)  # non-personal extras: reaction, postback kind
+
+    conversation: Mapped[Conversation] = relationship(Conversation)
+    author: Mapped[User | None] = relationship(User, lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"message {self.id}"

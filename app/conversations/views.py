@@ -1,0 +1,96 @@
+"""Conversations and messages grids (the agents' inbox and thread live in inbox.py)."""
+
+from __future__ import annotations
+
+from flask_appbuilder import AppBuilder, ModelView
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app.conversations.models import Conversation, Message
+from app.core.roles import READ_WRITE_METHODS
+
+READ_ONLY = {k: v for k, v in READ_WRITE_METHODS.items() if v == "read"}
+
+
+class MessageModelView(ModelView):
+    datamodel = SQLAInterface(Message)
+    class_permission_name = "Message"
+    method_permission_name = READ_ONLY
+    base_permissions = ["can_read"]
+    list_title = "Messages"
+    list_columns = [
+        "created_at",
+        "direction",
+        "kind",
+        "text",
+        "status",
+        "error_message",
+    ]
+    show_columns = [
+        "conversation",
+        "created_at",
+        "direction",
+        "kind",
+        "text",
+        "attachments",
+        "status",
+        "error_code",
+        "error_message",
+        "messaging_type",
+        "tag",
+        "mid",
+        "sent_at",
+        "delivered_at",
+        "read_at",
+    ]
+    search_columns = ["direction", "status", "kind", "created_at"]
+    order_columns = ["created_at", "status"]
+    base_order = ("created_at", "desc")
+    label_columns = {"direction": "In/Out", "mid": "Messenger id"}
+
+
+class ConversationModelView(ModelView):
+    datamodel = SQLAInterface(Conversation)
+    class_permission_name = "Conversation"
+    method_permission_name = READ_WRITE_METHODS
+    base_permissions = ["can_read", "can_write"]
+    list_title = "Conversations"
+    list_columns = [
+        "contact",
+        "page.name",
+        "status",
+        "assignee",
+        "last_message_at",
+        "unread_count",
+    ]
+    show_columns = [
+        "contact",
+        "page",
+        "status",
+        "assignee",
+        "last_message_at",
+        "last_inbound_at",
+        "unread_count",
+        "created_at",
+    ]
+    edit_columns = ["status", "assignee"]
+    search_columns = ["status", "assignee", "page", "last_message_at", "unread_count"]
+    order_columns = ["status", "last_message_at", "unread_count"]
+    base_order = ("last_message_at", "desc")
+    related_views = [MessageModelView]
+    label_columns = {
+        "page.name": "Page",
+        "unread_count": "Unread",
+        "last_message_at": "Last message",
+    }
+    list_template = "conversations/list_with_links.html"
+
+
+def register(ab: AppBuilder) -> None:
+    from app.conversations.api import ConversationApi, MessageApi
+    from app.conversations.inbox import InboxView
+
+    ab.add_view(InboxView, "Inbox", icon="fa-inbox", category="CRM", href="/conversations/")
+    ab.add_view(ConversationModelView, "Conversations", icon="fa-comments", category="CRM")
+    ab.add_view(MessageModelView, "Messages", icon="fa-envelope", category="CRM")
+    ab.add_api(ConversationApi)
+    ab.add_api(MessageApi)

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: crypto, queues, security, roles, CLI, health."""

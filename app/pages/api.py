@@ -1,0 +1,49 @@
+"""REST resource `page`; the token is accepted on write and never returned."""
+
+from __future__ import annotations
+
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+from app.core.api import OmniModelRestApi
+from app.core.roles import READ_WRITE_METHODS
+from app.pages import services
+from app.pages.models import Page
+
+PUBLIC_COLUMNS = [
+    "id",
+    "fb_page_id",
+    "name",
+    "token_last4",
+    "retention_days",
+    "subscribed",
+    "needs_reauth",
+    "reauth_reason",
+    "created_at",
+]
+
+
+class PageApi(OmniModelRestApi):
+    resource_name = "page"
+    datamodel = SQLAInterface(Page)
+    class_permission_name = "Page"
+    method_permission_name = READ_WRITE_METHODS
+    list_columns = PUBLIC_COLUMNS
+    show_columns = PUBLIC_COLUMNS
+    add_columns = ["fb_page_id", "name", "retention_days", "subscribed", "access_token"]
+    edit_columns = ["name", "retention_days", "subscribed", "access_token"]
+    search_columns = ["name", "fb_page_id", "needs_reauth"]
+    order_columns = ["name", "fb_page_id", "id"]
+    openapi_spec_tag = "Pages"
+
+    def pre_add(self, item: Page) -> None:
+        token = item.access_token
+        if not token:
+            raise services.PageError("access_token is required")
+        item.set_token(services.validate_token(token))
+
+    def pre_update(self, item: Page) -> None:
+        from sqlalchemy import inspect
+
+        hist = inspect(item).attrs.access_token.history
+        if hist.has_changes() and item.access_token:
+            item.set_token(services.validate_token(item.access_token))

@@ -1,0 +1,43 @@
+"""The `page` table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_appbuilder import Model
+from sqlalchemy import Boolean, DateTime, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.crypto import EncryptedText
+from app.core.models import utcnow
+
+
+class Page(Model):
+    __tablename__ = "page"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fb_page_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    access_token: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    token_last4: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    retention_days: Mapped[int] = mapped_column(Integer, nullable=False, default=365, server_default="365")
+    subscribed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=text("true"))
+    needs_reauth: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
+    reauth_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    token_updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    def set_token(self, token: str) -> None:
+        """The only way a token is written: keeps token_last4 in step and clears re-auth."""
+        self.access_token = token
+        self.token_last4 = token[-4:] if token else None
+        self.token_updated_at = utcnow()
+        self.needs_reauth = False
+        self.reauth_reason = None
+
+    @property
+    def token_hint(self) -> str:
+        return f"…{self.token_last4}" if self.token_last4 else "(none)"
+
+    def __repr__(self) -> str:
+        return self.name

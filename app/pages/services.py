@@ -1,0 +1,60 @@
+"""Page rules, shared by the admin views, the API and the command line."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from app import db
+from app.audit.service import record
+from app.pages.models import Page
+
+logger = logging.getLogger(__name__)
+
+
+class PageError(ValueError):
+    """A page operation was refused; the message says why."""
+
+
+def validate_token(token: str | None) -> str:
+    token = (token or "").strip()
+    if not token:
+        raise PageError("the page access token is empty")
+    if len(token) < 8 or any(c.isspace() for c in token):
+        raise PageError("that does not look like a page access token")
+    return token
+
+
+def add_page(fb_page_id: str, name: str, token: str, retention_days: int = 365) -> Page:
+    """Connect a page (or replace its token when it exists)."""
+    fb_page_id = (fb_page_id or "").strip()
+    if not fb_page_id.isdigit():
+        raise PageError("--page-id must be the numeric Facebook Page id")
+    if not (name or "").strip():
+        raise PageError("--name must not be empty")
+    token = validate_token(token)
+    page = db.session.scalar(select(Page).where(Page.fb_page_id == fb_page_id))
+    if page is None:
+        page = Page(fb_page_id=fb_page_id, name=name.strip(), retention_days=retention_days)
+        db.session.add(page)
+    else:
+        page.name = name.strip()
+    set_token(page, token)
+    db.session.commit()
+    return page
+
+
+def set_token(page: Page, token: str) -> None:
+    """Replace the token (encrypted at rest); the audit row names the event, never the value."""
+    page.set_token(validate_token(token))
+    db.session.flush()
+    record("page_token_replaced", "page", page.id, {"token_last4": page.token_last4})
+
+
+def mark_needs_reauth(page: Page, reason: str) -> None:
+    """Graph error 190: block sends and show a banner until someone replaces the token."""
+    if not page.needs_reauth:
+        page.needs_reauth = True
+        page.reauth_reason = reason[:500]
+        logger.warning("page %s needs re-authorisation", page.fb_page_id)

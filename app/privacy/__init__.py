@@ -1,0 +1,1 @@
+"""Data-subject requests, retention and Meta's data-deletion callback."""

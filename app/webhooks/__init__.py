@@ -1,0 +1,1 @@
+"""Messenger webhook: verify, store durably, process in jobs."""

@@ -1,0 +1,37 @@
+"""The `webhook_event` table: every POST body Meta sent, kept until processed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_appbuilder import Model
+from sqlalchemy import DateTime, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.crypto import EncryptedText
+from app.core.models import utcnow
+
+EVENT_STATUSES = ("pending", "processed", "skipped", "error")
+
+
+class WebhookEvent(Model):
+    __tablename__ = "webhook_event"
+    __table_args__ = (
+        Index("ix_webhook_event_status_received", "status", "received_at"),
+        Index("ix_webhook_event_received", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payload: Mapped[str] = mapped_column(EncryptedText, nullable=False)  # raw body, encrypted
+    received_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    page_fb_id: Mapped[str | None] = mapped_column(String(64))
+    # keyed hashes of the PSIDs the event mentions ("|h1|h2|"), so erasure finds them
+    psid_hashes: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(String(255))  # event kinds, no personal data
+
+    def __repr__(self) -> str:
+        return f"event {self.id}"

