@@ -76,6 +76,7 @@ def build_config(env: str | None = None) -> dict:
         "COMPANY_ADDRESS": os.environ.get("COMPANY_ADDRESS", "[Your Company Address]"),
         "EXPORT_DIR": os.environ.get("EXPORT_DIR") or str(INSTANCE_DIR / "exports"),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        "PSID_HASH_KEY": os.environ.get("PSID_HASH_KEY", ""),
         "PROXY_FIX_HOPS": _int("PROXY_FIX_HOPS", 0),
         "RQ_ASYNC": True,
         # Flask-AppBuilder

@@ -128,3 +128,18 @@ class EncryptedJSON(TypeDecorator):
         import json
 
         return json.loads(decrypt(value))
+
+
+def keyed_hash(value: str) -> str:
+    """Keyed SHA-256 of an identifier (PSID): lets us recognise it later without storing it.
+
+    Keyed by PSID_HASH_KEY (default: derived from SECRET_KEY) so a leaked table cannot be
+    reversed by hashing every possible PSID.
+    """
+    import hashlib
+    import hmac
+
+    from flask import current_app
+
+    key = current_app.config.get("PSID_HASH_KEY") or ("psid:" + current_app.config["SECRET_KEY"])
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
