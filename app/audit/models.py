@@ -37,3 +37,15 @@ class AuditLog(Model):
 
     def __repr__(self) -> str:
         return f"{self.action} {self.entity_type or ''} {self.entity_id or ''}".strip()
+
+
+class AuditHead(Model):
+    """One row: a signed copy of the chain's last row, so deleting the tail is detected."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    signature: Mapped[str] = mapped_column(String(64), nullable=False)

@@ -1,10 +1,34 @@
-"""RQ jobs of this domain (placeholders until its issue lands)."""
+"""RQ jobs of the audit domain."""
 
 from __future__ import annotations
 
+import logging
+
 from app.core.queues import task
+
+logger = logging.getLogger(__name__)
 
 
 @task
-def verify_chain_job() -> None:
-    """Periodic job (placeholder)."""
+def verify_chain_job() -> dict:
+    """Hourly: verify the chain; a break raises an admin-visible alert and is itself audited.
+
+    Also flushes finished minutes of webhook signature-failure counts.
+    """
+    from app import db
+    from app.audit import service
+
+    try:
+        service.flush_signature_failures()
+    except Exception:
+        logger.exception("could not flush signature-failure counts")
+    result = service.verify_chain()
+    if result.ok:
+        service.clear_alert()
+        logger.info("audit chain verified: %s rows", result.rows)
+    else:
+        logger.error("audit chain broken at row %s: %s", result.broken_id, result.reason)
+        service.set_alert(result)
+        service.record("audit_chain_broken", "audit_log", result.broken_id, {"reason": result.reason})
+        db.session.commit()
+    return {"ok": result.ok, "rows": result.rows, "broken_id": result.broken_id}
