@@ -1,9 +1,53 @@
-"""`flask omnicrm` subcommands of this domain (placeholder)."""
+"""`flask omnicrm retention run` (and friends) of the privacy domain."""
 
 from __future__ import annotations
 
+import logging
+
+import click
 from flask.cli import AppGroup
+
+logger = logging.getLogger(__name__)
+
+retention_cli = AppGroup("retention", help="Data retention (privacy policy section 8).")
+
+
+@retention_cli.command("run")
+def retention_run_command() -> None:
+    """Apply retention now and print what was removed per page."""
+    from app.core.cli import cli_actor
+    from app.core.context import acting_as
+    from app.privacy import services
+
+    with acting_as(cli_actor()):
+        report = services.run_retention()
+        expired = services.purge_expired_exports()
+    for line in report.lines():
+        click.echo(line)
+    click.echo(f"expired export files: {expired} removed")
+
+
+account_cli = AppGroup("account", help="Staff accounts (privacy policy section 7).")
+
+
+@account_cli.command("delete")
+@click.argument("username")
+def account_delete_command(username: str) -> None:
+    """Open an account-deletion request for a staff user (a privacy officer approves it)."""
+    from app import appbuilder
+    from app.core.cli import cli_actor
+    from app.core.context import acting_as
+    from app.privacy import services
+
+    user = appbuilder.sm.find_user(username=username)
+    if user is None:
+        raise click.UsageError(f"no user named {username!r}")
+    with acting_as(cli_actor()):
+        req = services.request_account_deletion(user.id)
+    click.echo(f"Account deletion request #{req.id} opened (due {req.due_at.date().isoformat()}).")
 
 
 def register(group: AppGroup) -> None:
     """Add this domain's commands to `flask omnicrm`."""
+    group.add_command(retention_cli)
+    group.add_command(account_cli)

@@ -22,6 +22,7 @@ REQUEST_TYPES = (
     "marketing_opt_out",
 )
 REQUEST_SOURCES = ("staff", "facebook_callback", "account")
+OPEN_STATUSES = ("pending", "approved", "in_processing", "error")
 REQUEST_STATUSES = (
     "pending",
     "approved",
@@ -61,6 +62,7 @@ class PrivacyRequest(Model):
     export_path: Mapped[str | None] = mapped_column(String(1024))
     export_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     subject_ref: Mapped[str | None] = mapped_column(String(64))  # keyed hash: who, without who
+    overdue_flagged_at: Mapped[datetime | None] = mapped_column(DateTime)  # audited once when overdue
 
     contact: Mapped[Contact | None] = relationship(Contact, lazy="joined")
     requested_by: Mapped[User | None] = relationship(User, foreign_keys=[requested_by_id], lazy="joined")

@@ -1,20 +1,45 @@
-"""RQ jobs of this domain (placeholders until its issue lands)."""
+"""RQ jobs of the privacy domain: request processing (queue `privacy`) and the periodic sweeps."""
 
 from __future__ import annotations
 
+import logging
+
 from app.core.queues import task
 
-
-@task
-def run_retention() -> None:
-    """Periodic job (placeholder)."""
+logger = logging.getLogger(__name__)
 
 
 @task
-def flag_overdue() -> None:
-    """Periodic job (placeholder)."""
+def process_request(request_id: int) -> str | None:
+    """Run one approved privacy request; unexpected failures re-raise so RQ retries."""
+    from app.privacy import services
+
+    req = services.process(request_id)
+    return req.status if req is not None else None
 
 
 @task
-def purge_expired_exports() -> None:
-    """Periodic job (placeholder)."""
+def run_retention() -> dict:
+    """Daily: per-page retention, erased contacts' leftovers, deleted staff accounts."""
+    from app.privacy import services
+
+    report = services.run_retention()
+    for line in report.lines():
+        logger.info("retention: %s", line)
+    return {"pages": report.per_page, "erased_leftovers": report.erased_leftovers, "accounts": report.accounts_removed}
+
+
+@task
+def flag_overdue() -> int:
+    """Hourly: audit requests that passed their due date."""
+    from app.privacy import services
+
+    return services.flag_overdue()
+
+
+@task
+def purge_expired_exports() -> int:
+    """Delete export files whose 7-day link expired."""
+    from app.privacy import services
+
+    return services.purge_expired_exports()

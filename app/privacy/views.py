@@ -1,30 +1,92 @@
-"""Privacy requests admin (placeholder grid; the privacy issue fills it in)."""
+"""Privacy requests admin: urgency grid, request form, four-eyes decisions, expiring download.
+
+Thin: every rule lives in app.privacy.services; this module maps forms and buttons to it.
+"""
 
 from __future__ import annotations
 
-from flask_appbuilder import AppBuilder, ModelView
+import logging
+from typing import Any
+
+from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
+from flask_appbuilder import AppBuilder, ModelView, expose, has_access
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from markupsafe import Markup
+from sqlalchemy import case
 
+from app import db
+from app.contacts.models import Contact
+from app.core.models import utcnow
 from app.core.roles import READ_WRITE_METHODS
-from app.privacy.models import PrivacyRequest
+from app.privacy import services
+from app.privacy.models import OPEN_STATUSES, PrivacyRequest
 
-PRIVACY_METHODS = {**READ_WRITE_METHODS, "add": "create", "post": "create"}
+logger = logging.getLogger(__name__)
+
+PRIVACY_METHODS = {
+    **READ_WRITE_METHODS,
+    "add": "create",
+    "post": "create",
+    "decide": "approve",
+    "retry": "approve",
+    "lift": "approve",
+    "cancel": "write",
+    "download_export": "download",
+}
+
+COLOURS = {"green": "success", "amber": "warning", "red": "danger", "overdue": "danger", "closed": "default"}
+TYPE_LABELS = {
+    "access": "Access (data export)",
+    "erasure": "Erasure",
+    "rectification": "Rectification",
+    "restriction": "Restriction of processing",
+    "marketing_opt_out": "Marketing opt-out",
+}
+
+
+def due_badge(req: PrivacyRequest) -> Markup:
+    """Days left with colour; only ids, dates and fixed words go in (no user data)."""
+    level = services.urgency(req)
+    if level == "closed":
+        return Markup('<span class="label label-default">{}</span>').format(req.due_at.date().isoformat())
+    if level == "overdue":
+        text = f"overdue by {-services.days_left(req)} d"
+    else:
+        text = f"{services.days_left(req)} days left"
+    return Markup('<span class="label label-{} due-{}">{}</span>').format(COLOURS[level], level, text)
+
+
+class FilterOverdue(BaseFilter):
+    """Open requests past their due date."""
+
+    name = "Overdue"
+    arg_name = "ovd"
+
+    def apply(self, query: Any, value: Any) -> Any:
+        return query.filter(PrivacyRequest.due_at < utcnow(), PrivacyRequest.status.in_(OPEN_STATUSES))
+
+
+class UrgencyInterface(SQLAInterface):
+    """Default order: open requests first, most urgent (earliest due) first."""
+
+    def apply_order_by(self, query: Any, order_column: str, order_direction: str, *args: Any, **kwargs: Any) -> Any:
+        if not order_column and self.obj is PrivacyRequest:
+            return query.order_by(
+                case((PrivacyRequest.status.in_(OPEN_STATUSES), 0), else_=1),
+                PrivacyRequest.due_at.asc(),
+                PrivacyRequest.id.asc(),
+            )
+        return super().apply_order_by(query, order_column, order_direction, *args, **kwargs)
 
 
 class PrivacyRequestModelView(ModelView):
-    datamodel = SQLAInterface(PrivacyRequest)
+    datamodel = UrgencyInterface(PrivacyRequest)
     class_permission_name = "PrivacyRequest"
     method_permission_name = PRIVACY_METHODS
     list_title = "Privacy requests"
-    list_columns = [
-        "id",
-        "request_type",
-        "contact",
-        "status",
-        "source",
-        "due_at",
-        "completed_at",
-    ]
+    list_template = "privacy/list.html"
+    list_columns = ["id", "request_type", "contact", "status", "source", "progress", "due_at", "completed_at"]
     show_columns = [
         "id",
         "request_type",
@@ -39,15 +101,199 @@ class PrivacyRequestModelView(ModelView):
         "result",
         "error",
     ]
-    add_columns = ["request_type", "contact"]
+    edit_columns = ["reason"]
     search_columns = ["request_type", "status", "source", "due_at"]
-    order_columns = ["id", "due_at", "status"]
+    order_columns = ["id", "due_at", "status", "request_type"]
+    label_columns = {"due_at": "Due", "request_type": "Type", "progress": "Progress %"}
+    page_size = 50
+
+    # -- helpers
+
+    def _can(self, verb: str) -> bool:
+        return bool(self.appbuilder.sm.has_access(f"can_{verb}", self.class_permission_name))
+
+    def _user_id(self) -> int | None:
+        return services.acting_user_id()
+
+    def _back(self, pk: int) -> Response:
+        return redirect(url_for(f"{type(self).__name__}.show", pk=pk))
+
+    def _load(self, pk: int) -> PrivacyRequest:
+        req = db.session.get(PrivacyRequest, pk)
+        if req is None:
+            abort(404)
+        return req
+
+    # -- pages
+
+    @expose("/list/")
+    @has_access
+    def list(self) -> Any:
+        overdue = request.args.get("overdue") == "1"
+        query = db.session.query(PrivacyRequest)
+        if overdue:
+            query = FilterOverdue("due_at", self.datamodel).apply(query, True)
+        status = request.args.get("status")
+        if status:
+            query = query.filter(PrivacyRequest.status == status)
+        raw_page = request.args.get("page", "0")
+        page = int(raw_page) if raw_page.isdigit() else 0
+        query = self.datamodel.apply_order_by(query, "", "")
+        total = query.count()
+        rows = query.offset(page * self.page_size).limit(self.page_size).all()
+        return self.render_template(
+            self.list_template,
+            rows=[(r, due_badge(r)) for r in rows],
+            overdue=overdue,
+            status=status,
+            page=page,
+            pages=(total + self.page_size - 1) // self.page_size,
+            total=total,
+            labels=TYPE_LABELS,
+            can_create=self._can("create"),
+            title=self.list_title,
+        )
+
+    @expose("/show/<int:pk>")
+    @has_access
+    def show(self, pk: int) -> Any:
+        req = self._load(pk)
+        uid = self._user_id()
+        return self.render_template(
+            "privacy/show.html",
+            req=req,
+            badge=due_badge(req),
+            labels=TYPE_LABELS,
+            can_approve=self._can("approve"),
+            can_download=self._can("download"),
+            can_write=self._can("write"),
+            own=req.requested_by_id is not None and req.requested_by_id == uid,
+            export_valid=bool(req.export_path and req.export_expires_at and req.export_expires_at > utcnow()),
+            title=f"Privacy request #{req.id}",
+        )
+
+    @expose("/add", methods=["GET", "POST"])
+    @has_access
+    def add(self) -> Any:
+        form: dict[str, str] = {k: (v or "").strip() for k, v in (request.form or request.args).items()}
+        contact = None
+        contact_id = form.get("contact_id", "")
+        if contact_id.isdigit():
+            contact = db.session.get(Contact, int(contact_id))
+        error = None
+        if request.method == "POST":
+            details = {k: form.get(k, "") for k in services.RECTIFIABLE_FIELDS if form.get(k)}
+            try:
+                if contact is None:
+                    raise services.PrivacyError("choose an existing contact (its id)")
+                req = services.create_request(
+                    form.get("request_type", ""),
+                    contact,
+                    source="staff",
+                    requested_by_id=self._user_id(),
+                    details=details or None,
+                )
+            except services.PrivacyError as exc:
+                db.session.rollback()
+                error = str(exc)
+            else:
+                flash(
+                    f"Privacy request #{req.id} ({TYPE_LABELS[req.request_type]}) created; "
+                    f"a privacy officer will review it (due {req.due_at.date().isoformat()}).",
+                    "success",
+                )
+                if self._can("read"):
+                    return self._back(req.id)
+                return redirect(url_for("ContactModelView.show", pk=contact.id))
+        return self.render_template(
+            "privacy/add.html",
+            form=form,
+            contact=contact,
+            error=error,
+            types=TYPE_LABELS,
+            fields=services.RECTIFIABLE_FIELDS,
+            title="New privacy request",
+        ), (422 if error else 200)
+
+    @expose("/decide/<int:pk>", methods=["POST"])
+    @has_access
+    def decide(self, pk: int) -> Any:
+        req = self._load(pk)
+        decision = request.form.get("decision")
+        try:
+            if decision == "approve":
+                services.approve(req, self._user_id())
+                flash(f"Request #{pk} approved; processing has started.", "success")
+            elif decision == "deny":
+                services.deny(req, self._user_id(), request.form.get("reason"))
+                flash(f"Request #{pk} denied.", "info")
+            else:
+                raise services.PrivacyError("choose approve or deny")
+        except services.PrivacyError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+        return self._back(pk)
+
+    @expose("/retry/<int:pk>", methods=["POST"])
+    @has_access
+    def retry(self, pk: int) -> Any:
+        return self._simple(pk, lambda req: services.retry(req), "queued again")
+
+    @expose("/lift/<int:pk>", methods=["POST"])
+    @has_access
+    def lift(self, pk: int) -> Any:
+        return self._simple(pk, lambda req: services.lift_restriction(req), "restriction lifted")
+
+    @expose("/cancel/<int:pk>", methods=["POST"])
+    @has_access
+    def cancel(self, pk: int) -> Any:
+        return self._simple(pk, lambda req: services.cancel(req, request.form.get("reason")), "canceled")
+
+    def _simple(self, pk: int, fn: Any, done: str) -> Any:
+        req = self._load(pk)
+        try:
+            fn(req)
+        except services.PrivacyError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+        else:
+            flash(f"Request #{pk} {done}.", "success")
+        return self._back(pk)
+
+    @expose("/export/<int:pk>")
+    @has_access
+    def download_export(self, pk: int) -> Any:
+        req = self._load(pk)
+        try:
+            req, chunks = services.export_for_download(req)
+        except services.PrivacyError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+            return self._back(pk)
+        return Response(
+            stream_with_context(chunks),
+            mimetype="application/zip",
+            headers={
+                "Content-Disposition": f'attachment; filename="privacy-request-{req.id}.zip"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+
+def contact_link(contact: Contact) -> Markup:
+    """The contact page's 'New privacy request' button."""
+    return Markup('<a class="btn btn-sm btn-default" href="{}">New privacy request</a>').format(
+        url_for("PrivacyRequestModelView.add", contact_id=contact.id)
+    )
 
 
 def register(ab: AppBuilder) -> None:
+    from app.privacy.api import PrivacyRequestApi
+
     ab.add_view(
         PrivacyRequestModelView,
         "Privacy Requests",
         icon="fa-user-secret",
         category="Privacy",
     )
+    ab.add_api(PrivacyRequestApi)

@@ -1,0 +1,149 @@
+"""REST resource `privacy_request`: list/show/create, plus the approve and deny actions."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import request
+from flask_appbuilder.api import expose, protect, safe
+from werkzeug.wrappers import Response
+
+from app import db
+from app.contacts.models import Contact
+from app.core.api import OmniModelRestApi
+from app.privacy import services
+from app.privacy.models import PrivacyRequest
+from app.privacy.views import PRIVACY_METHODS, UrgencyInterface
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = [
+    "id",
+    "request_type",
+    "contact_id",
+    "subject_user_id",
+    "status",
+    "source",
+    "requested_by_id",
+    "approved_by_id",
+    "received_at",
+    "due_at",
+    "decided_at",
+    "completed_at",
+    "confirmation_code",
+    "reason",
+    "progress",
+    "result",
+    "error",
+    "export_expires_at",
+]
+
+
+class PrivacyRequestApi(OmniModelRestApi):
+    resource_name = "privacy_request"
+    datamodel = UrgencyInterface(PrivacyRequest)
+    class_permission_name = "PrivacyRequest"
+    method_permission_name = {**PRIVACY_METHODS, "approve": "approve", "deny": "approve"}
+    include_route_methods = {"get", "get_list", "info", "post", "approve", "deny"}
+    list_columns = COLUMNS
+    show_columns = COLUMNS
+    add_columns = ["request_type", "contact_id"]
+    search_columns = ["request_type", "status", "source", "contact_id", "due_at"]
+    order_columns = ["id", "due_at", "status", "received_at"]
+    openapi_spec_tag = "Privacy requests"
+
+    def post_headless(self) -> Response:
+        """Create through the service (validation, due date, code, audit)."""
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return self.response_400(message='send a JSON object: {"request_type": ..., "contact_id": ...}')
+        contact_id = body.get("contact_id")
+        if not isinstance(contact_id, int) or isinstance(contact_id, bool):
+            return self.response_400(message="contact_id must be an integer")
+        contact = db.session.get(Contact, contact_id)
+        if contact is None:
+            return self.response(422, message="no such contact")
+        details = body.get("details")
+        if details is not None and not isinstance(details, dict):
+            return self.response_400(message="details must be an object")
+        try:
+            req = services.create_request(
+                str(body.get("request_type") or ""),
+                contact,
+                source="staff",
+                requested_by_id=services.acting_user_id(),
+                details=details,
+            )
+        except services.PrivacyError as exc:
+            db.session.rollback()
+            return self.response(422, message=str(exc))
+        return self.response(201, id=req.id, result=self._brief(req))
+
+    @staticmethod
+    def _brief(req: PrivacyRequest) -> dict[str, Any]:
+        return {
+            "id": req.id,
+            "request_type": req.request_type,
+            "status": req.status,
+            "due_at": req.due_at.isoformat(),
+            "confirmation_code": req.confirmation_code,
+        }
+
+    def _decide(self, pk: int, fn: Any) -> Response:
+        req = db.session.get(PrivacyRequest, pk)
+        if req is None:
+            return self.response_404()
+        try:
+            req = fn(req)
+        except services.PrivacyError as exc:
+            db.session.rollback()
+            return self.response(422, message=str(exc))
+        return self.response(200, result=self._brief(req))
+
+    @expose("/<int:pk>/approve", methods=["POST"])
+    @protect()
+    @safe
+    def approve(self, pk: int) -> Response:
+        """Approve (four eyes) and queue processing.
+        ---
+        post:
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          responses:
+            200: {description: approved}
+            404: {description: not found}
+            422: {description: refused, with the reason}
+        """
+        return self._decide(pk, lambda req: services.approve(req, services.acting_user_id()))
+
+    @expose("/<int:pk>/deny", methods=["POST"])
+    @protect()
+    @safe
+    def deny(self, pk: int) -> Response:
+        """Deny with a reason (four eyes).
+        ---
+        post:
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    reason: {type: string}
+          responses:
+            200: {description: denied}
+            404: {description: not found}
+            422: {description: refused, with the reason}
+        """
+        body = request.get_json(silent=True)
+        reason = body.get("reason") if isinstance(body, dict) else None
+        if reason is not None and not isinstance(reason, str):
+            return self.response_400(message="reason must be a string")
+        return self._decide(pk, lambda req: services.deny(req, services.acting_user_id(), reason))

@@ -1,0 +1,136 @@
+"""Retention boundaries, legal hold, the CLI command, and the public policy pages."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from app import db
+from app.contacts.models import Contact
+from app.conversations.models import Conversation, Message
+from app.core import crypto
+from app.core.models import utcnow
+from app.privacy import services
+from app.webhooks.models import WebhookEvent
+
+
+def _msg(conv: Conversation, created, body: str) -> int:
+    m = Message(conversation_id=conv.id, direction="in", text=body, status="received", created_at=created)
+    db.session.add(m)
+    db.session.commit()
+    return m.id
+
+
+def _event(page_fb_id: str, psid: str, received) -> int:
+    ev = WebhookEvent(
+        payload=json.dumps({"object": "page"}),
+        status="processed",
+        page_fb_id=page_fb_id,
+        psid_hashes=f"|{crypto.keyed_hash(psid)}|",
+        received_at=received,
+    )
+    db.session.add(ev)
+    db.session.commit()
+    return ev.id
+
+
+def test_retention_boundary_is_exact(page, contact, conversation):
+    page.retention_days = 30
+    db.session.commit()
+    now = utcnow()
+    cutoff = now - timedelta(days=30)
+    at_limit = _msg(conversation, cutoff, "exactly at the limit")
+    older = _msg(conversation, cutoff - timedelta(seconds=1), "one second too old")
+    newer = _msg(conversation, cutoff + timedelta(seconds=1), "fresh")
+    ev_old = _event(page.fb_page_id, contact.psid, cutoff - timedelta(seconds=1))
+    ev_limit = _event(page.fb_page_id, contact.psid, cutoff)
+    report = services.run_retention(now)
+    assert report.per_page["Test Page"] == {"messages": 1, "webhook_events": 1, "retention_days": 30}
+    assert db.session.get(Message, older) is None
+    assert db.session.get(Message, at_limit) is not None and db.session.get(Message, newer) is not None
+    assert db.session.get(WebhookEvent, ev_old) is None and db.session.get(WebhookEvent, ev_limit) is not None
+
+
+def test_retention_default_365_days(page, conversation):
+    now = utcnow()
+    kept = _msg(conversation, now - timedelta(days=364), "kept")
+    gone = _msg(conversation, now - timedelta(days=366), "gone")
+    services.run_retention(now)
+    assert db.session.get(Message, kept) is not None and db.session.get(Message, gone) is None
+
+
+def test_legal_hold_stops_retention(page, contact, conversation):
+    contact.legal_hold = True
+    db.session.commit()
+    now = utcnow()
+    old = _msg(conversation, now - timedelta(days=900), "held")
+    ev = _event(page.fb_page_id, contact.psid, now - timedelta(days=900))
+    other = Contact(page=page, psid="123123", first_name="Other")
+    db.session.add(other)
+    db.session.commit()
+    other_ev = _event(page.fb_page_id, "123123", now - timedelta(days=900))
+    report = services.run_retention(now)
+    assert report.per_page["Test Page"]["messages"] == 0
+    assert db.session.get(Message, old) is not None and db.session.get(WebhookEvent, ev) is not None
+    assert db.session.get(WebhookEvent, other_ev) is None
+
+
+def test_legal_hold_keeps_erased_leftovers(page, contact, conversation):
+    contact.erased_at = utcnow()
+    contact.psid_hash = crypto.keyed_hash(contact.psid)
+    contact.legal_hold = True
+    db.session.commit()
+    mid = _msg(conversation, utcnow(), "under hold")
+    conv_id = conversation.id
+    services.run_retention()
+    assert db.session.get(Message, mid) is not None
+    contact.legal_hold = False
+    db.session.commit()
+    services.run_retention()
+    assert db.session.get(Message, mid) is None
+    assert db.session.get(Conversation, conv_id) is None
+    assert db.session.get(Contact, contact.id).psid is None
+
+
+def test_retention_command_prints_per_page(app, page, conversation):
+    _msg(conversation, utcnow() - timedelta(days=400), "old")
+    result = app.test_cli_runner().invoke(args=["omnicrm", "retention", "run"])
+    assert result.exit_code == 0, result.output
+    assert "page Test Page: 1 messages, 0 webhook events removed (older than 365 days)" in result.output
+    assert "expired export files: 0 removed" in result.output
+
+
+def test_privacy_policy_page(client, app):
+    app.config.update(
+        PRIVACY_CONTACT_EMAIL="dpo@example.org",
+        COMPANY_ADDRESS="1 <Main> Street",
+        PUBLIC_BASE_URL="https://crm.example.org",
+    )
+    try:
+        resp = client.get("/privacy")
+    finally:
+        app.config.update(
+            PRIVACY_CONTACT_EMAIL="privacy@omnicrm.com",
+            COMPANY_ADDRESS="[Your Company Address]",
+            PUBLIC_BASE_URL="http://127.0.0.1:5000",
+        )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "<h1>Privacy Policy</h1>" in html and "<h2>8. Data Retention</h2>" in html
+    assert "dpo@example.org" in html and "privacy@omnicrm.com" not in html
+    assert "<strong>Website:</strong> https://crm.example.org" in html and "ngrok" not in html
+    assert "1 &lt;Main&gt; Street" in html and "<Main>" not in html
+    assert "Last updated: November 29, 2024" in html
+    assert "<li><strong>Deletion</strong>: Request deletion of your personal data</li>" in html
+    login = client.get("/login/").get_data(as_text=True)
+    assert 'href="/privacy"' in login and 'href="/privacy/data-deletion"' in login
+    instructions = client.get("/privacy/data-deletion")
+    assert instructions.status_code == 200 and "Delete your data" in instructions.get_data(as_text=True)
+
+
+def test_markdown_renderer_escapes():
+    from app.privacy.public import render_markdown
+
+    html = str(render_markdown("# T <script>\n\n- **b** <img src=x>\n\npara & more"))
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;img src=x&gt;" in html
+    assert "<li><strong>b</strong>" in html and "<p>para &amp; more</p>" in html
