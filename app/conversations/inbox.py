@@ -1,22 +1,218 @@
-"""The agents' inbox (`/conversations/`) and conversation view (`/conversations/<id>`)."""
+"""The agents' inbox (`/conversations/`) and conversation view (`/conversations/<id>`).
+
+Thin: every rule is in services.py; this module turns requests into service calls, refusals
+into flash messages (or JSON reasons), and picks templates.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
+
+from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import select
+
+from app import db
+from app.conversations import services
+from app.conversations.models import CONVERSATION_STATUSES, Conversation, Message
+from app.core.models import utcnow
+from app.pages.models import Page
+
+logger = logging.getLogger(__name__)
+
+
+def human_delta(delta: timedelta | None) -> str:
+    """'3 h 12 min' style durations for the contact card and the inbox."""
+    if delta is None:
+        return "—"
+    seconds = max(0, int(delta.total_seconds()))
+    days, rem = divmod(seconds, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes = rem // 60
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
 
 
 class InboxView(BaseView):
     route_base = "/conversations"
     class_permission_name = "Conversation"
-    method_permission_name = {"index": "read", "detail": "read"}
+    method_permission_name = {
+        "index": "read",
+        "detail": "read",
+        "poll": "read",
+        "reply": "reply",
+        "retry": "reply",
+        "take": "take",
+        "assign": "assign",
+        "set_status": "close",
+    }
     default_view = "index"
+
+    def _conversation(self, pk: int) -> Conversation:
+        conversation = db.session.get(Conversation, pk)
+        if conversation is None:
+            abort(404)
+        return conversation
+
+    def _can(self, verb: str) -> bool:
+        return self.appbuilder.sm.has_access(f"can_{verb}", self.class_permission_name)
+
+    def _back(self, pk: int):
+        return redirect(url_for("InboxView.detail", pk=pk))
 
     @expose("/")
     @has_access
     def index(self):
-        return self.render_template("conversations/inbox.html", conversations=[])
+        status = request.args.get("status", "open")
+        if status not in (*CONVERSATION_STATUSES, "all"):
+            status = "open"
+        assignee = request.args.get("assignee") if request.args.get("assignee") in ("me", "none") else None
+        page_id = request.args.get("page", type=int)
+        conversations = services.inbox(status=status, assignee=assignee, user_id=g.user.id, page_id=page_id)
+        now = utcnow()
+        rows = []
+        waiting_by_id = services.waiting_since_many(conversations)
+        for conv in conversations:
+            waiting = waiting_by_id[conv.id]
+            rows.append({"conv": conv, "waiting": human_delta(now - waiting) if waiting else None})
+        pages = list(db.session.scalars(select(Page).order_by(Page.name)))
+        return self.render_template(
+            "conversations/inbox.html",
+            rows=rows,
+            status=status,
+            assignee=assignee,
+            page_id=page_id,
+            pages=pages,
+            statuses=CONVERSATION_STATUSES,
+        )
 
     @expose("/<int:pk>")
     @has_access
     def detail(self, pk: int):
-        return self.render_template("conversations/inbox.html", conversations=[])
+        conversation = self._conversation(pk)
+        before = None
+        before_at, before_id = request.args.get("before_at"), request.args.get("before_id", type=int)
+        if before_at and before_id:
+            try:
+                before = (datetime.fromisoformat(before_at), before_id)
+            except ValueError:
+                abort(400, "bad 'before_at' cursor")
+        messages, has_older = services.thread_page(conversation, before)
+        if before is None:
+            services.mark_read(conversation)
+        window = services.reply_window(conversation)
+        users = []
+        if self._can("assign"):
+            users = list(db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.username)))
+        contact = conversation.contact
+        return self.render_template(
+            "conversations/detail.html",
+            conv=conversation,
+            contact=contact,
+            picture=services.safe_url(contact.profile_pic) if not contact.erased_at else None,
+            messages=messages,
+            attachments={m.id: services.attachment_links(m) for m in messages},
+            has_older=has_older,
+            is_older_page=before is not None,
+            window=window,
+            human_delta=human_delta,
+            users=users,
+            statuses=CONVERSATION_STATUSES,
+            can_reply=self._can("reply"),
+            can_take=self._can("take"),
+            can_assign=self._can("assign"),
+            can_close=self._can("close"),
+            max_len=services.MAX_TEXT_LENGTH,
+        )
+
+    @expose("/<int:pk>/poll")
+    @has_access
+    def poll(self, pk: int):
+        """New messages and status changes since the oldest message on screen."""
+        conversation = self._conversation(pk)
+        since = request.args.get("since", type=int) or 0
+        messages = services.messages_since(conversation, since)
+        return jsonify(
+            {
+                "conversation": {
+                    "id": conversation.id,
+                    "status": conversation.status,
+                    "assignee": conversation.assignee.username if conversation.assignee else None,
+                    "needs_reauth": bool(conversation.page.needs_reauth),
+                },
+                "messages": [services.message_dict(m) for m in messages],
+            }
+        )
+
+    @expose("/<int:pk>/reply", methods=["POST"])
+    @has_access
+    def reply(self, pk: int):
+        conversation = self._conversation(pk)
+        try:
+            services.queue_reply(
+                conversation,
+                request.form.get("text", ""),
+                human_agent=request.form.get("human_agent") == "y",
+                author_id=g.user.id,
+            )
+        except services.ReplyRefused as exc:
+            db.session.rollback()
+            flash(f"Reply not sent: {exc}", "danger")
+            return self._back(pk)
+        flash("Reply queued.", "success")
+        return self._back(pk)
+
+    @expose("/<int:pk>/messages/<int:message_id>/retry", methods=["POST"])
+    @has_access
+    def retry(self, pk: int, message_id: int):
+        message = db.session.get(Message, message_id)
+        if message is None or message.conversation_id != pk:
+            abort(404)
+        try:
+            services.retry_message(message)
+        except services.ReplyRefused as exc:
+            db.session.rollback()
+            flash(f"Retry refused: {exc}", "danger")
+        else:
+            flash("Message queued again.", "success")
+        return self._back(pk)
+
+    @expose("/<int:pk>/take", methods=["POST"])
+    @has_access
+    def take(self, pk: int):
+        services.assign(self._conversation(pk), g.user.id)
+        flash("Assigned to you.", "success")
+        return self._back(pk)
+
+    @expose("/<int:pk>/assign", methods=["POST"])
+    @has_access
+    def assign(self, pk: int):
+        conversation = self._conversation(pk)
+        raw = request.form.get("assignee_id", "")
+        try:
+            user_id = int(raw) if raw else None
+            services.assign(conversation, user_id)
+        except (ValueError, services.ConversationError) as exc:
+            db.session.rollback()
+            flash(f"Not assigned: {exc if isinstance(exc, services.ConversationError) else 'bad user id'}", "danger")
+        else:
+            flash("Assignment saved.", "success")
+        return self._back(pk)
+
+    @expose("/<int:pk>/status", methods=["POST"])
+    @has_access
+    def set_status(self, pk: int):
+        conversation = self._conversation(pk)
+        try:
+            services.set_status(conversation, request.form.get("status", ""))
+        except services.ConversationError as exc:
+            db.session.rollback()
+            flash(f"Status not changed: {exc}", "danger")
+        else:
+            flash(f"Conversation is now {conversation.status}.", "success")
+        return self._back(pk)

@@ -31,7 +31,7 @@ class Conversation(Model):
     __tablename__ = "conversation"
     __table_args__ = (
         UniqueConstraint("page_id", "contact_id", name="uq_conversation_page_contact"),
-        Index("ix_conversation_last_message_at", "last_message_at"),
+        Index("ix_conversation_last_message_at", "last_message_at", "id"),
         Index("ix_conversation_status_last", "status", "last_message_at"),
         Index("ix_conversation_assignee_status", "assignee_id", "status"),
         Index("ix_conversation_contact", "contact_id"),
@@ -61,7 +61,7 @@ class Message(Model):
     __table_args__ = (
         Index("ix_message_conversation_created", "conversation_id", "created_at", "id"),
         Index("ix_message_status", "status"),
-        Index("ix_message_created", "created_at"),
+        Index("ix_message_created", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -82,6 +82,10 @@ class Message(Model):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
     read_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # outbound delivery bookkeeping: when the current send attempt began (reconcile finds rows
+    # stuck in "sending") and when a retry after a transient Graph error is due
+    send_started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     meta: Mapped[Any | None] = mapped_column(JSONType)  # non-personal extras: reaction, postback kind
 
     conversation: Mapped[Conversation] = relationship(Conversation)

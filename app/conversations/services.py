@@ -1,22 +1,363 @@
-"""Conversation and reply rules (placeholder signatures; the replies issue fills them in)."""
+"""Conversation and reply rules, shared by the inbox view, the REST API and the jobs.
+
+Views and the API only translate HTTP to these calls; every check (permissions aside) lives
+here so a reply refused in the browser is refused the same way over the API.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from app.conversations.models import Conversation, Message
+from sqlalchemy import and_, func, or_, select
+
+from app import db
+from app.audit.service import record
+from app.conversations.models import CONVERSATION_STATUSES, Conversation, Message
+from app.core.context import current_actor
+from app.core.models import utcnow
 
 logger = logging.getLogger(__name__)
+
+MAX_TEXT_LENGTH = 2000
+RESPONSE_WINDOW = timedelta(hours=24)
+HUMAN_AGENT_WINDOW = timedelta(days=7)
+HUMAN_AGENT_TAG = "HUMAN_AGENT"
+THREAD_PAGE_SIZE = 50
+OUTBOUND_QUEUE = "outbound"
+PENDING_OUT = ("queued", "sending")
 
 
 class ReplyRefused(ValueError):
     """The reply cannot be sent; the message is shown to the agent."""
 
 
+class ConversationError(ValueError):
+    """A conversation change was refused; the message says why."""
+
+
 def validate_conversation_update(conversation: Conversation) -> None:
-    if conversation.status not in ("open", "pending", "closed"):
-        raise ValueError("status must be open, pending or closed")
+    if conversation.status not in CONVERSATION_STATUSES:
+        raise ConversationError("status must be open, pending or closed")
 
 
-def queue_reply(conversation: Conversation, text: str, human_agent: bool = False) -> Message:
-    raise ReplyRefused("replies are not available yet")
+# ---------------------------------------------------------------------------- reply window
+
+
+@dataclass(frozen=True)
+class ReplyWindow:
+    """What the agent may send right now, and for how long (shown on the contact card)."""
+
+    last_inbound_at: datetime | None
+    response_left: timedelta | None  # time left in the 24-hour window (None: closed)
+    human_agent_left: timedelta | None  # time left for a HUMAN_AGENT-tagged reply (None: closed)
+    human_agent_enabled: bool
+
+    @property
+    def can_reply(self) -> bool:
+        return self.response_left is not None or (self.human_agent_enabled and self.human_agent_left is not None)
+
+
+def last_inbound_at(conversation: Conversation) -> datetime | None:
+    """The contact's last message to the page (the window is per contact)."""
+    values = [v for v in (conversation.contact.last_inbound_at, conversation.last_inbound_at) if v]
+    return max(values) if values else None
+
+
+def reply_window(conversation: Conversation, now: datetime | None = None) -> ReplyWindow:
+    from flask import current_app
+
+    now = now or utcnow()
+    last = last_inbound_at(conversation)
+    response_left = human_left = None
+    if last is not None:
+        age = now - last
+        if age <= RESPONSE_WINDOW:
+            response_left = RESPONSE_WINDOW - age
+        if age <= HUMAN_AGENT_WINDOW:
+            human_left = HUMAN_AGENT_WINDOW - age
+    return ReplyWindow(last, response_left, human_left, bool(current_app.config.get("HUMAN_AGENT_TAG_ENABLED")))
+
+
+def decide_messaging_type(
+    conversation: Conversation, human_agent: bool, now: datetime | None = None
+) -> tuple[str, str | None]:
+    """Meta's rules: RESPONSE inside 24 h; else HUMAN_AGENT tag within 7 days if allowed."""
+    window = reply_window(conversation, now)
+    if window.response_left is not None:
+        return "RESPONSE", None
+    if window.last_inbound_at is None:
+        raise ReplyRefused("the contact has never written to this page, so Messenger does not allow a reply")
+    if window.human_agent_left is None:
+        raise ReplyRefused(
+            "the contact's last message is more than 7 days old: Messenger does not allow a reply "
+            "until they write again"
+        )
+    if not window.human_agent_enabled:
+        raise ReplyRefused(
+            "the 24-hour reply window has closed and the HUMAN_AGENT tag is not enabled "
+            "(HUMAN_AGENT_TAG_ENABLED): wait for the contact to write again"
+        )
+    if not human_agent:
+        raise ReplyRefused(
+            "the 24-hour reply window has closed: confirm this is a personal reply written by a human "
+            "agent to send it with the HUMAN_AGENT tag (allowed for 7 days)"
+        )
+    return "MESSAGE_TAG", HUMAN_AGENT_TAG
+
+
+def check_can_send(conversation: Conversation) -> None:
+    """Page and contact preconditions for any outbound message (new reply or retry)."""
+    page = conversation.page
+    contact = conversation.contact
+    if page is None or not page.access_token:
+        raise ReplyRefused("the page has no access token: an admin must connect it first")
+    if page.needs_reauth:
+        raise ReplyRefused(
+            "the page's access token has expired or was revoked: an admin must replace it before replies can be sent"
+        )
+    if contact is None or contact.erased_at is not None:
+        raise ReplyRefused("the contact's data was erased: replies are no longer possible")
+    if contact.restricted:
+        raise ReplyRefused("processing of this contact's data is restricted (privacy request): replies are blocked")
+    if not contact.psid:
+        raise ReplyRefused("the contact has no Messenger id")
+
+
+def clean_text(text: Any) -> str:
+    if not isinstance(text, str):
+        raise ReplyRefused("the reply must be text")
+    text = text.strip()
+    if not text:
+        raise ReplyRefused("the reply is empty")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ReplyRefused(f"the reply is {len(text)} characters long; Messenger allows at most {MAX_TEXT_LENGTH}")
+    return text
+
+
+def _enqueue_send(message: Message) -> None:
+    from rq import RateLimit
+
+    from app.conversations.tasks import send_message
+    from app.core.queues import enqueue
+
+    enqueue(
+        send_message,
+        message.id,
+        queue=OUTBOUND_QUEUE,
+        rate_limit=RateLimit(key=f"conv:{message.conversation_id}", concurrency=1),
+    )
+
+
+def enqueue_send(message: Message) -> None:
+    """Hand a committed message to the outbound queue; Redis down leaves it queued for reconcile."""
+    try:
+        _enqueue_send(message)
+    except Exception:  # the row is committed; reconcile_sending re-enqueues it
+        logger.exception("could not enqueue message %s; reconcile_sending will pick it up", message.id)
+
+
+def queue_reply(
+    conversation: Conversation, text: Any, human_agent: bool = False, author_id: int | None = None
+) -> Message:
+    """Validate, pick the messaging type, store the message as queued and enqueue its send."""
+    text = clean_text(text)
+    check_can_send(conversation)
+    messaging_type, tag = decide_messaging_type(conversation, bool(human_agent))
+    now = utcnow()
+    message = Message(
+        conversation_id=conversation.id,
+        direction="out",
+        author_id=author_id if author_id is not None else current_actor().id,
+        text=text,
+        kind="text",
+        status="queued",
+        messaging_type=messaging_type,
+        tag=tag,
+        created_at=now,
+    )
+    db.session.add(message)
+    if conversation.first_response_at is None:
+        conversation.first_response_at = now
+    conversation.last_message_at = now
+    conversation.unread_count = 0
+    db.session.flush()
+    record(
+        "reply_queued",
+        "message",
+        message.id,
+        {"conversation_id": conversation.id, "messaging_type": messaging_type, "tag": tag},
+    )
+    db.session.commit()
+    enqueue_send(message)
+    return message
+
+
+def retry_message(message: Message) -> Message:
+    """An agent re-sends a failed outbound message (same rules as a new reply)."""
+    if message.direction != "out" or message.status != "failed":
+        raise ReplyRefused("only a failed outbound message can be retried")
+    conversation = message.conversation
+    check_can_send(conversation)
+    messaging_type, tag = decide_messaging_type(conversation, human_agent=message.tag == HUMAN_AGENT_TAG)
+    message.status = "queued"
+    message.messaging_type = messaging_type
+    message.tag = tag
+    message.error_code = None
+    message.error_message = None
+    message.next_attempt_at = None
+    message.attempts = 0
+    record("reply_queued", "message", message.id, {"conversation_id": conversation.id, "retry": True})
+    db.session.commit()
+    enqueue_send(message)
+    return message
+
+
+# ---------------------------------------------------------------------------- assignment, status
+
+
+def assign(conversation: Conversation, user_id: int | None) -> None:
+    from flask_appbuilder.security.sqla.models import User
+
+    if user_id is not None:
+        user = db.session.get(User, user_id)
+        if user is None or not user.active:
+            raise ConversationError("no such active user")
+    old = conversation.assignee_id
+    if old == user_id:
+        return
+    conversation.assignee_id = user_id
+    record("conversation_assigned", "conversation", conversation.id, {"assignee_id": [old, user_id]})
+    db.session.commit()
+
+
+def set_status(conversation: Conversation, status: str) -> None:
+    if status not in CONVERSATION_STATUSES:
+        raise ConversationError("status must be open, pending or closed")
+    old = conversation.status
+    if old == status:
+        return
+    conversation.status = status
+    record("conversation_status_changed", "conversation", conversation.id, {"status": [old, status]})
+    db.session.commit()
+
+
+def mark_read(conversation: Conversation) -> None:
+    if conversation.unread_count:
+        conversation.unread_count = 0
+        db.session.commit()
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def thread_page(
+    conversation: Conversation, before: tuple[datetime, int] | None = None, limit: int = THREAD_PAGE_SIZE
+) -> tuple[list[Message], bool]:
+    """One page of the thread, oldest first, ending before the (created_at, id) keyset cursor."""
+    query = select(Message).where(Message.conversation_id == conversation.id)
+    if before is not None:
+        at, mid = before
+        query = query.where(or_(Message.created_at < at, and_(Message.created_at == at, Message.id < mid)))
+    rows = list(db.session.scalars(query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1)))
+    has_older = len(rows) > limit
+    return list(reversed(rows[:limit])), has_older
+
+
+def messages_since(conversation: Conversation, since_id: int, limit: int = 200) -> list[Message]:
+    """Messages from `since_id` on (the poller's view: new rows and status changes)."""
+    query = (
+        select(Message)
+        .where(Message.conversation_id == conversation.id, Message.id >= since_id)
+        .order_by(Message.created_at, Message.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def inbox(
+    status: str | None = "open",
+    assignee: str | None = None,
+    user_id: int | None = None,
+    page_id: int | None = None,
+    limit: int = 100,
+) -> list[Conversation]:
+    """Inbox rows: unassigned first, then longest waiting (oldest last message) first."""
+    query = select(Conversation)
+    if status in CONVERSATION_STATUSES:
+        query = query.where(Conversation.status == status)
+    if assignee == "me" and user_id is not None:
+        query = query.where(Conversation.assignee_id == user_id)
+    elif assignee == "none":
+        query = query.where(Conversation.assignee_id.is_(None))
+    if page_id:
+        query = query.where(Conversation.page_id == page_id)
+    query = query.order_by(
+        Conversation.assignee_id.is_not(None),
+        Conversation.last_message_at.asc(),
+        Conversation.id,
+    ).limit(limit)
+    return list(db.session.scalars(query).unique())
+
+
+def waiting_since(conversation: Conversation) -> datetime | None:
+    """The contact is waiting when their last message is newer than our last reply."""
+    return waiting_since_many([conversation])[conversation.id]
+
+
+def waiting_since_many(conversations: list[Conversation]) -> dict[int, datetime | None]:
+    """`waiting_since` for a whole inbox page in one grouped query (no query per row)."""
+    ids = [c.id for c in conversations]
+    last_out: dict[int, datetime] = {}
+    if ids:
+        rows = db.session.execute(
+            select(Message.conversation_id, func.max(Message.created_at))
+            .where(Message.conversation_id.in_(ids), Message.direction == "out")
+            .group_by(Message.conversation_id)
+        )
+        last_out = {conv_id: at for conv_id, at in rows}
+    result: dict[int, datetime | None] = {}
+    for conv in conversations:
+        last_in = last_inbound_at(conv)
+        out = last_out.get(conv.id)
+        result[conv.id] = None if last_in is None or (out is not None and out >= last_in) else last_in
+    return result
+
+
+def safe_url(url: Any) -> str | None:
+    """Only http(s) links reach the page (no javascript:, data:, ...)."""
+    if isinstance(url, str) and url.lower().startswith(("https://", "http://")):
+        return url
+    return None
+
+
+def attachment_links(message: Message) -> list[dict[str, str]]:
+    out = []
+    items = message.attachments if isinstance(message.attachments, list) else []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        url = safe_url(item.get("url") or (item.get("payload") or {}).get("url"))
+        kind = str(item.get("type") or "file")[:32]
+        if url:
+            out.append({"type": kind, "url": url})
+    return out
+
+
+def message_dict(message: Message) -> dict[str, Any]:
+    """The poller's JSON for one message (text rendered client-side with textContent)."""
+    return {
+        "id": message.id,
+        "direction": message.direction,
+        "kind": message.kind,
+        "text": message.text,
+        "status": message.status,
+        "error_code": message.error_code,
+        "error_message": message.error_message,
+        "tag": message.tag,
+        "author": message.author.username if message.author else None,
+        "created_at": message.created_at.isoformat() + "Z" if message.created_at else None,
+        "attachments": attachment_links(message),
+    }

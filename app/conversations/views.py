@@ -6,12 +6,13 @@ from flask_appbuilder import AppBuilder, ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 from app.conversations.models import Conversation, Message
+from app.core.grids import ScaleListMixin
 from app.core.roles import READ_WRITE_METHODS
 
 READ_ONLY = {k: v for k, v in READ_WRITE_METHODS.items() if v == "read"}
 
 
-class MessageModelView(ModelView):
+class MessageModelView(ScaleListMixin, ModelView):
     datamodel = SQLAInterface(Message)
     class_permission_name = "Message"
     method_permission_name = READ_ONLY
@@ -48,7 +49,7 @@ class MessageModelView(ModelView):
     label_columns = {"direction": "In/Out", "mid": "Messenger id"}
 
 
-class ConversationModelView(ModelView):
+class ConversationModelView(ScaleListMixin, ModelView):
     datamodel = SQLAInterface(Conversation)
     class_permission_name = "Conversation"
     method_permission_name = READ_WRITE_METHODS
