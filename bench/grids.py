@@ -1,0 +1,271 @@
+"""Time the admin grids, the inbox and the conversation view through the real app (gunicorn).
+
+For every screen the raw SQL that returns the same rows is timed too (psycopg, same
+LIMIT/OFFSET), so the table shows what the app adds on top of the database. Targets:
+p95 < 200 ms per screen and app <= 3x raw; gunicorn worker RSS < 250 MB after the run.
+
+Needs a database filled by bench/seed_scale.py. Usage:
+    .venv/bin/python bench/grids.py [--url URL] [-n 20] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/omni_scale"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/7"
+USERNAME = "bench-manager"
+PASSWORD = "Bench-Manager-Passw0rd!"  # benchmark-only account
+PAGE_SIZE = 25  # FAB ModelView default
+
+CONTACT_SELECT = "SELECT c.*, p.* FROM contact c LEFT OUTER JOIN page p ON p.id = c.page_id"
+
+
+def app_env(url: str, redis_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(DATABASE_URL=url, REDIS_URL=redis_url, OMNICRM_ENV="development")
+    return env
+
+
+def ensure_user(env: dict[str, str]) -> None:
+    """Create the Support Manager through the app's security manager (idempotent)."""
+    code = (
+        "from app import create_app, appbuilder\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    sm = appbuilder.sm\n"
+        f"    if sm.find_user(username={USERNAME!r}) is None:\n"
+        "        role = sm.find_role('Support Manager')\n"
+        f"        u = sm.add_user({USERNAME!r}, 'Bench', 'Manager', 'bench-manager@example.com', role,"
+        f" password={PASSWORD!r})\n"
+        "        assert u, 'user not created'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "run:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open("/tmp/bench-gunicorn.log", "w"),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return proc
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit("gunicorn exited; see /tmp/bench-gunicorn.log")
+        time.sleep(0.2)  # polling a starting server, not synchronising tests
+    raise SystemExit("gunicorn did not become healthy in 60 s")
+
+
+def login(base: str) -> requests.Session:
+    s = requests.Session()
+    html = s.get(f"{base}/login/", timeout=30).text
+    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
+    if not m:
+        raise SystemExit("no csrf_token on /login/")
+    r = s.post(
+        f"{base}/login/",
+        data={"username": USERNAME, "password": PASSWORD, "csrf_token": m.group(1)},
+        timeout=30,
+        allow_redirects=False,
+    )
+    if r.status_code != 302 or s.get(f"{base}/contactmodelview/list/", timeout=60).status_code != 200:
+        raise SystemExit(f"login failed ({r.status_code})")
+    return s
+
+
+def timed(fn: Callable[[], Any], n: int, warmup: int = 2) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def workers_cpu(pid: int) -> float:
+    """CPU seconds used so far by the gunicorn workers: the app's own work, whatever the load."""
+    total = 0.0
+    for worker in psutil.Process(pid).children():
+        t = worker.cpu_times()
+        total += t.user + t.system
+    return total
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+def screens(big_id: int, page_id: int) -> list[tuple[str, str, str, tuple]]:
+    """(label, app path, raw SQL, params): the raw SQL returns the rows the screen shows."""
+    order = "ORDER BY c.last_inbound_at DESC, c.id DESC"
+    conv_select = (
+        "SELECT v.*, c.*, cp.*, p.*, u.* FROM conversation v JOIN contact c ON c.id = v.contact_id "
+        "LEFT JOIN page cp ON cp.id = c.page_id JOIN page p ON p.id = v.page_id "
+        "LEFT JOIN ab_user u ON u.id = v.assignee_id"
+    )
+    return [
+        ("contacts: first page", "/contactmodelview/list/", f"{CONTACT_SELECT} {order} LIMIT 25", ()),
+        (
+            "contacts: page 500",
+            "/contactmodelview/list/?page_ContactModelView=499",
+            # the best plain SQL for a deep page: keys from the index, then 25 rows
+            f"{CONTACT_SELECT} WHERE c.id IN (SELECT id FROM contact ORDER BY last_inbound_at DESC, id DESC "
+            f"LIMIT 25 OFFSET {499 * PAGE_SIZE}) {order}",
+            (),
+        ),
+        (
+            "contacts: name contains 'Ana'",
+            "/contactmodelview/list/?_flt_2_first_name=Ana",
+            f"{CONTACT_SELECT} WHERE c.first_name ILIKE %s {order} LIMIT 25",
+            ("%Ana%",),
+        ),
+        (
+            "contacts: page + opted out",
+            f"/contactmodelview/list/?_flt_0_page={page_id}&_flt_0_marketing_opt_out=y",
+            f"{CONTACT_SELECT} WHERE c.page_id = %s AND c.marketing_opt_out {order} LIMIT 25",
+            (page_id,),
+        ),
+        (
+            "contacts: sort last contact asc",
+            "/contactmodelview/list/?_oc_ContactModelView=last_inbound_at&_od_ContactModelView=asc",
+            f"{CONTACT_SELECT} ORDER BY c.last_inbound_at ASC, c.id ASC LIMIT 25",
+            (),
+        ),
+        (
+            "inbox (/conversations/)",
+            "/conversations/",
+            f"{conv_select} WHERE v.status = 'open' "
+            "ORDER BY v.assignee_id IS NOT NULL, v.last_message_at ASC, v.id LIMIT 100",
+            (),
+        ),
+        (
+            "conversation 10k msgs",
+            f"/conversations/{big_id}",
+            "SELECT m.*, u.* FROM message m LEFT JOIN ab_user u ON u.id = m.author_id "
+            "WHERE m.conversation_id = %s ORDER BY m.created_at DESC, m.id DESC LIMIT 51",
+            (big_id,),
+        ),
+        (
+            "conversations grid",
+            "/conversationmodelview/list/",
+            f"{conv_select} ORDER BY v.last_message_at DESC, v.id DESC LIMIT 25",
+            (),
+        ),
+        (
+            "messages grid",
+            "/messagemodelview/list/",
+            "SELECT m.*, u.* FROM message m LEFT JOIN ab_user u ON u.id = m.author_id "
+            "ORDER BY m.created_at DESC, m.id DESC LIMIT 25",
+            (),
+        ),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
+    parser.add_argument("-n", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    env = app_env(args.url, args.redis)
+    with psycopg.connect(args.url, autocommit=True) as conn:
+        row = conn.execute("SELECT info FROM bench_seed_state WHERE stage = 'big'").fetchone()
+        scale = conn.execute("SELECT info FROM bench_seed_state WHERE stage = 'scale'").fetchone()
+        if not row:
+            raise SystemExit("run bench/seed_scale.py first")
+        big_id = int(row[0])
+        page_id = conn.execute("SELECT min(id) + 1 FROM page").fetchone()[0]
+        sizes = {
+            t: conn.execute(f"SELECT reltuples::bigint FROM pg_class WHERE relname = '{t}'").fetchone()[0]
+            for t in ("contact", "conversation", "message")
+        }
+    print(f"data: scale {scale[0] if scale else '?'}, {sizes} (planner row counts)")
+    ensure_user(env)
+    port = free_port()
+    server = start_gunicorn(env, port, args.workers)
+    base = f"http://127.0.0.1:{port}"
+    results = []
+    try:
+        session = login(base)
+        with psycopg.connect(args.url, autocommit=True) as conn:
+            for label, path, sql, params in screens(big_id, page_id):
+
+                def get(path: str = path) -> None:
+                    r = session.get(base + path, timeout=60, allow_redirects=False)
+                    if r.status_code != 200:
+                        raise SystemExit(f"{path}: HTTP {r.status_code}")
+
+                def raw(sql: str = sql, params: tuple = params) -> None:
+                    conn.execute(sql, params).fetchall()
+
+                cpu_before = workers_cpu(server.pid)
+                app_ms = timed(get, args.n)
+                cpu_ms = (workers_cpu(server.pid) - cpu_before) * 1000 / (args.n + 2)
+                raw_ms = timed(raw, args.n)
+                results.append((label, app_ms, raw_ms, cpu_ms))
+                print(f"  measured {label}", file=sys.stderr, flush=True)
+        workers = psutil.Process(server.pid).children()
+        rss = [w.memory_info().rss / 2**20 for w in workers]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    head = (
+        f"{'screen':34} {'app p50':>8} {'app p95':>8} {'app CPU':>8} {'raw p50':>8} {'raw p95':>8}"
+        f" {'p95 ratio':>9}  met"
+    )
+    print(f"\nN={args.n} per screen after warm-up; times in ms; {args.workers} gunicorn workers")
+    print(head)
+    print("-" * len(head))
+    for label, app_ms, raw_ms, cpu_ms in results:
+        a50, a95 = statistics.median(app_ms), p95(app_ms)
+        r50, r95 = statistics.median(raw_ms), p95(raw_ms)
+        ratio = a95 / r95 if r95 else float("inf")
+        ok = "both" if a95 < 200 and ratio <= 3 else ("p95" if a95 < 200 else "no")
+        print(f"{label:34} {a50:8.1f} {a95:8.1f} {cpu_ms:8.1f} {r50:8.2f} {r95:8.2f} {ratio:9.1f}  {ok}")
+    print("app CPU = gunicorn worker CPU ms per request (independent of other load on the machine)")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"\ngunicorn worker RSS after the run (MB): {', '.join(f'{r:.0f}' for r in rss)} (target < 250)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
