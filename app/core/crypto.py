@@ -92,6 +92,34 @@ def is_current(token: str) -> bool:
         return False
 
 
+def rotate_bytes(token: bytes) -> bytes:
+    """Re-encrypt one binary token (export file chunk) with the first key."""
+    try:
+        return fernet().rotate(token)
+    except InvalidToken as exc:
+        raise DecryptionError("a stored file cannot be decrypted with any key in ENCRYPTION_KEYS") from exc
+
+
+def is_current_bytes(token: bytes) -> bool:
+    """Binary twin of is_current, for export file chunks."""
+    try:
+        fernet()  # raises CryptoConfigError when not configured
+        _keys[0].decrypt(token)
+        return True
+    except InvalidToken:
+        return False
+
+
+def generate_key() -> str:
+    """A fresh Fernet key (32 random bytes, url-safe base64) for ENCRYPTION_KEYS."""
+    return Fernet.generate_key().decode("ascii")
+
+
+def key_count() -> int:
+    """How many keys are configured (rotation is pointless with one)."""
+    return len(_keys)
+
+
 class EncryptedText(TypeDecorator):
     """Text column stored as a Fernet token; Python sees plain text."""
 

@@ -1,13 +1,22 @@
-"""Security manager: audited logins, lockout after repeated failures, password policy."""
+"""Security manager: audited logins, lockout after repeated failures, password policy.
+
+Also: the users grid gets an admin "Unlock" action, the login rate limit keeps its counters in
+Redis (so it holds across gunicorn workers and hosts), and the JWT login API is rate limited
+like the login form.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from flask import current_app, has_request_context, request
+from flask import Flask, current_app, flash, has_request_context, redirect, request
+from flask_appbuilder.actions import action
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
+from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.views import UserDBModelView
+from flask_limiter import Limiter
 
 logger = logging.getLogger(__name__)
 
@@ -29,17 +38,102 @@ def password_policy(password: str) -> None:
         raise PasswordComplexityValidationError("Password must not be the username.")
 
 
+def ratelimit_storage_uri(config: dict) -> str:
+    """Where Flask-Limiter keeps its counters: the app's Redis (server or embedded socket)."""
+    explicit = config.get("RATELIMIT_STORAGE_URI") or ""
+    if explicit:
+        return explicit
+    url = config.get("REDIS_URL") or ""
+    if url.startswith("unix://"):
+        return "redis+unix://" + url[len("unix://") :]
+    if url:
+        return url
+    from app.core.queues import get_redis
+
+    conn = get_redis(config)
+    socket_file = getattr(conn, "socket_file", None) or conn.connection_pool.connection_kwargs.get("path")
+    if not socket_file:
+        logger.warning("embedded Redis has no socket: login rate limit counters stay per process")
+        return "memory://"
+    return f"redis+unix://{socket_file}"
+
+
+def is_locked(user: Any) -> bool:
+    """Locked once fail_login_count reaches LOGIN_LOCKOUT_THRESHOLD (0 turns lockout off)."""
+    threshold = int(current_app.config.get("LOGIN_LOCKOUT_THRESHOLD", 5))
+    return bool(threshold) and (getattr(user, "fail_login_count", 0) or 0) >= threshold
+
+
+class OmniUserDBModelView(UserDBModelView):
+    """FAB's users grid plus the failed-login counter and an admin "Unlock" action."""
+
+    class_permission_name = "UserDBModelView"  # same permission names as FAB's own view
+    list_columns = ["first_name", "last_name", "username", "email", "active", "roles", "fail_login_count"]
+    label_columns = {**UserDBModelView.label_columns, "fail_login_count": "Failed logins (locked at threshold)"}
+
+    @action(
+        "unlock",
+        "Unlock",
+        "Reset the failed-login counter of the selected account(s)?",
+        "fa-unlock",
+    )
+    def unlock(self, items: Any):
+        items = items if isinstance(items, list) else [items]
+        count = unlock_users([item for item in items if item is not None])
+        flash(f"{count} account(s) unlocked.", "success")
+        self.update_redirect()
+        return redirect(self.get_redirect())
+
+
+def unlock_users(users: list[Any]) -> int:
+    """Reset fail_login_count (the lockout) and audit it; shared by the grid and scripts."""
+    from app import db
+    from app.audit.service import record
+
+    count = 0
+    for user in users:
+        if (user.fail_login_count or 0) == 0:
+            continue
+        user.fail_login_count = 0
+        record("account_unlocked", "ab_user", user.id, {"fail_login_count": 0})
+        count += 1
+    db.session.commit()
+    return count
+
+
 class OmniSecurityManager(SecurityManager):
     """Adds lockout and audit hooks to Flask-AppBuilder's database authentication."""
 
+    userdbmodelview = OmniUserDBModelView
+
+    def create_limiter(self, app: Flask) -> Limiter:
+        """Counters in Redis, not per-process memory; never let a Redis outage break login."""
+        if app.config.get("RATELIMIT_ENABLED"):
+            app.config["RATELIMIT_STORAGE_URI"] = ratelimit_storage_uri(app.config)
+            app.config.setdefault("RATELIMIT_KEY_PREFIX", "omnicrm")
+            app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+            app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+        return super().create_limiter(app)
+
+    def register_views(self) -> None:
+        super().register_views()
+        # FAB limits only the login form; the JWT login must not be an unlimited side door.
+        if self.is_auth_limited:
+            for view in self.appbuilder.baseviews:
+                if isinstance(view, SecurityApi) and view.blueprint is not None:
+                    self.limiter.limit(self.auth_rate_limit, methods=["POST"])(view.blueprint)
+
     def auth_user_db(self, username: str, password: str) -> Any:
-        user = self.find_user(username=username) if username else None
-        threshold = int(current_app.config.get("LOGIN_LOCKOUT_THRESHOLD", 5))
-        if user is not None and threshold and (user.fail_login_count or 0) >= threshold:
-            # Same answer as a wrong password: no hint that the account exists or is locked.
+        user = None
+        if username:
+            user = self.find_user(username=username) or self.find_user(email=username)
+        if user is not None and user.is_active and is_locked(user):
+            # Same answer and about the same work as a wrong password (one hash check and one
+            # write): no hint that the account exists or is locked.
             from werkzeug.security import check_password_hash
 
-            check_password_hash(user.password or "", password or "")
+            check_password_hash(user.password or current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], password or "")
+            self.noop_user_update(user)
             self._audit("login_failed", username, user_id=user.id, reason="locked")
             return None
         result = super().auth_user_db(username, password)

@@ -1,10 +1,14 @@
-"""Security headers and request ids on every response."""
+"""Security headers and request ids on every response; FAB's unused file download routes off."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, request
+import logging
+
+from flask import Flask, Response, abort, g, request
 
 from app.core.context import new_request_id
+
+logger = logging.getLogger(__name__)
 
 CSP = (
     "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
@@ -19,6 +23,14 @@ def install(app: Flask) -> None:
     @app.before_request
     def _request_id() -> None:
         g.request_id = (request.headers.get("X-Request-ID") or "")[:64] or new_request_id()
+
+    @app.before_request
+    def _no_file_downloads() -> None:
+        # Every FAB ModelView exposes /download/<filename>, serving UPLOAD_FOLDER for file
+        # columns. We store no uploads: without this, the route is a 500 (or a directory read).
+        endpoint = request.endpoint or ""
+        if endpoint.endswith(".download") and not app.config.get("UPLOAD_FOLDER"):
+            abort(404)
 
     @app.after_request
     def _headers(response: Response) -> Response:
