@@ -1,23 +1,104 @@
-"""Home page: what needs attention now, per role."""
+"""Home dashboard (per role) and the Admins' queue monitor; thin wrappers over services."""
 
 from __future__ import annotations
 
-from flask import redirect, url_for
-from flask_appbuilder import AppBuilder, IndexView, expose
+import logging
+
+from flask import flash, redirect, request, url_for
+from flask_appbuilder import AppBuilder, BaseView, IndexView, expose, has_access
 from flask_login import current_user
+
+from app.core.roles import ROLE_AGENT
+
+logger = logging.getLogger(__name__)
 
 
 class DashboardIndexView(IndexView):
-    """Anonymous users go to the login page; everyone else sees the dashboard."""
+    """Anonymous users go to the login page; everyone else sees the panels they may read.
+
+    Panels follow permissions (the same ones that guard the grids the panels link to), so a
+    role change in roles.py changes the dashboard too.
+    """
 
     @expose("/")
     def index(self):
         if not current_user.is_authenticated:
             return redirect(url_for(self.appbuilder.sm.auth_view.__class__.__name__ + ".login"))
-        from app.dashboard import services
+        from app.dashboard import charts, services
 
-        return self.render_template("dashboard/index.html", stats=services.summary())
+        sm = self.appbuilder.sm
+        can = sm.has_access
+        role_names = {r.name for r in getattr(current_user, "roles", [])}
+        panels = services.build(
+            conversations=can("can_read", "Conversation"),
+            messages=can("can_read", "Message"),
+            pages=can("can_read", "Page"),
+            webhooks=can("can_read", "WebhookEvent"),
+            privacy=can("can_read", "PrivacyRequest"),
+            queues=can("can_read", "QueueDashboard"),
+            user_id=current_user.id if ROLE_AGENT in role_names else None,
+        )
+        volume_chart = response_chart = None
+        if panels.messages:
+            volume = panels.data["volume"]
+            volume_chart = charts.grouped_bars(
+                volume["days"], [("in", "series-in", volume["in"]), ("out", "series-out", volume["out"])]
+            )
+            response = panels.data["response"]
+            response_chart = charts.line(response["days"], response["minutes"], "median minutes", "m")
+        return self.render_template(
+            "dashboard/index.html",
+            panels=panels,
+            data=panels.data,
+            volume_chart=volume_chart,
+            response_chart=response_chart,
+        )
+
+
+class QueueDashboardView(BaseView):
+    """Admin only (`QueueDashboard` permission): queue depths, failed jobs, requeue."""
+
+    route_base = "/admin/queues"
+    class_permission_name = "QueueDashboard"
+    method_permission_name = {"index": "read", "requeue": "write", "requeue_all": "write"}
+    base_permissions = ["can_read", "can_write"]
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        from app.dashboard import queues
+
+        return self.render_template("dashboard/queues.html", stats=queues.queue_stats(), failed=queues.failed_jobs())
+
+    @expose("/requeue", methods=["POST"])
+    @has_access
+    def requeue(self):
+        from app.dashboard import queues
+
+        queue = (request.form.get("queue") or "").strip()
+        job_id = (request.form.get("job_id") or "").strip()
+        try:
+            queues.requeue(queue, job_id)
+        except queues.QueueError as exc:
+            flash(f"Not requeued: {exc}", "danger")
+            return redirect(url_for(".index")), 303
+        queues.audit_requeue(queue, job_id, 1)
+        flash("Job requeued.", "info")
+        return redirect(url_for(".index")), 303
+
+    @expose("/requeue-all", methods=["POST"])
+    @has_access
+    def requeue_all(self):
+        from app.dashboard import queues
+
+        count = queues.requeue_all()
+        if count:
+            queues.audit_requeue(None, None, count)
+        flash(f"{count} failed job(s) requeued.", "info")
+        return redirect(url_for(".index")), 303
 
 
 def register(ab: AppBuilder) -> None:
-    """The index view is installed by FAB_INDEX_VIEW; nothing else to add yet."""
+    """The index view comes from FAB_INDEX_VIEW; the queue monitor goes under Admin."""
+    ab.add_view(QueueDashboardView, "Queues", icon="fa-tasks", category="Admin", href="/admin/queues/")

@@ -1,0 +1,37 @@
+"""gunicorn settings for `gunicorn --config gunicorn.conf.py run:app` (the Docker `web` role).
+
+Everything can be overridden from the environment so one image fits every machine size.
+The access log prints the path without its query string: `GET /webhooks/messenger` carries
+`hub.verify_token` there, and secrets never go to logs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000)}"
+workers = _int("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8))
+threads = _int("GUNICORN_THREADS", 4)
+worker_class = "gthread"
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+# behind a load balancer: trust its X-Forwarded-* only from these addresses (and set
+# PROXY_FIX_HOPS so Flask uses them for client IPs, login rate limits and audit rows)
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+# %(U)s is the path WITHOUT the query string; the request id links access lines to app logs
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%({x-request-id}o)s"'
+# the app is imported per worker (no preload): each worker opens its own DB and Redis pools
+preload_app = False
