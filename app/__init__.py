@@ -47,6 +47,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         appbuilder.init_app(app, db.session)
         register_views(appbuilder)
         register_blueprints(app)
+        from app.core.keys import check_stored_sample
+
+        check_stored_sample(app)  # a wrong ENCRYPTION_KEYS stops here, naming the setting
 
     from app.audit import listeners
 
@@ -101,3 +104,7 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(webhook_bp)
     csrf.exempt(privacy_public_bp)
     csrf.exempt(health_bp)
+    from app.core.metrics import bp as metrics_bp
+
+    app.register_blueprint(metrics_bp)
+    csrf.exempt(metrics_bp)

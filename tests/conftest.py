@@ -17,7 +17,10 @@ _TMP = tempfile.mkdtemp(prefix="omnicrm-test-")
 os.environ["OMNICRM_ENV"] = "testing"
 os.environ["OMNICRM_INSTANCE_DIR"] = _TMP
 os.environ.setdefault("RATELIMIT_ENABLED", "false")
+# Browser tests start their own app and Chromium: only `make test-e2e` (E2E=1) collects them.
+collect_ignore = [] if os.environ.get("E2E") == "1" else ["e2e"]
 
+from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from app import create_app, db  # noqa: E402
@@ -32,7 +35,16 @@ USERS = {
     "privacy2": "Privacy Officer",
 }
 # Domain tables, children first (SQLite cleans with DELETE in this order).
-DOMAIN_TABLES = ["message", "privacy_request", "conversation", "contact", "webhook_event", "page", "audit_log"]
+DOMAIN_TABLES = [
+    "message",
+    "privacy_request",
+    "conversation",
+    "contact",
+    "webhook_event",
+    "page",
+    "audit_log",
+    "audit_head",
+]
 
 
 def _reset_schema(app) -> None:
@@ -47,9 +59,23 @@ def _reset_schema(app) -> None:
         upgrade()
 
 
+class _PerRequestUserClient(FlaskClient):
+    """Tests share one app context (and so `g`) across requests; forget the cached user so
+    each request authenticates from its own cookies/JWT, as separate requests would."""
+
+    def open(self, *args, **kwargs):
+        from flask import g, has_app_context
+
+        if has_app_context():
+            for key in ("_login_user", "user", "csrf_token"):
+                g.pop(key, None)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app():
     app = create_app({"SERVER_NAME": None})
+    app.test_client_class = _PerRequestUserClient
     _reset_schema(app)
     with app.app_context():
         from app.core.cli import ensure_roles
@@ -61,6 +87,10 @@ def app():
                 sm.add_user(username, username, "Test", f"{username}@example.test", [sm.find_role(role)], PASSWORD)
         db.session.commit()
     yield app
+    if not app.config.get("REDIS_URL"):
+        from app.core.embedded_redis import stop_server
+
+        stop_server(_TMP)
 
 
 @pytest.fixture(autouse=True)
@@ -140,9 +170,16 @@ def run_jobs(
 
     from app.core.queues import get_queue, get_redis
 
-    worker = SimpleWorker([get_queue(q) for q in queues], connection=get_redis())
+    class CountingWorker(SimpleWorker):
+        jobs_run = 0
+
+        def execute_job(self, job, queue):
+            self.jobs_run += 1
+            return super().execute_job(job, queue)
+
+    worker = CountingWorker([get_queue(q) for q in queues], connection=get_redis())
     worker.work(burst=True, max_jobs=max_jobs, with_scheduler=False)
-    return worker.successful_job_count + worker.failed_job_count
+    return worker.jobs_run
 
 
 @pytest.fixture

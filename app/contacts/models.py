@@ -26,8 +26,10 @@ class Contact(Model):
     __tablename__ = "contact"
     __table_args__ = (
         UniqueConstraint("page_id", "psid", name="uq_contact_page_psid"),
-        Index("ix_contact_page_last_inbound", "page_id", "last_inbound_at"),
-        Index("ix_contact_last_inbound", "last_inbound_at"),
+        # grid order is (last_inbound_at, id): FAB adds the pk as tie-breaker
+        Index("ix_contact_page_last_inbound", "page_id", "last_inbound_at", "id"),
+        Index("ix_contact_page_optout_last", "page_id", "marketing_opt_out", "last_inbound_at", "id"),
+        Index("ix_contact_last_inbound", "last_inbound_at", "id"),
         Index("ix_contact_first_name", "first_name"),
         Index("ix_contact_last_name", "last_name"),
         Index("ix_contact_psid", "psid"),

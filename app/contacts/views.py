@@ -9,14 +9,16 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from app import db
 from app.contacts import services
 from app.contacts.models import Contact
+from app.core.grids import ScaleListMixin
 from app.core.roles import READ_WRITE_METHODS
 
 
-class ContactModelView(ModelView):
+class ContactModelView(ScaleListMixin, ModelView):
     datamodel = SQLAInterface(Contact)
     class_permission_name = "Contact"
     method_permission_name = {**READ_WRITE_METHODS, "edit_notes": "edit_notes"}
     list_title = "Contacts"
+    show_template = "privacy/contact_show.html"  # adds "New privacy request"
     list_columns = [
         "display_name",
         "page.name",

@@ -8,14 +8,18 @@ from typing import Any
 from flask import current_app
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.api.convert import Model2SchemaConverter
+from marshmallow import fields
 from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
 from werkzeug.wrappers import Response
 
 logger = logging.getLogger(__name__)
 
 
-def auto_schema(model: type, columns: list[str], name: str) -> SQLAlchemyAutoSchema:
-    """A flat schema of plain columns, foreign keys included (`page_id`, not nested pages)."""
+def auto_schema(model: type, columns: list[str], name: str, write_only: tuple[str, ...] = ()) -> SQLAlchemyAutoSchema:
+    """A flat schema of plain columns, foreign keys included (`page_id`, not nested pages).
+
+    `write_only` columns (secrets such as page tokens) are accepted on input and never dumped.
+    """
 
     class Meta:
         pass
@@ -26,7 +30,11 @@ def auto_schema(model: type, columns: list[str], name: str) -> SQLAlchemyAutoSch
     Meta.include_relationships = True
     Meta.load_instance = True
     Meta.sqla_session = current_app.appbuilder.session
-    schema_cls = type(name, (SQLAlchemyAutoSchema,), {"Meta": Meta})
+    attrs: dict = {"Meta": Meta}
+    for column in write_only:
+        if column in columns:
+            attrs[column] = fields.String(load_only=True)
+    schema_cls = type(name, (SQLAlchemyAutoSchema,), attrs)
     return schema_cls()
 
 
@@ -36,6 +44,7 @@ class OmniModelRestApi(ModelRestApi):
     allow_browser_login = False
     csrf_exempt = True
     model2schemaconverter = Model2SchemaConverter
+    write_only_columns: tuple[str, ...] = ()
 
     def _init_model_schemas(self) -> None:
         model = self.datamodel.obj
@@ -45,9 +54,9 @@ class OmniModelRestApi(ModelRestApi):
         if self.show_model_schema is None:
             self.show_model_schema = auto_schema(model, self.show_columns, f"{base}Show")
         if self.add_model_schema is None and self.add_columns:
-            self.add_model_schema = auto_schema(model, self.add_columns, f"{base}Add")
+            self.add_model_schema = auto_schema(model, self.add_columns, f"{base}Add", self.write_only_columns)
         if self.edit_model_schema is None and self.edit_columns:
-            self.edit_model_schema = auto_schema(model, self.edit_columns, f"{base}Edit")
+            self.edit_model_schema = auto_schema(model, self.edit_columns, f"{base}Edit", self.write_only_columns)
         super()._init_model_schemas()
 
     def _service_errors(self, fn: Any) -> Response:

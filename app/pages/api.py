@@ -31,6 +31,7 @@ class PageApi(OmniModelRestApi):
     show_columns = PUBLIC_COLUMNS
     add_columns = ["fb_page_id", "name", "retention_days", "subscribed", "access_token"]
     edit_columns = ["name", "retention_days", "subscribed", "access_token"]
+    write_only_columns = ("access_token",)
     search_columns = ["name", "fb_page_id", "needs_reauth"]
     order_columns = ["name", "fb_page_id", "id"]
     openapi_spec_tag = "Pages"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 20:10:50.008040
+Create Date: 2026-11-26 20:18:34.405843
 
 """
 from alembic import op
@@ -77,6 +77,14 @@ def upgrade():
     sa.Column('name', sa.String(length=250), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
+    )
+    op.create_table('audit_head',
+    sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('last_id', sa.Integer(), nullable=False),
+    sa.Column('last_hash', sa.String(length=64), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('signature', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('id')
     )
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -230,9 +238,10 @@ def upgrade():
     )
     with op.batch_alter_table('contact', schema=None) as batch_op:
         batch_op.create_index('ix_contact_first_name', ['first_name'], unique=False)
-        batch_op.create_index('ix_contact_last_inbound', ['last_inbound_at'], unique=False)
+        batch_op.create_index('ix_contact_last_inbound', ['last_inbound_at', 'id'], unique=False)
         batch_op.create_index('ix_contact_last_name', ['last_name'], unique=False)
-        batch_op.create_index('ix_contact_page_last_inbound', ['page_id', 'last_inbound_at'], unique=False)
+        batch_op.create_index('ix_contact_page_last_inbound', ['page_id', 'last_inbound_at', 'id'], unique=False)
+        batch_op.create_index('ix_contact_page_optout_last', ['page_id', 'marketing_opt_out', 'last_inbound_at', 'id'], unique=False)
         batch_op.create_index('ix_contact_psid', ['psid'], unique=False)
         batch_op.create_index(batch_op.f('ix_contact_psid_hash'), ['psid_hash'], unique=False)
 
@@ -269,7 +278,7 @@ def upgrade():
     with op.batch_alter_table('conversation', schema=None) as batch_op:
         batch_op.create_index('ix_conversation_assignee_status', ['assignee_id', 'status'], unique=False)
         batch_op.create_index('ix_conversation_contact', ['contact_id'], unique=False)
-        batch_op.create_index('ix_conversation_last_message_at', ['last_message_at'], unique=False)
+        batch_op.create_index('ix_conversation_last_message_at', ['last_message_at', 'id'], unique=False)
         batch_op.create_index('ix_conversation_status_last', ['status', 'last_message_at'], unique=False)
 
     op.create_table('privacy_request',
@@ -294,6 +303,7 @@ def upgrade():
     sa.Column('export_path', sa.String(length=1024), nullable=True),
     sa.Column('export_expires_at', sa.DateTime(), nullable=True),
     sa.Column('subject_ref', sa.String(length=64), nullable=True),
+    sa.Column('overdue_flagged_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['approved_by_id'], ['ab_user.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['requested_by_id'], ['ab_user.id'], ondelete='SET NULL'),
@@ -324,6 +334,8 @@ def upgrade():
     sa.Column('sent_at', sa.DateTime(), nullable=True),
     sa.Column('delivered_at', sa.DateTime(), nullable=True),
     sa.Column('read_at', sa.DateTime(), nullable=True),
+    sa.Column('send_started_at', sa.DateTime(), nullable=True),
+    sa.Column('next_attempt_at', sa.DateTime(), nullable=True),
     sa.Column('meta', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.ForeignKeyConstraint(['author_id'], ['ab_user.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversation.id'], ondelete='CASCADE'),
@@ -332,7 +344,7 @@ def upgrade():
     )
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.create_index('ix_message_conversation_created', ['conversation_id', 'created_at', 'id'], unique=False)
-        batch_op.create_index('ix_message_created', ['created_at'], unique=False)
+        batch_op.create_index('ix_message_created', ['created_at', 'id'], unique=False)
         batch_op.create_index('ix_message_status', ['status'], unique=False)
 
     # ### end Alembic commands ###
@@ -366,6 +378,7 @@ def downgrade():
     with op.batch_alter_table('contact', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contact_psid_hash'))
         batch_op.drop_index('ix_contact_psid')
+        batch_op.drop_index('ix_contact_page_optout_last')
         batch_op.drop_index('ix_contact_page_last_inbound')
         batch_op.drop_index('ix_contact_last_name')
         batch_op.drop_index('ix_contact_last_inbound')
@@ -407,6 +420,7 @@ def downgrade():
         batch_op.drop_index('ix_audit_log_action')
 
     op.drop_table('audit_log')
+    op.drop_table('audit_head')
     op.drop_table('ab_view_menu')
     op.drop_table('ab_user')
     op.drop_table('ab_role')
