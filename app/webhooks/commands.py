@@ -1,9 +1,107 @@
-"""`flask omnicrm` subcommands of this domain (placeholder)."""
+"""`flask omnicrm simulate`: signed sample Messenger events posted to the local webhook.
+
+Lets a new user watch messages arrive without a Facebook app: the events are shaped like
+Meta's documented examples and signed with FB_APP_SECRET exactly as Meta signs them.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import time
+import uuid
+
+import click
+import requests
+from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app import db
+
+logger = logging.getLogger(__name__)
+
+
+def sample_events(page_id: str, psid: str, now_ms: int | None = None) -> list[tuple[str, dict]]:
+    """A short conversation: text, attachment, postback, reaction, delivery and read."""
+    now = now_ms or int(time.time() * 1000)
+    tag = uuid.uuid4().hex[:12]
+    mid_text = f"m_sim_{tag}_1"
+
+    def wrap(ts: int, item: dict) -> dict:
+        event = {"sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": ts, **item}
+        return {"object": "page", "entry": [{"id": page_id, "time": ts, "messaging": [event]}]}
+
+    return [
+        ("text", wrap(now, {"message": {"mid": mid_text, "text": "Hello! Is my order on its way?"}})),
+        (
+            "attachment",
+            wrap(
+                now + 1000,
+                {
+                    "message": {
+                        "mid": f"m_sim_{tag}_2",
+                        "attachments": [
+                            {"type": "image", "payload": {"url": "https://example.invalid/simulated/photo.jpg"}}
+                        ],
+                    }
+                },
+            ),
+        ),
+        (
+            "postback",
+            wrap(
+                now + 2000,
+                {"postback": {"mid": f"m_sim_{tag}_3", "title": "Track my order", "payload": "TRACK_ORDER"}},
+            ),
+        ),
+        (
+            "reaction",
+            wrap(now + 3000, {"reaction": {"reaction": "love", "emoji": "\u2764", "action": "react", "mid": mid_text}}),
+        ),
+        ("delivery", wrap(now + 4000, {"delivery": {"mids": [], "watermark": now + 4000}})),
+        ("read", wrap(now + 5000, {"read": {"watermark": now + 5000}})),
+    ]
 
 
 def register(group: AppGroup) -> None:
     """Add this domain's commands to `flask omnicrm`."""
+
+    @group.command("simulate")
+    @click.option("--url", default=None, help="Webhook URL (default: PUBLIC_BASE_URL/webhooks/messenger).")
+    @click.option("--page-id", default=None, help="Facebook Page id (default: the first connected page).")
+    @click.option("--psid", default=None, help="Sender PSID (default: a new random one).")
+    def simulate_command(url: str | None, page_id: str | None, psid: str | None) -> None:
+        """Post signed sample Messenger events to the local webhook."""
+        from app.pages.models import Page
+        from app.webhooks.services import sign
+
+        if page_id is None:
+            page = db.session.scalar(select(Page).order_by(Page.id).limit(1))
+            if page is None:
+                raise click.ClickException("no page connected: run `flask omnicrm demo` or `omnicrm page add` first")
+            page_id = page.fb_page_id
+        url = url or current_app.config["PUBLIC_BASE_URL"] + "/webhooks/messenger"
+        psid = psid or str(7_000_000_000_000_000 + uuid.uuid4().int % 1_000_000_000_000_000)
+        secret = current_app.config["FB_APP_SECRET"]
+        click.echo(f"Posting sample events for page {page_id}, PSID …{psid[-4:]} to {url}")
+        with requests.Session() as session:
+            for label, payload in sample_events(page_id, psid):
+                body = json.dumps(payload, separators=(",", ":")).encode()
+                try:
+                    resp = session.post(
+                        url,
+                        data=body,
+                        headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, secret)},
+                        timeout=10,
+                    )
+                except requests.ConnectionError:
+                    raise click.ClickException(
+                        f"cannot reach {url}: is the server running? (start it with `python run.py`)"
+                    ) from None
+                except requests.RequestException as exc:
+                    raise click.ClickException(f"posting to {url} failed: {type(exc).__name__}") from None
+                click.echo(f"  {label:<10} -> HTTP {resp.status_code}")
+                if resp.status_code != 200:
+                    raise click.ClickException(f"the webhook answered {resp.status_code}: {resp.text[:200]}")
+        click.echo("Done: a worker (`python worker.py`) turns them into a conversation.")

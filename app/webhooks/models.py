@@ -22,7 +22,8 @@ class WebhookEvent(Model):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    payload: Mapped[str] = mapped_column(EncryptedText, nullable=False)  # raw body, encrypted
+    # raw body, encrypted; deferred so grids and status checks never decrypt it
+    payload: Mapped[str] = mapped_column(EncryptedText, nullable=False, deferred=True)
     received_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending", server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")

@@ -1,10 +1,55 @@
-"""RQ jobs of this domain (placeholders until its issue lands)."""
+"""RQ jobs of the webhook domain: process one stored event; sweep events left pending."""
 
 from __future__ import annotations
 
+import logging
+
+from rq import get_current_job
+
 from app.core.queues import task
+
+logger = logging.getLogger(__name__)
+
+
+def _last_attempt() -> bool:
+    """True on the final try (no RQ retries left, or run without retries)."""
+    job = get_current_job()
+    return job is None or not job.retries_left
 
 
 @task
-def sweep_pending_events() -> None:
-    """Periodic job (placeholder)."""
+def process_webhook_event(event_id: int) -> dict:
+    """Apply one webhook event; failures are recorded and retried with backoff by RQ."""
+    from app.webhooks import services
+
+    try:
+        outcome = services.process_event(event_id)
+    except Exception as exc:
+        final = _last_attempt()
+        reason = f"{type(exc).__name__}: {exc}"[:2000]
+        logger.warning("webhook event %s failed (final=%s): %s", event_id, final, type(exc).__name__)
+        services.record_failure(event_id, reason, final)
+        raise
+    # then help with the backlog: one job applies a batch of other pending events
+    try:
+        drained = services.drain_pending()
+    except Exception as exc:  # noqa: BLE001 - the backlog keeps its own jobs
+        logger.warning("webhook drain failed: %s", type(exc).__name__)
+        drained = 0
+    return {"handled": outcome.handled, "skipped": outcome.skipped, "discarded": outcome.discarded, "drained": drained}
+
+
+@task
+def process_pending_events() -> int:
+    """Drain job queued by the webhook: applies every pending event, in batches."""
+    from app.webhooks import services
+
+    return services.drain()
+
+
+@task
+def sweep_pending_events() -> int:
+    """Cron (every 60 s): queue events that were stored while Redis was down, or lost a job."""
+    from app.webhooks import services
+
+    return services.sweep_pending()

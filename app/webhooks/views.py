@@ -7,11 +7,12 @@ from flask_appbuilder import AppBuilder, ModelView
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
+from app.core.grids import ScaleListMixin
 from app.core.roles import READ_WRITE_METHODS
 from app.webhooks.models import WebhookEvent
 
 
-class WebhookEventModelView(ModelView):
+class WebhookEventModelView(ScaleListMixin, ModelView):
     datamodel = SQLAInterface(WebhookEvent)
     class_permission_name = "WebhookEvent"
     method_permission_name = {**READ_WRITE_METHODS, "reprocess": "write"}

@@ -1,0 +1,36 @@
+"""Fixtures for the webhook tests: signed posts, and posts followed by a worker run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from webhook_helpers import PAGE_ID, payload, sign256
+
+
+@pytest.fixture
+def post_webhook(app, client):
+    """post_webhook(dict | bytes, signature=...) -> response; signs with FB_APP_SECRET by default."""
+
+    def _post(data, *, headers: dict | None = None, sign: bool = True):
+        body = data if isinstance(data, bytes) else json.dumps(data).encode()
+        hdrs = {"Content-Type": "application/json"}
+        if sign:
+            hdrs["X-Hub-Signature-256"] = sign256(body, app.config["FB_APP_SECRET"])
+        hdrs.update(headers or {})
+        return client.post("/webhooks/messenger", data=body, headers=hdrs)
+
+    return _post
+
+
+@pytest.fixture
+def deliver(post_webhook, jobs):
+    """Post signed events and run the queues, as Meta + a worker would."""
+
+    def _deliver(*items: dict, page_id: str = PAGE_ID):
+        resp = post_webhook(payload(*items, page_id=page_id))
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        jobs(("webhooks",))  # profile jobs ("default") run only in tests that start fakegraph
+        return resp
+
+    return _deliver

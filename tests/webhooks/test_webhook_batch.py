@@ -1,0 +1,103 @@
+"""Backlog handling: one job applies a batch, several workers stay correct on one conversation."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from sqlalchemy import func, select, text
+from webhook_helpers import item, now_ms, payload
+
+from app import db
+from app.conversations.models import Conversation, Message
+from app.core.queues import get_queue
+from app.webhooks import services
+from app.webhooks.models import WebhookEvent
+
+
+def _statuses() -> list[str]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(WebhookEvent.status).order_by(WebhookEvent.id)))
+
+
+def test_a_burst_shares_one_drain_job(post_webhook, page, jobs):
+    t = now_ms()
+    for i in range(30):
+        psid = str(900 + i % 3)
+        assert post_webhook(payload(item(psid, t + i, message={"mid": f"m_b{i}", "text": f"n{i}"}))).status_code == 200
+    assert get_queue("webhooks").count == 1
+    jobs(("webhooks",))
+    assert _statuses() == ["processed"] * 30
+    assert db.session.scalar(select(func.count(Message.id))) == 30
+    assert sorted(db.session.scalars(select(Conversation.unread_count))) == [10, 10, 10]
+    # the flag was cleared by the drain: the next event queues a new drain job
+    assert post_webhook(payload(item(ts=t + 99, message={"mid": "m_next", "text": "next"}))).status_code == 200
+    assert get_queue("webhooks").count == 1
+    jobs(("webhooks",))
+    assert _statuses()[-1] == "processed"
+
+
+def test_a_batch_drops_the_own_jobs_of_events_it_applied(post_webhook, page, jobs):
+    from app.core.queues import get_redis
+
+    t = now_ms()
+    for i in range(6):
+        assert post_webhook(payload(item(ts=t + i, message={"mid": f"m_o{i}", "text": f"o{i}"}))).status_code == 200
+    get_redis().delete(services.DRAIN_FLAG)
+    get_queue("webhooks").empty()
+    ids = list(db.session.scalars(select(WebhookEvent.id).order_by(WebhookEvent.id)))
+    for event_id in ids:  # as the sweeper would
+        assert services.enqueue_event(event_id)
+    assert get_queue("webhooks").count == 6
+    jobs(("webhooks",), max_jobs=1)
+    assert _statuses() == ["processed"] * 6
+    assert get_queue("webhooks").count == 0  # the other 5 jobs were no longer needed
+
+
+def test_a_poison_event_does_not_block_the_batch(post_webhook, page, jobs):
+    t = now_ms()
+    for i in range(5):
+        assert post_webhook(payload(item(ts=t + i, message={"mid": f"m_p{i}", "text": f"p{i}"}))).status_code == 200
+    db.session.execute(
+        text("UPDATE webhook_event SET payload = 'garbage' WHERE id = (SELECT min(id) + 2 FROM webhook_event)")
+    )
+    db.session.commit()
+    assert services.drain_pending() == 4
+    statuses = _statuses()
+    assert statuses.count("processed") == 4 and statuses[2] == "pending"
+    event = db.session.scalars(select(WebhookEvent).order_by(WebhookEvent.id).offset(2)).first()
+    assert event.attempts == 1 and "DecryptionError" in event.error
+    assert db.session.scalar(select(func.count(Message.id))) == 4
+
+
+def test_parallel_workers_on_one_conversation_lose_nothing(app, post_webhook, page):
+    t = now_ms()
+    for i in range(24):
+        body = payload(item(ts=t + i, message={"mid": f"m_c{i}", "text": f"c{i}"}))
+        assert post_webhook(json.dumps(body).encode()).status_code == 200
+    ids = list(db.session.scalars(select(WebhookEvent.id).order_by(WebhookEvent.id)))
+    db.session.rollback()
+    errors: list[BaseException] = []
+
+    def worker(chunk: list[int]) -> None:
+        with app.app_context():
+            try:
+                for event_id in chunk:
+                    services.process_event(event_id)
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(ids[k::4],)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    assert not errors, errors
+    assert _statuses() == ["processed"] * 24
+    conv = db.session.scalar(select(Conversation))
+    assert conv.unread_count == 24  # no lost update: the conversation row is locked per event
+    msgs = list(db.session.scalars(select(Message).order_by(Message.created_at)))
+    assert [m.text for m in msgs] == [f"c{i}" for i in range(24)]
+    assert conv.last_message_at == msgs[-1].created_at
