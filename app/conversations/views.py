@@ -50,6 +50,7 @@ class MessageModelView(ScaleListMixin, ModelView):
 
 
 class ConversationModelView(ScaleListMixin, ModelView):
+    show_template = "audit/show_with_history.html"
     datamodel = SQLAInterface(Conversation)
     class_permission_name = "Conversation"
     method_permission_name = READ_WRITE_METHODS

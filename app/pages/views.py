@@ -16,6 +16,7 @@ from app.pages.models import Page
 
 
 class PageModelView(ModelView):
+    show_template = "audit/show_with_history.html"
     datamodel = SQLAInterface(Page)
     class_permission_name = "Page"
     method_permission_name = READ_WRITE_METHODS

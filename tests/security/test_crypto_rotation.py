@@ -236,7 +236,13 @@ def test_generate_prints_a_valid_key(app):
 
 
 def _start_app(env_keys: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ENCRYPTION_KEYS": env_keys, "PYTHONPATH": str(ROOT)}
+    # the child must open this test run's database, whatever earlier tests did to the environment
+    env = {
+        **os.environ,
+        "ENCRYPTION_KEYS": env_keys,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+    }
     return subprocess.run(
         [sys.executable, "-c", "from app import create_app; create_app(); print('started')"],
         cwd=ROOT,
@@ -249,6 +255,9 @@ def _start_app(env_keys: str) -> subprocess.CompletedProcess:
 
 def test_startup_refuses_a_key_that_cannot_read_stored_data(app, page):
     wrong = Fernet.generate_key().decode()
+    # would lock the child's read, and the check would be skipped as "database not reachable"
+    db.session.remove()
+    db.engine.dispose()
     proc = _start_app(wrong)
     assert proc.returncode != 0
     assert "CryptoConfigError" in proc.stderr
