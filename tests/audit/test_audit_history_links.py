@@ -8,10 +8,12 @@ from tests.conftest import login
 def test_history_link_on_show_pages(app, conversation):
     client = app.test_client()
     login(client, "admin")
+    history = "/auditlogmodelview/history"
+    cid, pid, conv_id = conversation.contact_id, conversation.page_id, conversation.id
     pages = {
-        f"/contactmodelview/show/{conversation.contact_id}": f"/auditlogmodelview/history/contact/{conversation.contact_id}",
-        f"/pagemodelview/show/{conversation.page_id}": f"/auditlogmodelview/history/page/{conversation.page_id}",
-        f"/conversationmodelview/show/{conversation.id}": f"/auditlogmodelview/history/conversation/{conversation.id}",
+        f"/contactmodelview/show/{cid}": f"{history}/contact/{cid}",
+        f"/pagemodelview/show/{pid}": f"{history}/page/{pid}",
+        f"/conversationmodelview/show/{conv_id}": f"{history}/conversation/{conv_id}",
     }
     for show, history in pages.items():
         html = client.get(show).get_data(as_text=True)
