@@ -102,6 +102,8 @@ def register_blueprints(app: Flask) -> None:
     for bp in (webhook_bp, privacy_public_bp, health_bp):
         app.register_blueprint(bp)
     csrf.exempt(webhook_bp)
+    # Meta's retries must never be throttled, and the hot path skips the limiter's work
+    appbuilder.sm.limiter.exempt(webhook_bp)
     csrf.exempt(privacy_public_bp)
     csrf.exempt(health_bp)
     from app.core.metrics import bp as metrics_bp
