@@ -4,25 +4,12 @@ from __future__ import annotations
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
+from app.audit.chain import COLUMNS as CHAIN_COLUMNS
 from app.audit.models import AuditLog
 from app.audit.views import READ_ONLY
 from app.core.api import OmniModelRestApi
 
-COLUMNS = [
-    "id",
-    "created_at",
-    "actor_id",
-    "actor_name",
-    "action",
-    "entity_type",
-    "entity_id",
-    "changes",
-    "ip",
-    "user_agent",
-    "request_id",
-    "prev_hash",
-    "hash",
-]
+COLUMNS = list(CHAIN_COLUMNS)  # every column: the API shows the chain as stored
 
 
 class AuditLogApi(OmniModelRestApi):

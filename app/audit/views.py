@@ -15,27 +15,14 @@ from flask_appbuilder import AppBuilder, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args
 
+from app.audit.chain import COLUMNS
 from app.audit.models import AuditLog
 from app.core.roles import READ_WRITE_METHODS
 
 logger = logging.getLogger(__name__)
 
 READ_ONLY = {k: v for k, v in READ_WRITE_METHODS.items() if v == "read"}
-CSV_COLUMNS = [
-    "id",
-    "created_at",
-    "actor_id",
-    "actor_name",
-    "action",
-    "entity_type",
-    "entity_id",
-    "changes",
-    "ip",
-    "user_agent",
-    "request_id",
-    "prev_hash",
-    "hash",
-]
+CSV_COLUMNS = list(COLUMNS)
 HISTORY_LIMIT = 500
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
