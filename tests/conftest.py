@@ -44,6 +44,7 @@ DOMAIN_TABLES = [
     "page",
     "audit_log",
     "audit_head",
+    "audit_segment",
 ]
 
 

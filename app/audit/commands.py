@@ -1,10 +1,11 @@
-"""`flask omnicrm audit ...`: verify the chain, export rows."""
+"""`flask omnicrm audit ...`: verify the chain, export rows, archive old rows."""
 
 from __future__ import annotations
 
 import logging
 import sys
 import time
+from datetime import UTC
 
 import click
 from flask.cli import AppGroup
@@ -56,6 +57,47 @@ def export_command(since: str | None, until: str | None, output) -> None:
         record("audit_exported", "audit_log", None, {"rows": count, "since": since, "until": until, "via": "cli"})
         db.session.commit()
     click.echo(f"{count} rows exported.", err=True)
+
+
+@audit_cli.command("archive")
+@click.option("--before", required=True, help="Archive rows created before this ISO date/time (UTC).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder for the archive file (default: instance/audit-archive).",
+)
+def archive_command(before: str, out_dir: str | None) -> None:
+    """Move old audit rows to a verified file and start a new signed chain segment."""
+    from datetime import datetime
+    from pathlib import Path
+
+    from flask import current_app
+
+    from app.audit.archive import ArchiveError, archive_before
+    from app.core.cli import cli_actor
+    from app.core.context import acting_as
+
+    try:
+        cutoff = datetime.fromisoformat(before)
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO date/time: {before!r}", param_hint="--before") from exc
+    if cutoff.tzinfo is not None:
+        cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
+    folder = Path(out_dir) if out_dir else Path(current_app.instance_path) / "audit-archive"
+    try:
+        with acting_as(cli_actor()):
+            result = archive_before(cutoff, folder)
+    except ArchiveError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not result.rows:
+        click.echo(f"No audit rows before {cutoff.isoformat()}: nothing archived.")
+        return
+    click.echo(
+        f"Archived {result.rows} rows (through id {result.through_id}) to {result.path}\n"
+        f"SHA-256 {result.sha256}; the live chain now starts after row {result.through_id}."
+    )
 
 
 def register(group: AppGroup) -> None:

@@ -49,3 +49,18 @@ class AuditHead(Model):
     last_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     signature: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class AuditSegment(Model):
+    """Where the live chain starts after older rows were archived: the archived tail's last hash,
+    signed, so verify can start there instead of at the genesis hash."""
+
+    __tablename__ = "audit_segment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    archived_through_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    archived_rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    start_prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    archive_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    signature: Mapped[str] = mapped_column(String(64), nullable=False)

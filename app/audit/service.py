@@ -23,7 +23,7 @@ import orjson
 from sqlalchemy import Connection, func, select, text
 
 from app.audit import chain
-from app.audit.models import AuditHead, AuditLog
+from app.audit.models import AuditHead, AuditLog, AuditSegment
 from app.core.context import Actor, current_actor, current_request_id
 from app.core.models import utcnow
 
@@ -71,6 +71,7 @@ HASHED_FIELDS = (
 )
 _audit_table = AuditLog.__table__
 _head_table = AuditHead.__table__
+_segment_table = AuditSegment.__table__
 
 
 # --------------------------------------------------------------------------- values & hashing
@@ -129,6 +130,11 @@ def _head_signature(last_id: int, last_hash: str) -> str:
     return hmac.new(key, f"{last_id}:{last_hash}".encode(), hashlib.sha256).hexdigest()
 
 
+def segment_signature(through_id: int, rows: int, start_prev: str, archive_sha256: str) -> str:
+    """Signed like the head: an archive segment can't be forged from the database alone."""
+    return _head_signature(through_id, f"segment:{rows}:{start_prev}:{archive_sha256}")
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -173,7 +179,11 @@ def append_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
     lock_chain(conn)
     t = _audit_table
     head = conn.execute(select(t.c.id, t.c.hash).order_by(t.c.id.desc()).limit(1)).first()
-    prev = head.hash if head is not None else GENESIS
+    if head is not None:
+        prev = head.hash
+    else:  # empty table: the chain goes on from the last archived row, if any was archived
+        seg = _segment_table.c
+        prev = conn.execute(select(seg.start_prev_hash).order_by(seg.id.desc()).limit(1)).scalar() or GENESIS
     for row in rows:
         row["prev_hash"] = prev
         row["hash"] = prev = row_hash(prev, row)
@@ -389,15 +399,15 @@ def _stream(conn: Connection, batch: int) -> Iterator[Any]:
         yield tuple(row)
 
 
-def verify_rows(rows: Iterable[Any]) -> VerifyResult:
+def verify_rows(rows: Iterable[Any], start: str = GENESIS) -> VerifyResult:
     """Walk rows in id order; the first one whose links or hash don't match breaks the chain."""
-    out = chain.walk(rows, GENESIS)
+    out = chain.walk(rows, start)
     if not out["ok"]:
         return VerifyResult(False, out["count"], out["broken_id"], out["reason"])
     return VerifyResult(True, out["count"], out.get("last_id"), "")
 
 
-def verify_parallel(conn: Connection, workers: int, batch: int) -> VerifyResult:
+def verify_parallel(conn: Connection, workers: int, batch: int, start: str = GENESIS) -> VerifyResult:
     """PostgreSQL: walk id slices in worker processes, then check the seams in order."""
     import multiprocessing
 
@@ -410,7 +420,7 @@ def verify_parallel(conn: Connection, workers: int, batch: int) -> VerifyResult:
     dsn = conn.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         parts = pool.starmap(chain.walk_range_pg, [(dsn, a, b, batch) for a, b in bounds])
-    prev, count, last_id = GENESIS, 0, None
+    prev, count, last_id = start, 0, None
     for part in parts:
         if part["first_id"] is None:
             continue
@@ -433,10 +443,19 @@ def verify_chain(conn: Connection | None = None, batch: int = 10_000, workers: i
     own = conn is None
     conn = conn or db.engine.connect()
     try:
+        start = GENESIS
+        segment = conn.execute(select(_segment_table).order_by(_segment_table.c.id.desc()).limit(1)).first()
+        if segment is not None:
+            expected = segment_signature(
+                segment.archived_through_id, segment.archived_rows, segment.start_prev_hash, segment.archive_sha256
+            )
+            if not hmac.compare_digest(segment.signature or "", expected):
+                return VerifyResult(False, 0, segment.archived_through_id, "the archive segment's signature is invalid")
+            start = segment.start_prev_hash
         if workers > 1 and conn.dialect.name == "postgresql":
-            result = verify_parallel(conn, workers, batch)
+            result = verify_parallel(conn, workers, batch, start)
         else:
-            result = verify_rows(_stream(conn, batch))
+            result = verify_rows(_stream(conn, batch), start)
         if not result.ok:
             return result
         last_id = result.broken_id

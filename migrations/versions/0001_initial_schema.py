@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 20:18:34.405843
+Create Date: 2026-11-26 21:46:14.796130
 
 """
 from alembic import op
@@ -109,6 +109,16 @@ def upgrade():
         batch_op.create_index('ix_audit_log_created', ['created_at'], unique=False)
         batch_op.create_index('ix_audit_log_entity', ['entity_type', 'entity_id'], unique=False)
 
+    op.create_table('audit_segment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('archived_through_id', sa.Integer(), nullable=False),
+    sa.Column('archived_rows', sa.Integer(), nullable=False),
+    sa.Column('start_prev_hash', sa.String(length=64), nullable=False),
+    sa.Column('archive_sha256', sa.String(length=64), nullable=False),
+    sa.Column('signature', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('page',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('fb_page_id', sa.String(length=64), nullable=False),
@@ -413,6 +423,7 @@ def downgrade():
 
     op.drop_table('webhook_event')
     op.drop_table('page')
+    op.drop_table('audit_segment')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_log_entity')
         batch_op.drop_index('ix_audit_log_created')
