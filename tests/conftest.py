@@ -13,7 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-_TMP = tempfile.mkdtemp(prefix="omnicrm-test-")
+# Tests also import this module as `tests.conftest`: both imports must share one instance dir.
+_TMP = os.environ.get("OMNICRM_TEST_INSTANCE_DIR") or tempfile.mkdtemp(prefix="omnicrm-test-")
+os.environ["OMNICRM_TEST_INSTANCE_DIR"] = _TMP
 os.environ["OMNICRM_ENV"] = "testing"
 os.environ["OMNICRM_INSTANCE_DIR"] = _TMP
 os.environ.setdefault("RATELIMIT_ENABLED", "false")
@@ -88,7 +90,11 @@ def app():
                 sm.add_user(username, username, "Test", f"{username}@example.test", [sm.find_role(role)], PASSWORD)
         db.session.commit()
     yield app
-    if not app.config.get("REDIS_URL"):
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Stop the embedded Redis this run started (none when REDIS_URL names a server)."""
+    if not os.environ.get("REDIS_URL"):
         from app.core.embedded_redis import stop_server
 
         stop_server(_TMP)

@@ -240,6 +240,10 @@ def live_app() -> Iterator[LiveApp]:
     finally:
         for proc in reversed(list(live.procs.values())):
             _stop(proc)
+        if not os.environ.get("REDIS_URL"):
+            from app.core.embedded_redis import stop_server
+
+            stop_server(tmp)  # the embedded Redis the app started in its instance folder
         shutil.rmtree(tmp, ignore_errors=True)
 
 
