@@ -26,6 +26,7 @@ from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from app import create_app, db  # noqa: E402
+from app.core.queues import QUEUE_NAMES  # noqa: E402
 
 PASSWORD = "correct-horse-battery"
 USERS = {
@@ -169,9 +170,7 @@ def api(client):
     return _headers
 
 
-def run_jobs(
-    queues: tuple[str, ...] = ("webhooks", "outbound", "privacy", "default"), max_jobs: int | None = None
-) -> int:
+def run_jobs(queues: tuple[str, ...] = QUEUE_NAMES, max_jobs: int | None = None) -> int:
     """Drain the real queues in-process (burst), as a worker would. Returns jobs run."""
     from rq import SimpleWorker
 

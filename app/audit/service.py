@@ -57,18 +57,8 @@ PERSONAL_FIELDS = frozenset(
         "name_on_request",
     }
 )
-HASHED_FIELDS = (
-    "created_at",
-    "actor_id",
-    "actor_name",
-    "action",
-    "entity_type",
-    "entity_id",
-    "changes",
-    "ip",
-    "user_agent",
-    "request_id",
-)
+# What a row's hash covers: every column but the id and the two hashes (chain.COLUMNS order).
+HASHED_FIELDS = chain.COLUMNS[1:-2]
 _audit_table = AuditLog.__table__
 _head_table = AuditHead.__table__
 _segment_table = AuditSegment.__table__
