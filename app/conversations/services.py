@@ -18,6 +18,7 @@ from app.audit.service import record
 from app.conversations.models import CONVERSATION_STATUSES, Conversation, Message
 from app.core.context import current_actor
 from app.core.models import utcnow
+from app.core.queues import get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,6 @@ RESPONSE_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 HUMAN_AGENT_TAG = "HUMAN_AGENT"
 THREAD_PAGE_SIZE = 50
-OUTBOUND_QUEUE = "outbound"
 PENDING_OUT = ("queued", "sending")
 
 
@@ -110,20 +110,28 @@ def decide_messaging_type(
 
 def check_can_send(conversation: Conversation) -> None:
     """Page and contact preconditions for any outbound message (new reply or retry)."""
-    page = conversation.page
-    contact = conversation.contact
+    reason = send_refusal(conversation.page, conversation.contact)
+    if reason:
+        raise ReplyRefused(reason)
+
+
+def send_refusal(page: Any, contact: Any) -> str | None:
+    """Why nothing may be sent to this contact through this page now, or None.
+
+    Takes anything with the page's and contact's attributes (models, or rows of the columns,
+    as the outbound job loads them for a whole batch at once).
+    """
     if page is None or not page.access_token:
-        raise ReplyRefused("the page has no access token: an admin must connect it first")
+        return "the page has no access token: an admin must connect it first"
     if page.needs_reauth:
-        raise ReplyRefused(
-            "the page's access token has expired or was revoked: an admin must replace it before replies can be sent"
-        )
+        return "the page's access token has expired or was revoked: an admin must replace it before replies can be sent"
     if contact is None or contact.erased_at is not None:
-        raise ReplyRefused("the contact's data was erased: replies are no longer possible")
+        return "the contact's data was erased: replies are no longer possible"
     if contact.restricted:
-        raise ReplyRefused("processing of this contact's data is restricted (privacy request): replies are blocked")
+        return "processing of this contact's data is restricted (privacy request): replies are blocked"
     if not contact.psid:
-        raise ReplyRefused("the contact has no Messenger id")
+        return "the contact has no Messenger id"
+    return None
 
 
 def clean_text(text: Any) -> str:
@@ -137,26 +145,23 @@ def clean_text(text: Any) -> str:
     return text
 
 
-def _enqueue_send(message: Message) -> None:
-    from rq import RateLimit
+def enqueue_send(message: Message | None = None, *, force: bool = False) -> None:
+    """After a reply is committed as queued: make sure a drain job will send it.
 
-    from app.conversations.tasks import send_message
-    from app.core.queues import enqueue
+    Redis down leaves it queued; `reconcile_sending` queues it later (force: a flag whose
+    job was lost does not hold it back).
+    """
+    from app.conversations.tasks import DRAIN_FLAG, signal_send
 
-    enqueue(
-        send_message,
-        message.id,
-        queue=OUTBOUND_QUEUE,
-        rate_limit=RateLimit(key=f"conv:{message.conversation_id}", concurrency=1),
-    )
-
-
-def enqueue_send(message: Message) -> None:
-    """Hand a committed message to the outbound queue; Redis down leaves it queued for reconcile."""
     try:
-        _enqueue_send(message)
+        if force:
+            get_redis().delete(DRAIN_FLAG)
+        signal_send()
     except Exception:  # the row is committed; reconcile_sending re-enqueues it
-        logger.exception("could not enqueue message %s; reconcile_sending will pick it up", message.id)
+        logger.exception(
+            "could not queue the send of message %s; reconcile_sending will pick it up",
+            message.id if message is not None else "-",
+        )
 
 
 def queue_reply(

@@ -1,25 +1,37 @@
 """Outbound jobs: send queued replies in order, retry transient failures, reconcile crashes.
 
-Ordering: each job drains its conversation oldest-first and stops at a message that is in
-flight elsewhere or waiting for a retry, so a later reply never overtakes an earlier one; RQ's
-per-conversation RateLimit (concurrency 1) keeps two workers from draining one conversation at
-once, and the conditional "queued → sending" claim guards against a double send regardless.
+A burst of replies shares "drain" jobs instead of paying RQ's per-job cost (and three commits)
+per message: a drain job claims up to CLAIM_BATCH due replies in one transaction, sends them
+one by one and commits the outcomes in groups (at most FLUSH_SECONDS apart). A drain that
+claimed a full batch queues one more drain job first, so idle workers join in.
 
-A message is committed as "sending" before the Graph call: if the worker dies after Meta
-accepted it but before "sent" is committed, the row stays "sending" and `reconcile_sending`
-hands it to the agent to check instead of sending it a second time.
+Ordering: a reply is claimed only together with every older pending reply of its
+conversation (the claim stops at a reply that is in flight elsewhere, waiting to retry, or
+row-locked by another worker's claim), and a claimed batch is sent oldest first; a retryable
+failure releases the conversation's later replies unsent. So a later reply never overtakes
+an earlier one, whatever the number of workers.
+
+Never sending twice silently: the claim commits "sending" before any Graph call, and puts
+the claimed ids in a Redis set of unattempted sends. Before its Graph calls a worker removes
+the next ATTEMPT_GROUP ids from that set (SREM, atomic per id) and sends only those it
+removed. If the worker dies, `reconcile_sending` settles rows stuck in "sending": an id still in the set
+was provably never attempted and is queued again; any other row may have gone out, so it
+is left for the agent to check (unless an echo with our metadata already marked it sent).
+If Redis lost the set, every stuck row is treated as possibly sent: the safe side.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, text, update
 
 from app import db
-from app.audit.service import record
+from app.audit.service import append_rows, make_row, record
 from app.conversations.models import Conversation, Message
 from app.core.models import utcnow
 from app.core.queues import task
@@ -37,6 +49,17 @@ logger = logging.getLogger(__name__)
 BACKOFF = (10, 30, 120, 600)
 STUCK_AFTER = timedelta(minutes=2)
 REAUTH_REASON = "the page's access token expired or was revoked (Graph error 190): replace the token, then retry"
+#: Replies claimed per transaction; sends left when a batch runs past BATCH_SECONDS go back.
+CLAIM_BATCH = 100
+BATCH_SECONDS = 30.0
+#: Outcomes are committed at least this often (what the agent sees as "sent").
+FLUSH_SECONDS = 0.25
+ATTEMPT_GROUP = 10
+DRAIN_MAX_SECONDS = 120.0
+#: Redis: ids claimed but not yet attempted; the drain-queued flag (as for webhooks).
+UNATTEMPTED_KEY = "omnicrm:outbound:unattempted"
+DRAIN_FLAG = "omnicrm:outbound:drain-queued"
+DRAIN_FLAG_TTL = 60  # a lost drain job delays replies at most this long
 
 _clients: dict[tuple, GraphClient] = {}
 
@@ -51,62 +74,314 @@ def graph_client() -> GraphClient:
     return client
 
 
-def _next_pending(conversation_id: int) -> Message | None:
-    return db.session.scalar(
-        select(Message)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.direction == "out",
-            Message.status.in_(("queued", "sending")),
-        )
-        .order_by(Message.created_at, Message.id)
-        .limit(1)
-    )
+def _redis():
+    from app.core.queues import get_redis
+
+    return get_redis()
 
 
-def _claim(message: Message) -> bool:
-    """queued → sending, atomically; False when someone else got there first."""
-    now = utcnow()
-    result = db.session.execute(
-        update(Message)
-        .where(Message.id == message.id, Message.status == "queued")
-        .values(status="sending", send_started_at=now, attempts=Message.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    if result.rowcount != 1:
-        return False
-    db.session.refresh(message)
+# ---------------------------------------------------------------------------- queueing
+
+
+def signal_send() -> bool:
+    """After a reply is committed as queued: make sure a drain job is queued.
+
+    Nothing is missed: the flag is set only together with enqueuing a drain job, and a drain
+    job clears the flag before it claims. So when SET NX finds the flag, a drain job that has
+    not started claiming exists, and it will see this committed reply. Redis down: False;
+    the reply stays queued and `reconcile_sending` queues it.
+    """
+    from app.core.queues import enqueue
+
+    conn = _redis()
+    if not conn.set(DRAIN_FLAG, "1", nx=True, ex=DRAIN_FLAG_TTL):
+        return True
+    try:
+        enqueue(send_message, queue="outbound")
+    except Exception:
+        conn.delete(DRAIN_FLAG)
+        raise
     return True
 
 
-@task
-def send_message(message_id: int) -> str:
-    """Send this message's conversation's queued replies, oldest first. Returns what happened."""
-    message = db.session.get(Message, message_id)
-    if message is None or message.direction != "out":
-        return "missing"
-    conversation_id = message.conversation_id
-    outcome = "nothing to send"
-    for _ in range(1000):  # bounded drain
-        nxt = _next_pending(conversation_id)
-        if nxt is None:
-            break
-        if nxt.status == "sending":
-            outcome = "held behind a message in flight"
-            break
-        # this job may be the message's own scheduled retry: then it is due (clocks may differ)
-        if nxt.id != message_id and nxt.next_attempt_at is not None and nxt.next_attempt_at > utcnow():
-            outcome = "held behind a message waiting to retry"
-            break
-        if not _claim(nxt):
-            outcome = "claimed elsewhere"
-            break
-        outcome = _send_one(nxt)
-        if outcome in ("retry", "reauth"):
-            break
+@dataclass
+class _Send:
+    """What one claimed reply needs for its Graph call (plain values: commits don't expire it)."""
+
+    id: int
+    conversation_id: int
+    page_id: int
+    fb_page_id: str
+    token: str
+    psid: str
+    text: str | None
+    messaging_type: str
+    tag: str | None
+    refused: str | None  # the page/contact rule that now forbids sending, if any
+
+
+# ---------------------------------------------------------------------------- claiming
+
+
+def _claim(limit: int, due_anyway: int | None = None) -> list[_Send]:
+    """Claim up to `limit` due replies (with every older pending reply of their conversation)."""
+
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "sqlite":
+        # take the write lock before reading, so no other process claims between read and write
+        db.session.execute(text("UPDATE message SET id = id WHERE 0"))
+    now = utcnow()
+    due = or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now)
+    if due_anyway is not None:  # a scheduled retry's own message is due (clocks may differ)
+        due = or_(due, Message.id == due_anyway)
+    candidates = (
+        select(Message.id, Message.conversation_id)
+        .where(Message.direction == "out", Message.status == "queued", due)
+        .order_by(Message.created_at, Message.id)
+        .limit(limit)
+    )
+    if dialect == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    rows = db.session.execute(candidates).all()
+    if not rows:
+        db.session.commit()
+        return []
+    locked = {r.id for r in rows}
+    pending = db.session.execute(
+        select(Message.id, Message.conversation_id, Message.status, Message.next_attempt_at)
+        .where(
+            Message.conversation_id.in_(sorted({r.conversation_id for r in rows})),
+            Message.direction == "out",
+            Message.status.in_(("queued", "sending")),
+        )
+        .order_by(Message.conversation_id, Message.created_at, Message.id)
+    ).all()
+    take: list[int] = []
+    blocked: set[int] = set()
+    for row in pending:
+        if row.conversation_id in blocked:
+            continue
+        if row.id in locked and row.status == "queued":
+            take.append(row.id)
+        else:  # in flight, waiting to retry, or claimed by another worker: later replies wait
+            blocked.add(row.conversation_id)
+    if not take:
+        db.session.commit()
+        return []
+    db.session.execute(
+        update(Message)
+        .where(Message.id.in_(take), Message.status == "queued")
+        .values(status="sending", send_started_at=now, attempts=Message.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    sends = _load_sends(take)
+    _redis().sadd(UNATTEMPTED_KEY, *take)  # before the commit: Redis down claims nothing
     db.session.commit()
-    return outcome
+    return sends
+
+
+def _load_sends(ids: list[int]) -> list[_Send]:
+    """The claimed replies with what their Graph calls need, oldest first, in two queries
+    (plain columns: no per-row lazy loads, each page's token decrypted once)."""
+    from app.contacts.models import Contact
+    from app.conversations.services import send_refusal
+    from app.pages.models import Page
+
+    rows = db.session.execute(
+        select(
+            Message.id,
+            Message.conversation_id,
+            Message.text,
+            Message.messaging_type,
+            Message.tag,
+            Conversation.page_id,
+            Contact.psid,
+            Contact.erased_at,
+            Contact.restricted,
+        )
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .outerjoin(Contact, Contact.id == Conversation.contact_id)
+        .where(Message.id.in_(ids))
+        .order_by(Message.created_at, Message.id)
+    ).all()
+    pages = {
+        p.id: p
+        for p in db.session.execute(
+            select(Page.id, Page.fb_page_id, Page.access_token, Page.needs_reauth).where(
+                Page.id.in_({r.page_id for r in rows})
+            )
+        )
+    }
+    sends = []
+    for r in rows:
+        page = pages.get(r.page_id)
+        sends.append(
+            _Send(
+                id=r.id,
+                conversation_id=r.conversation_id,
+                page_id=r.page_id,
+                fb_page_id=page.fb_page_id if page else "",
+                token=(page.access_token or "") if page else "",
+                psid=r.psid or "",
+                text=r.text,
+                messaging_type=r.messaging_type or "RESPONSE",
+                tag=r.tag,
+                refused=send_refusal(page, r),
+            )
+        )
+    return sends
+
+
+def _take_attempts(ids: list[int]) -> set[int]:
+    """Right before their Graph calls: the ids this worker removed from the unattempted set,
+    so may send. Taken ATTEMPT_GROUP at a time (one round trip); a crash leaves at most that
+    many "possibly sent" for the agent to check, never a double send."""
+    pipe = _redis().pipeline(transaction=False)
+    for message_id in ids:
+        pipe.srem(UNATTEMPTED_KEY, message_id)
+    return {message_id for message_id, removed in zip(ids, pipe.execute(), strict=True) if removed}
+
+
+def _release(ids: list[int]) -> None:
+    """Claimed but never attempted: back to queued, as if never claimed."""
+    if not ids:
+        return
+    _redis().srem(UNATTEMPTED_KEY, *ids)
+    db.session.execute(
+        update(Message)
+        .where(Message.id.in_(ids), Message.status == "sending")
+        .values(status="queued", send_started_at=None, attempts=Message.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+# ---------------------------------------------------------------------------- sending
+
+
+@task
+def send_message(message_id: int | None = None) -> str:
+    """The drain job: send due replies, oldest first, batch by batch. Returns a summary.
+
+    `message_id` is set on a scheduled retry: that message counts as due.
+    """
+    _redis().delete(DRAIN_FLAG)
+    started = time.monotonic()
+    sent = failed = 0
+    while True:
+        batch = _claim(CLAIM_BATCH, due_anyway=message_id)
+        message_id = None
+        if not batch:
+            break
+        if len(batch) == CLAIM_BATCH:
+            signal_send()  # more may be waiting: let an idle worker take the next batch
+        s, f = _send_batch(batch)
+        sent, failed = sent + s, failed + f
+        if time.monotonic() - started > DRAIN_MAX_SECONDS:
+            signal_send()  # a long stream hands over to a fresh job
+            break
+    return f"sent {sent}, not sent {failed}"
+
+
+def _send_batch(batch: list[_Send]) -> tuple[int, int]:
+    """Send a claimed batch in order; commit outcomes every FLUSH_SECONDS. Returns (sent, not)."""
+    done: list[dict] = []
+    held_conversations: set[int] = set()
+    held_pages: set[int] = set()
+    unsent: list[int] = []
+    owned: set[int] = set()
+    failed = sent = 0
+    started = last_flush = time.monotonic()
+    for i, item in enumerate(batch):
+        if item.conversation_id in held_conversations or item.page_id in held_pages:
+            unsent.append(item.id)
+            continue
+        if time.monotonic() - started > BATCH_SECONDS:
+            unsent.extend(m.id for m in batch[i:])
+            break
+        if item.refused:
+            _flush_sent(done)
+            _fail(db.session.get(Message, item.id), "refused", item.refused)
+            db.session.commit()
+            failed += 1
+            continue
+        if item.id not in owned:
+            group = [m.id for m in batch[i : i + ATTEMPT_GROUP] if not m.refused]
+            owned = _take_attempts(group)
+            if item.id not in owned:
+                continue  # reconcile_sending took it back: it was never attempted
+        try:
+            mid = graph_client().send_message(
+                item.fb_page_id,
+                item.token,
+                item.psid,
+                item.text,
+                messaging_type=item.messaging_type,
+                tag=item.tag,
+                metadata=f"omnicrm:{item.id}",
+            )
+        except (RetryableGraphError, ReauthRequiredError, PermanentGraphError, ValueError) as exc:
+            _flush_sent(done)
+            failed += 1
+            outcome = _handle_failure(item, exc, later=[m.id for m in batch[i + 1 :]])
+            if outcome == "retry":
+                held_conversations.add(item.conversation_id)
+            elif outcome == "reauth":
+                held_pages.add(item.page_id)
+            continue
+        sent += 1
+        done.append({"b_id": item.id, "b_mid": mid, "b_at": utcnow(), "conversation_id": item.conversation_id})
+        if time.monotonic() - last_flush >= FLUSH_SECONDS:
+            _flush_sent(done)
+            last_flush = time.monotonic()
+    _flush_sent(done)
+    _release(unsent)
+    return sent, failed
+
+
+_SENT = (
+    update(Message.__table__)
+    .where(Message.__table__.c.id == bindparam("b_id"))
+    .values(
+        # an echo may already have moved the row on: never step back
+        mid=func.coalesce(Message.__table__.c.mid, bindparam("b_mid")),
+        status=case((Message.__table__.c.status == "sending", "sent"), else_=Message.__table__.c.status),
+        sent_at=func.coalesce(Message.__table__.c.sent_at, bindparam("b_at")),
+        error_code=None,
+        error_message=None,
+        next_attempt_at=None,
+    )
+)
+
+
+def _flush_sent(done: list[dict]) -> None:
+    """Commit the outcomes of sends that went out: one UPDATE executemany + their audit rows."""
+    if not done:
+        return
+    conn = db.session.connection()
+    conn.execute(_SENT, [{k: d[k] for k in ("b_id", "b_mid", "b_at")} for d in done])
+    append_rows(
+        conn,
+        [make_row("reply_sent", "message", d["b_id"], {"conversation_id": d["conversation_id"]}) for d in done],
+    )
+    db.session.commit()
+    done.clear()
+
+
+def _handle_failure(item: _Send, exc: Exception, later: list[int]) -> str:
+    """A Graph call that did not return a mid: retry later, re-authorise, or fail with why."""
+    message = db.session.get(Message, item.id)
+    if isinstance(exc, RetryableGraphError):
+        return _retry_later(message, exc)
+    if isinstance(exc, ReauthRequiredError):
+        _reauth(message, exc, claimed=later)
+        return "reauth"
+    if isinstance(exc, PermanentGraphError):
+        _fail(message, str(exc.code or exc.http_status or "error"), f"Messenger refused the message: {exc.message}")
+    else:  # the client's own input checks (e.g. over-long text)
+        _fail(message, "invalid", str(exc))
+    db.session.commit()
+    return "failed"
 
 
 def _fail(message: Message, code: str, reason: str) -> None:
@@ -115,64 +390,6 @@ def _fail(message: Message, code: str, reason: str) -> None:
     message.error_message = reason[:1000]
     message.next_attempt_at = None
     record("reply_failed", "message", message.id, {"error_code": message.error_code})
-
-
-def _send_one(message: Message) -> str:
-    """One Send API call for a claimed ("sending") message, with its outcome committed."""
-    from app.conversations import services
-
-    conversation = db.session.get(Conversation, message.conversation_id)
-    try:
-        services.check_can_send(conversation)
-    except services.ReplyRefused as exc:
-        _fail(message, "refused", str(exc))
-        db.session.commit()
-        return "refused"
-    page, contact = conversation.page, conversation.contact
-    try:
-        mid = graph_client().send_message(
-            page.fb_page_id,
-            page.access_token,
-            contact.psid,
-            message.text,
-            messaging_type=message.messaging_type or "RESPONSE",
-            tag=message.tag,
-            metadata=f"omnicrm:{message.id}",
-        )
-    except RetryableGraphError as exc:
-        return _retry_later(message, exc)
-    except ReauthRequiredError as exc:
-        _reauth(message, exc)
-        return "reauth"
-    except PermanentGraphError as exc:
-        _fail(message, str(exc.code or exc.http_status or "error"), f"Messenger refused the message: {exc.message}")
-        db.session.commit()
-        return "failed"
-    except ValueError as exc:  # the client's own input checks (e.g. over-long text)
-        _fail(message, "invalid", str(exc))
-        db.session.commit()
-        return "failed"
-    _record_sent(message, mid)
-    return "sent"
-
-
-def _record_sent(message: Message, mid: str) -> None:
-    """Store Meta's mid in one statement; an echo may already have moved the row on (never step back)."""
-    db.session.execute(
-        update(Message)
-        .where(Message.id == message.id)
-        .values(
-            mid=func.coalesce(Message.mid, mid),
-            status=case((Message.status == "sending", "sent"), else_=Message.status),
-            sent_at=func.coalesce(Message.sent_at, utcnow()),
-            error_code=None,
-            error_message=None,
-            next_attempt_at=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    record("reply_sent", "message", message.id, {"conversation_id": message.conversation_id})
-    db.session.commit()
 
 
 def _retry_later(message: Message, exc: RetryableGraphError) -> str:
@@ -193,8 +410,6 @@ def _retry_later(message: Message, exc: RetryableGraphError) -> str:
 
 
 def _schedule(message: Message, delay: int) -> None:
-    from rq import RateLimit
-
     from app.core.context import current_actor, current_request_id
     from app.core.queues import get_queue
 
@@ -203,13 +418,15 @@ def _schedule(message: Message, delay: int) -> None:
         timedelta(seconds=delay),
         send_message,
         message.id,
-        rate_limit=RateLimit(key=f"conv:{message.conversation_id}", concurrency=1),
         meta={"request_id": current_request_id(), "actor_id": actor.id, "actor_name": actor.name},
     )
 
 
-def _reauth(message: Message, exc: ReauthRequiredError) -> None:
-    """190: the page can't send until its token is replaced; fail what's waiting, with why."""
+def _reauth(message: Message, exc: ReauthRequiredError, claimed: list[int] = ()) -> None:
+    """190: the page can't send until its token is replaced; fail what's waiting, with why.
+
+    `claimed`: this batch's not yet attempted replies, failed too when they are the page's.
+    """
     from app.pages.services import mark_needs_reauth
 
     conversation = db.session.get(Conversation, message.conversation_id)
@@ -221,7 +438,7 @@ def _reauth(message: Message, exc: ReauthRequiredError) -> None:
         .where(
             Conversation.page_id == conversation.page_id,
             Message.direction == "out",
-            Message.status == "queued",
+            or_(Message.status == "queued", and_(Message.status == "sending", Message.id.in_(list(claimed) or [-1]))),
             Message.id != message.id,
         )
     )
@@ -233,8 +450,6 @@ def _reauth(message: Message, exc: ReauthRequiredError) -> None:
 @task
 def reconcile_sending() -> dict[str, int]:
     """Every 5 min: settle rows stuck in "sending" and re-kick queued rows nobody is sending."""
-    from app.conversations import services
-
     now = utcnow()
     stuck = list(
         db.session.scalars(
@@ -245,7 +460,10 @@ def reconcile_sending() -> dict[str, int]:
             )
         )
     )
-    for message in stuck:
+    never_attempted = sorted(_take_attempts([m.id for m in stuck])) if stuck else []
+    _release(never_attempted)
+    unknown = [m for m in stuck if m.id not in set(never_attempted)]
+    for message in unknown:
         # an echo carrying our metadata would already have set mid and "sent"
         _fail(
             message,
@@ -254,9 +472,9 @@ def reconcile_sending() -> dict[str, int]:
             "check the conversation in Messenger before retrying",
         )
     db.session.commit()
-    # queued rows held behind a stuck one, or whose job was lost (Redis restart, enqueue failure)
-    orphans = db.session.scalars(
-        select(Message).where(
+    # replies held behind a stuck one, or whose job was lost (Redis restart, enqueue failure)
+    orphans = db.session.scalar(
+        select(func.count(Message.id)).where(
             Message.direction == "out",
             Message.status == "queued",
             or_(
@@ -268,10 +486,14 @@ def reconcile_sending() -> dict[str, int]:
             ),
         )
     )
-    kicked: set[int] = set()
-    for message in orphans:
-        if message.conversation_id not in kicked:
-            kicked.add(message.conversation_id)
-            services.enqueue_send(message)
-    logger.info("reconcile_sending: %d stuck, %d conversations re-enqueued", len(stuck), len(kicked))
-    return {"stuck": len(stuck), "kicked": len(kicked)}
+    if orphans:
+        from app.conversations.services import enqueue_send
+
+        enqueue_send(force=True)
+    logger.info(
+        "reconcile_sending: %d stuck (%d never attempted, queued again), %d queued replies re-kicked",
+        len(stuck),
+        len(never_attempted),
+        orphans,
+    )
+    return {"stuck": len(unknown), "requeued": len(never_attempted), "kicked": orphans}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 import re
 from collections.abc import Mapping
 from typing import Any, Self
@@ -176,6 +177,11 @@ class GraphClient:
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
+        # Proxy and CA settings from the environment are read once here, not on every call
+        # (requests re-reads and scans os.environ per request: a third of a local send).
+        self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self.session.trust_env = False
         _install_urllib3_redaction()
 
     def __repr__(self) -> str:
@@ -230,7 +236,7 @@ class GraphClient:
         if not mid:
             # The message may have gone out; retrying could duplicate it, so do not retry.
             raise PermanentGraphError(f"{context}: response has no message_id", http_status=200)
-        logger.info("graph %s ok mid=%s", context, _tail(mid))
+        logger.debug("graph %s ok mid=%s", context, _tail(mid))
         return str(mid)
 
     def get_profile(self, psid: str, token: str) -> dict:

@@ -168,32 +168,54 @@ def test_replies_leave_in_order_with_two_workers(conversation, fakegraph, app):
     assert {m.status for m in db.session.query(Message)} == {"sent"}
 
 
-def test_crash_between_send_and_commit_is_reconciled_not_resent(conversation, fakegraph, jobs, monkeypatch):
-    message = services.queue_reply(conversation, "hello")
-    later = services.queue_reply(conversation, "after the crash")
+def _second_conversation(page, psid: str = "7009998887"):
+    from app.contacts.models import Contact
+    from app.conversations.models import Conversation
+    from app.core.models import utcnow
+
+    contact = Contact(page=page, psid=psid, first_name="Grace", last_inbound_at=utcnow())
+    conv = Conversation(page_id=page.id, contact=contact, status="open", last_inbound_at=contact.last_inbound_at)
+    db.session.add_all([contact, conv])
+    db.session.commit()
+    return conv
+
+
+def _age_sending(message: Message, minutes: int = 3) -> None:
+    db.session.execute(
+        db.update(Message)
+        .where(Message.id == message.id)
+        .values(send_started_at=_reload(message).send_started_at - timedelta(minutes=minutes))
+    )
+    db.session.commit()
+
+
+def _crash_in(monkeypatch, step: str) -> None:
+    """Run a drain job whose worker is killed when it reaches `step`."""
 
     def worker_dies(*args, **kwargs):
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(tasks, "_record_sent", worker_dies)
+    monkeypatch.setattr(tasks, step, worker_dies)
     with pytest.raises(SystemExit):
-        tasks.send_message(message.id)
+        tasks.send_message()
     monkeypatch.undo()
+
+
+def test_crash_between_send_and_commit_is_reconciled_not_resent(conversation, fakegraph, jobs, monkeypatch):
+    message = services.queue_reply(conversation, "hello")
+
+    _crash_in(monkeypatch, "_flush_sent")
     assert _reload(message).status == "sending"
     assert len(_sends(fakegraph)) == 1
     # the later reply must not overtake the unknown one
-    get_redis().flushdb()
-    tasks.send_message(later.id)
+    later = services.queue_reply(conversation, "after the crash")
+    get_redis().delete(tasks.DRAIN_FLAG)
+    assert tasks.send_message() == "sent 0, not sent 0"
     assert _reload(later).status == "queued"
     # not stuck long enough yet: left alone
     assert tasks.reconcile_sending()["stuck"] == 0
-    db.session.execute(
-        db.update(Message)
-        .where(Message.id == message.id)
-        .values(send_started_at=_reload(message).send_started_at - timedelta(minutes=3))
-    )
-    db.session.commit()
-    assert tasks.reconcile_sending() == {"stuck": 1, "kicked": 1}
+    _age_sending(message)
+    assert tasks.reconcile_sending() == {"stuck": 1, "requeued": 0, "kicked": 1}
     message = _reload(message)
     assert (message.status, message.error_code) == ("failed", "unknown_outcome")
     assert "check the conversation in Messenger before retrying" in message.error_message
@@ -201,6 +223,76 @@ def test_crash_between_send_and_commit_is_reconciled_not_resent(conversation, fa
     assert _reload(later).status == "sent"
     texts = [r["json"]["message"]["text"] for r in _sends(fakegraph)]
     assert texts == ["hello", "after the crash"]
+
+
+def test_crash_before_the_graph_call_is_requeued_and_sent_once(conversation, fakegraph, jobs, monkeypatch):
+    first = services.queue_reply(conversation, "one")
+    second = services.queue_reply(conversation, "two")
+
+    # both claimed ("sending"), the worker dies before its first Graph call
+    _crash_in(monkeypatch, "_send_batch")
+    assert {_reload(first).status, _reload(second).status} == {"sending"}
+    assert _sends(fakegraph) == []
+    _age_sending(first)
+    _age_sending(second)
+    # provably never attempted: queued again, not handed to the agent
+    assert tasks.reconcile_sending() == {"stuck": 0, "requeued": 2, "kicked": 2}
+    assert (_reload(first).status, _reload(first).attempts) == ("queued", 0)
+    jobs(("outbound",))
+    assert [_reload(first).status, _reload(second).status] == ["sent", "sent"]
+    assert [r["json"]["message"]["text"] for r in _sends(fakegraph)] == ["one", "two"]
+
+
+def test_burst_shares_one_drain_job_and_commits_in_groups(conversation, fakegraph, jobs):
+    from app.audit.models import AuditLog
+
+    for i in range(30):
+        services.queue_reply(conversation, f"part {i}")
+    assert get_queue("outbound").count == 1
+    assert jobs(("outbound",)) == 1
+    assert [r["json"]["message"]["text"] for r in _sends(fakegraph)] == [f"part {i}" for i in range(30)]
+    assert {m.status for m in db.session.query(Message)} == {"sent"}
+    assert db.session.query(AuditLog).filter_by(action="reply_sent").count() == 30
+    assert get_redis().scard(tasks.UNATTEMPTED_KEY) == 0
+
+
+def test_full_batch_calls_another_worker_in(conversation, fakegraph, jobs, monkeypatch):
+    monkeypatch.setattr(tasks, "CLAIM_BATCH", 5)
+    for i in range(12):
+        services.queue_reply(conversation, f"part {i}")
+    # one conversation: the first claim takes its 5 oldest, a second job joins for the rest
+    assert jobs(("outbound",)) >= 2
+    assert [r["json"]["message"]["text"] for r in _sends(fakegraph)] == [f"part {i}" for i in range(12)]
+
+
+def test_retry_in_a_batch_holds_that_conversation_only(conversation, fakegraph, jobs):
+    other = _second_conversation(conversation.page)
+    fakegraph.fail_next(2, message="Temporary issue")
+    a1 = services.queue_reply(conversation, "a1")
+    a2 = services.queue_reply(conversation, "a2")
+    b1 = services.queue_reply(other, "b1")
+    jobs(("outbound",))
+    a1, a2, b1 = _reload(a1), _reload(a2), _reload(b1)
+    assert (a1.status, a1.attempts) == ("queued", 1) and a1.next_attempt_at is not None
+    # released unsent, behind a1's retry
+    assert (a2.status, a2.attempts, a2.send_started_at) == ("queued", 0, None)
+    assert b1.status == "sent"
+    assert [r["json"]["message"]["text"] for r in _sends(fakegraph)] == ["a1", "b1"]
+    assert _run_scheduled_now() == 1
+    jobs(("outbound",))
+    assert [_reload(a1).status, _reload(a2).status] == ["sent", "sent"]
+    assert [r["json"]["message"]["text"] for r in _sends(fakegraph)][2:] == ["a1", "a2"]
+
+
+def test_refused_reply_in_a_batch_fails_with_reason(conversation, fakegraph, jobs):
+    message = services.queue_reply(conversation, "hello")
+    conversation.contact.restricted = True
+    db.session.commit()
+    jobs(("outbound",))
+    message = _reload(message)
+    assert (message.status, message.error_code) == ("failed", "refused")
+    assert "restricted" in message.error_message
+    assert _sends(fakegraph) == []
 
 
 def test_reconcile_leaves_echoed_message_alone(conversation, fakegraph):

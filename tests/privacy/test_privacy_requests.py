@@ -36,7 +36,8 @@ def test_due_date_is_one_calendar_month(received, due, contact):
 
 
 def test_urgency_colours(contact):
-    now = utcnow()
+    # days left count calendar days: noon, so "+1 hour" never crosses midnight (at 23:xx it did)
+    now = utcnow().replace(hour=12, minute=0)
     req = services.create_request("access", contact, requested_by_id=uid("agent"))
     for delta, colour in ((20, "green"), (9, "amber"), (5, "amber"), (4, "red"), (0, "red")):
         req.due_at = now + timedelta(days=delta, hours=1)
