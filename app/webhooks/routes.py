@@ -7,11 +7,14 @@ one INSERT + COMMIT of the raw body, enqueue, answer. No session, user or menu w
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.sessions import SessionInterface
+from werkzeug.wsgi import get_input_stream
 
 from app.webhooks import services
 
@@ -42,10 +45,11 @@ class WebhookFreeSessionInterface(SessionInterface):
 
 
 @bp.record_once
-def _install_session_bypass(state: Any) -> None:
+def _install_fast_path(state: Any) -> None:
     app = state.app
     if not isinstance(app.session_interface, WebhookFreeSessionInterface):
         app.session_interface = WebhookFreeSessionInterface(app.session_interface)
+    app.wsgi_app = WebhookFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
 
 
 def _text(body: str, status: int) -> Response:
@@ -74,27 +78,28 @@ def _count_signature_failure() -> None:
         logger.warning("signature failure not counted: %s", type(exc).__name__)
 
 
-def _rejected(reason: str, status: int) -> tuple[Response, int]:
+def _rejected(reason: str, status: int) -> tuple[int, dict]:
     """A refused POST: counted for /metrics (best effort), answered with the reason."""
     from app.core import metrics
 
     metrics.incr(metrics.WEBHOOK_REJECTED_KEY)
-    return jsonify(error=reason), status
+    return status, {"error": reason}
 
 
-@bp.post("/webhooks/messenger")
-def receive():
-    """Verify, store durably, queue; 403 bad signature, 400 bad shape, 503 database down."""
-    length = request.content_length
-    if length is not None and length > services.MAX_BODY_BYTES:
+def handle_event(read_body: Callable[[int], bytes], content_length: int | None, headers: Mapping[str, str]):
+    """The POST: verify, store durably, queue. Returns (status, JSON error dict or plain text).
+
+    403 bad signature, 400 bad size/shape, 503 database down; needs an app context.
+    """
+    if content_length is not None and content_length > services.MAX_BODY_BYTES:
         return _rejected("body too large", 400)
-    body = request.get_data(cache=False)
+    body = read_body(services.MAX_BODY_BYTES + 1)
     if len(body) > services.MAX_BODY_BYTES:
         return _rejected("body too large", 400)
     if not services.verify_signature(
         body,
-        request.headers.get("X-Hub-Signature-256"),
-        request.headers.get("X-Hub-Signature"),
+        headers.get("X-Hub-Signature-256"),
+        headers.get("X-Hub-Signature"),
         current_app.config.get("FB_APP_SECRET") or "",
     ):
         _count_signature_failure()
@@ -107,6 +112,84 @@ def receive():
         event_id = services.store_event(body, data)
     except services.StorageUnavailable as exc:
         logger.error("webhook event not stored (database unavailable): %s", exc)
-        return jsonify(error="temporarily unavailable"), 503
+        return 503, {"error": "temporarily unavailable"}
     services.signal_new_event(event_id)
-    return _text("EVENT_RECEIVED", 200)
+    return 200, "EVENT_RECEIVED"
+
+
+@bp.post("/webhooks/messenger")
+def receive():
+    """The route as Flask sees it (url_for, the route map); requests are served by
+    `WebhookFastPath` below, which runs the same `handle_event` without Flask's per-request
+    machinery. This view serves them only where that middleware is not installed."""
+    status, result = handle_event(request.stream.read, request.content_length, request.headers)
+    return (jsonify(result), status) if isinstance(result, dict) else (_text(result, status))
+
+
+# --------------------------------------------------------------------------- WSGI fast path
+
+_SECURITY_HEADERS = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("Cache-Control", "no-store"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+]
+_REASONS = {200: "200 OK", 400: "400 BAD REQUEST", 403: "403 FORBIDDEN", 503: "503 SERVICE UNAVAILABLE"}
+
+
+class _Headers:
+    """Request headers straight from the WSGI environ (what `handle_event` reads)."""
+
+    def __init__(self, environ: dict) -> None:
+        self.environ = environ
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self.environ.get("HTTP_" + name.upper().replace("-", "_"), default)
+
+
+class WebhookFastPath:
+    """WSGI middleware answering `POST /webhooks/messenger` itself (Meta wants a fast 200).
+
+    Flask's request handling costs as much CPU as the durable INSERT: the request and
+    response objects, URL routing, and every hook the admin needs (CSRF, rate limiter, FAB's
+    user loading, audit banner). None of it applies to a signed machine-to-machine post, so
+    this path skips it and keeps only an app context, a request id and the security headers.
+    Everything else goes to the wrapped Flask app.
+    """
+
+    def __init__(self, app: Flask, wsgi_app: Callable) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        if environ.get("PATH_INFO") != "/webhooks/messenger" or environ.get("REQUEST_METHOD") != "POST":
+            return self.wsgi_app(environ, start_response)
+        from app.core.context import acting_as, new_request_id
+
+        request_id = (environ.get("HTTP_X_REQUEST_ID") or "")[:64] or new_request_id()
+        try:
+            length: int | None = max(0, int(environ.get("CONTENT_LENGTH") or ""))
+        except ValueError:
+            length = None
+        stream = get_input_stream(environ)  # never reads past Content-Length (keep-alive)
+        with self.app.app_context(), acting_as(services.WEBHOOK_ACTOR, request_id):
+            try:
+                status, result = handle_event(stream.read, length, _Headers(environ))
+            except Exception:  # nothing was stored (the signal after the INSERT never raises)
+                logger.exception("webhook event not stored")
+                status, result = 503, {"error": "temporarily unavailable"}
+        if isinstance(result, dict):
+            body, content_type = json.dumps(result).encode(), "application/json"
+        else:
+            body, content_type = result.encode(), "text/plain; charset=utf-8"
+        start_response(
+            _REASONS[status],
+            [
+                ("Content-Type", content_type),
+                ("Content-Length", str(len(body))),
+                ("X-Request-ID", request_id),
+                *_SECURITY_HEADERS,
+            ],
+        )
+        return [body]

@@ -226,6 +226,21 @@ def enqueue_event(event_id: int, *, retry: bool = True) -> bool:
     return True
 
 
+_SIGNAL_LUA = """
+redis.call('INCR', KEYS[1])
+return redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) and 1 or 0
+"""
+_scripts: dict[int, Any] = {}
+
+
+def _signal_script(conn: Any) -> Any:
+    """INCR + SET NX in one EVALSHA: a pipeline's client-side cost was a quarter of the request."""
+    script = _scripts.get(id(conn))
+    if script is None:
+        script = _scripts[id(conn)] = conn.register_script(_SIGNAL_LUA)
+    return script
+
+
 def signal_new_event(event_id: int) -> bool:
     """After an event is committed: make sure a drain job is queued (one Redis SET in the
     common case). A burst of events shares one job instead of paying RQ's per-job cost each.
@@ -240,11 +255,8 @@ def signal_new_event(event_id: int) -> bool:
 
     try:
         conn = get_redis()
-        # one round trip: count the event for /metrics and claim the drain flag
-        pipe = conn.pipeline(transaction=False)
-        pipe.incr(WEBHOOK_RECEIVED_KEY)
-        pipe.set(DRAIN_FLAG, str(event_id), nx=True, ex=DRAIN_FLAG_TTL)
-        _, claimed = pipe.execute()
+        # one command: count the event for /metrics and claim the drain flag
+        claimed = _signal_script(conn)(keys=[WEBHOOK_RECEIVED_KEY, DRAIN_FLAG], args=[event_id, DRAIN_FLAG_TTL])
         if not claimed:
             return True
         try:

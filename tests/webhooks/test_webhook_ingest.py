@@ -83,6 +83,44 @@ def test_webhook_route_does_not_touch_the_session(post_webhook, page, client):
     assert "Cookie" not in resp.headers.get("Vary", "")  # Flask adds this when the session is read
 
 
+def test_fast_path_answers_with_security_headers_and_request_id(post_webhook, page):
+    resp = post_webhook(payload(item(message={"mid": "m_h", "text": "hi"})), headers={"X-Request-ID": "req-42"})
+    assert resp.status_code == 200 and resp.mimetype == "text/plain"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["X-Request-ID"] == "req-42"
+    refused = post_webhook(b"{}", sign=False)
+    assert refused.status_code == 403 and refused.is_json
+    assert refused.get_json() == {"error": "missing or invalid signature"}
+    assert refused.headers["X-Content-Type-Options"] == "nosniff" and refused.headers["X-Request-ID"]
+
+
+def test_flask_view_gives_the_same_answers_as_the_fast_path(app, page):
+    """The route also works where the WSGI fast path is not installed (same handler)."""
+    from webhook_helpers import sign256 as sign
+
+    from app.webhooks.routes import receive
+
+    body = json.dumps(payload(item(message={"mid": "m_v", "text": "hi"}))).encode()
+    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, app.config["FB_APP_SECRET"])}
+    with app.test_request_context("/webhooks/messenger", method="POST", data=body, headers=headers):
+        resp = app.make_response(receive())
+    assert (resp.status_code, resp.get_data(as_text=True)) == (200, "EVENT_RECEIVED")
+    with app.test_request_context("/webhooks/messenger", method="POST", data=b"{}"):
+        resp = app.make_response(receive())
+    assert (resp.status_code, resp.get_json()) == (403, {"error": "missing or invalid signature"})
+    assert [e.summary for e in _events()] == ["message:1"]
+
+
+def test_malformed_content_length_is_not_a_500(app, page):
+    body = json.dumps(payload(item(message={"mid": "m_cl", "text": "hi"}))).encode()
+    environ = {"CONTENT_LENGTH": "twelve", "HTTP_X_HUB_SIGNATURE_256": sign256(body, app.config["FB_APP_SECRET"])}
+    resp = app.test_client().post("/webhooks/messenger", data=body, environ_overrides=environ)
+    assert resp.status_code in (200, 400, 403)
+    assert len(_events()) <= 1
+
+
 @pytest.mark.parametrize(
     "headers",
     [
