@@ -80,6 +80,8 @@ def build_config(env: str | None = None) -> dict:
         "METRICS_ALLOW_NETS": os.environ.get("METRICS_ALLOW_NETS", "127.0.0.1/32,::1/128"),
         "PSID_HASH_KEY": os.environ.get("PSID_HASH_KEY", ""),
         "PROXY_FIX_HOPS": _int("PROXY_FIX_HOPS", 0),
+        # Server-Timing header (database time, query count) on every response; for profiling
+        "SERVER_TIMING": _bool("SERVER_TIMING", False),
         "RQ_ASYNC": True,
         # Flask-AppBuilder
         "FAB_SECURITY_MANAGER_CLASS": "app.core.security.OmniSecurityManager",
