@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from app import db
 from app.contacts.models import Contact
@@ -174,3 +174,25 @@ def test_short_first_page_shows_the_exact_count(app, login_as, low_threshold) ->
     add_contacts(3)
     html = login_as("manager").get("/contactmodelview/list/").get_data(as_text=True)
     assert RECORD_COUNT.search(html).group(1).strip() == "3"
+
+
+def test_rest_list_counts_like_the_grid(app, client, api) -> None:
+    """GET /api/v1/contact/: exact below the threshold, the planner's estimate above (PostgreSQL)."""
+    add_contacts(30)
+    headers = api("manager")
+    body = client.get("/api/v1/contact/", headers=headers).get_json()
+    assert (body["count"], body["count_estimated"]) == (30, False)
+    contact_api = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "ContactApi")
+    assert isinstance(contact_api.datamodel, EstimatedCountInterface)
+    old = contact_api.datamodel.count_threshold
+    contact_api.datamodel.count_threshold = 10
+    try:
+        db.session.execute(text("ANALYZE contact") if is_postgres() else text("SELECT 1"))
+        body = client.get("/api/v1/contact/?q=(page_size:5)", headers=headers).get_json()
+    finally:
+        contact_api.datamodel.count_threshold = old
+    assert len(body["result"]) == 5
+    if is_postgres():
+        assert body["count_estimated"] is True and body["count"] >= 11
+    else:  # no planner estimate on SQLite: always exact
+        assert (body["count"], body["count_estimated"]) == (30, False)
