@@ -175,6 +175,9 @@ def run_jobs(queues: tuple[str, ...] = QUEUE_NAMES, max_jobs: int | None = None)
     from rq import SimpleWorker
 
     from app.core.queues import get_queue, get_redis
+    from app.webhooks.services import flush_signals
+
+    flush_signals()  # webhook posts signal their drain job from a background thread
 
     class CountingWorker(SimpleWorker):
         jobs_run = 0

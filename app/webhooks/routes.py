@@ -113,7 +113,7 @@ def handle_event(read_body: Callable[[int], bytes], content_length: int | None, 
     except services.StorageUnavailable as exc:
         logger.error("webhook event not stored (database unavailable): %s", exc)
         return 503, {"error": "temporarily unavailable"}
-    services.signal_new_event(event_id)
+    services.signal_soon(event_id)
     return 200, "EVENT_RECEIVED"
 
 

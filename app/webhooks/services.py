@@ -6,11 +6,14 @@ job, the sweeper, the admin "reprocess" action and the tests share one implement
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import hmac
 import json
 import logging
+import os
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -227,7 +230,7 @@ def enqueue_event(event_id: int, *, retry: bool = True) -> bool:
 
 
 _SIGNAL_LUA = """
-redis.call('INCR', KEYS[1])
+redis.call('INCRBY', KEYS[1], ARGV[3])
 return redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) and 1 or 0
 """
 _scripts: dict[int, Any] = {}
@@ -241,7 +244,7 @@ def _signal_script(conn: Any) -> Any:
     return script
 
 
-def signal_new_event(event_id: int) -> bool:
+def signal_new_event(event_id: int, count: int = 1) -> bool:
     """After an event is committed: make sure a drain job is queued (one Redis SET in the
     common case). A burst of events shares one job instead of paying RQ's per-job cost each.
 
@@ -256,7 +259,9 @@ def signal_new_event(event_id: int) -> bool:
     try:
         conn = get_redis()
         # one command: count the event for /metrics and claim the drain flag
-        claimed = _signal_script(conn)(keys=[WEBHOOK_RECEIVED_KEY, DRAIN_FLAG], args=[event_id, DRAIN_FLAG_TTL])
+        claimed = _signal_script(conn)(
+            keys=[WEBHOOK_RECEIVED_KEY, DRAIN_FLAG], args=[event_id, DRAIN_FLAG_TTL, int(count)]
+        )
         if not claimed:
             return True
         try:
@@ -269,6 +274,68 @@ def signal_new_event(event_id: int) -> bool:
         logger.warning("webhook event %s stored but not queued: %s", event_id, type(exc).__name__)
         return False
     return True
+
+
+class _Signaller:
+    """Per process: the drain signal for committed events, sent from one background thread.
+
+    A request only counts its event and wakes the thread (no Redis call on the request path:
+    that call was a fifth of the webhook's CPU); the thread sends one signal for everything
+    committed since its last one, so a burst costs one round trip. Safe: the signal always
+    follows the commits it covers, so the drain job it queues sees them. If the process dies
+    before signalling (or Redis is down), the events stay pending and the sweeper queues them.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._count = 0
+        self._last_id = 0
+        self._busy = False
+        self._pid = 0
+
+    def submit(self, app: Any, event_id: int) -> None:
+        with self._cond:
+            self._count += 1
+            self._last_id = event_id
+            if self._pid != os.getpid():  # first use in this (possibly forked) process
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, args=(app,), name="webhook-signal", daemon=True).start()
+                atexit.register(self.flush, 2.0)
+            self._cond.notify_all()
+
+    def _run(self, app: Any) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._count > 0)
+                count, last_id, self._count = self._count, self._last_id, 0
+                self._busy = True
+            try:
+                with app.app_context():
+                    signal_new_event(last_id, count)
+            except Exception:  # the sweeper covers what was not signalled
+                logger.exception("webhook drain signal failed")
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every submitted event has been signalled (tests, process exit)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._count and not self._busy, timeout)
+
+
+_signaller = _Signaller()
+
+
+def signal_soon(event_id: int) -> None:
+    """The request path's signal: handed to this process's signal thread."""
+    _signaller.submit(current_app._get_current_object(), event_id)  # type: ignore[attr-defined]
+
+
+def flush_signals(timeout: float = 10.0) -> bool:
+    """Block until this process's pending drain signals are sent."""
+    return _signaller.flush(timeout)
 
 
 def drain(max_rounds: int = 500) -> int:

@@ -7,6 +7,8 @@ import json
 import pytest
 from webhook_helpers import PAGE_ID, payload, sign256
 
+from app.webhooks import services
+
 
 @pytest.fixture
 def post_webhook(app, client):
@@ -18,7 +20,9 @@ def post_webhook(app, client):
         if sign:
             hdrs["X-Hub-Signature-256"] = sign256(body, app.config["FB_APP_SECRET"])
         hdrs.update(headers or {})
-        return client.post("/webhooks/messenger", data=body, headers=hdrs)
+        resp = client.post("/webhooks/messenger", data=body, headers=hdrs)
+        services.flush_signals()  # the drain signal goes out from a background thread
+        return resp
 
     return _post
 

@@ -101,3 +101,38 @@ def test_parallel_workers_on_one_conversation_lose_nothing(app, post_webhook, pa
     msgs = list(db.session.scalars(select(Message).order_by(Message.created_at)))
     assert [m.text for m in msgs] == [f"c{i}" for i in range(24)]
     assert conv.last_message_at == msgs[-1].created_at
+
+
+def test_concurrent_posts_are_signalled_together_and_counted(app, page, jobs):
+    """Requests hand their drain signal to one background thread: 20 posts, one drain job."""
+    from webhook_helpers import sign256
+
+    from app.core import metrics
+    from app.core.queues import get_redis
+
+    get_redis().delete(metrics.WEBHOOK_RECEIVED_KEY)
+    t = now_ms()
+    bodies = [
+        json.dumps(payload(item(ts=t + i, message={"mid": f"m_c{i}", "text": f"c{i}"}))).encode() for i in range(20)
+    ]
+    codes: list[int] = []
+
+    def post(body: bytes) -> None:
+        resp = app.test_client().post(
+            "/webhooks/messenger",
+            data=body,
+            headers={"X-Hub-Signature-256": sign256(body, app.config["FB_APP_SECRET"])},
+        )
+        codes.append(resp.status_code)
+
+    threads = [threading.Thread(target=post, args=(b,)) for b in bodies]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=30)
+    assert codes == [200] * 20
+    assert services.flush_signals()
+    assert int(get_redis().get(metrics.WEBHOOK_RECEIVED_KEY)) == 20
+    assert get_queue("webhooks").count == 1
+    jobs(("webhooks",))
+    assert _statuses() == ["processed"] * 20
