@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 
 from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
-from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import select
 
 from app import db
@@ -108,7 +107,7 @@ class InboxView(BaseView):
         window = services.reply_window(conversation)
         users = []
         if self._can("assign"):
-            users = list(db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.username)))
+            users = services.assignable_users()
         contact = conversation.contact
         return self.render_template(
             "conversations/detail.html",

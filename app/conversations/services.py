@@ -223,13 +223,28 @@ def retry_message(message: Message) -> Message:
 # ---------------------------------------------------------------------------- assignment, status
 
 
-def assign(conversation: Conversation, user_id: int | None) -> None:
-    from flask_appbuilder.security.sqla.models import User
+def assignable_users() -> list[Any]:
+    """Active staff who can reply (Admins, Support Managers, Agents): a conversation assigned
+    to a Privacy Officer could never be answered by its assignee."""
+    from flask_appbuilder.security.sqla.models import Role, User
 
-    if user_id is not None:
-        user = db.session.get(User, user_id)
-        if user is None or not user.active:
-            raise ConversationError("no such active user")
+    from app.core.roles import ROLE_ADMIN, ROLE_AGENT, ROLE_SUPPORT_MANAGER
+
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.active.is_(True),
+                User.roles.any(Role.name.in_((ROLE_ADMIN, ROLE_SUPPORT_MANAGER, ROLE_AGENT))),
+            )
+            .order_by(User.username)
+        )
+    )
+
+
+def assign(conversation: Conversation, user_id: int | None) -> None:
+    if user_id is not None and user_id not in {u.id for u in assignable_users()}:
+        raise ConversationError("no such active user who can reply (Admin, Support Manager or Agent)")
     old = conversation.assignee_id
     if old == user_id:
         return

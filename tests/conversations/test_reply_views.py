@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app import db
@@ -113,6 +115,22 @@ def test_support_manager_cannot_reply_but_can_assign_and_close(login_as, api, cl
     conv = db.session.get(Conversation, conversation.id)
     assert (conv.assignee_id, conv.status) == (agent.id, "closed")
     assert db.session.query(Message).count() == 0
+
+
+def test_only_staff_who_can_reply_are_offered_for_assignment(login_as, client, conversation, app):
+    sm = app.appbuilder.sm
+    login_as("manager")
+    html = client.get(f"/conversations/{conversation.id}").get_data(as_text=True)
+    offered = set(re.findall(r'<option value="(\d+)"', html))
+    assert str(sm.find_user(username="agent").id) in offered
+    assert str(sm.find_user(username="privacy").id) not in offered
+    token = csrf_token_from(html)
+    privacy_id = sm.find_user(username="privacy").id
+    client.post(f"/conversations/{conversation.id}/assign", data={"assignee_id": privacy_id, "csrf_token": token})
+    db.session.expire_all()
+    assert db.session.get(Conversation, conversation.id).assignee_id is None
+    with pytest.raises(services.ConversationError, match="who can reply"):
+        services.assign(conversation, privacy_id)
 
 
 def test_agent_can_take_but_not_assign_others(login_as, conversation, app):
