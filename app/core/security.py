@@ -65,7 +65,8 @@ def is_locked(user: Any) -> bool:
 
 
 class OmniUserDBModelView(UserDBModelView):
-    """FAB's users grid plus the failed-login counter and an admin "Unlock" action."""
+    """FAB's users grid plus the failed-login counter, an "Unlock" action and a "Request
+    account deletion" action (privacy policy section 7, same request as the CLI)."""
 
     class_permission_name = "UserDBModelView"  # same permission names as FAB's own view
     list_columns = ["first_name", "last_name", "username", "email", "active", "roles", "fail_login_count"]
@@ -81,6 +82,32 @@ class OmniUserDBModelView(UserDBModelView):
         items = items if isinstance(items, list) else [items]
         count = unlock_users([item for item in items if item is not None])
         flash(f"{count} account(s) unlocked.", "success")
+        self.update_redirect()
+        return redirect(self.get_redirect())
+
+    @action(
+        "request_deletion",
+        "Request account deletion",
+        "Open an account-deletion privacy request for the selected account(s)? A Privacy Officer "
+        "approves it; the account is then deactivated and its personal data removed.",
+        "fa-user-times",
+    )
+    def request_deletion(self, items: Any):
+        from flask_login import current_user
+
+        from app.privacy import services as privacy
+
+        items = [item for item in (items if isinstance(items, list) else [items]) if item is not None]
+        opened, refused = [], []
+        for user in items:
+            try:
+                opened.append(privacy.request_account_deletion(user.id, requested_by_id=current_user.id).id)
+            except privacy.PrivacyError as exc:
+                refused.append(f"{user.username}: {exc}")
+        if opened:
+            flash(f"Account-deletion request(s) opened: #{', #'.join(map(str, opened))}.", "success")
+        for reason in refused:
+            flash(f"Not opened for {reason}", "danger")
         self.update_redirect()
         return redirect(self.get_redirect())
 

@@ -178,7 +178,21 @@ def validate_details(request_type: str, details: dict[str, Any] | None) -> dict[
 
 
 def request_account_deletion(user_id: int, requested_by_id: int | None = None) -> PrivacyRequest:
-    """A staff account asks to be deleted (policy §7 'Account Deletion')."""
+    """A staff account asks to be deleted (policy §7 'Account Deletion'); one open request each."""
+    from flask_appbuilder.security.sqla.models import User
+
+    user = db.session.get(User, user_id)
+    if user is None or (user.username or "").startswith("deleted-"):
+        raise PrivacyError("no such staff account (or it was already deleted)")
+    open_id = db.session.scalar(
+        select(PrivacyRequest.id).where(
+            PrivacyRequest.subject_user_id == user_id,
+            PrivacyRequest.source == "account",
+            PrivacyRequest.status.in_(OPEN_STATUSES),
+        )
+    )
+    if open_id is not None:
+        raise PrivacyError(f"an account-deletion request is already open (#{open_id})")
     return create_request("erasure", None, source="account", subject_user_id=user_id, requested_by_id=requested_by_id)
 
 

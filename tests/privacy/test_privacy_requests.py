@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import csrf_token_from
+from conftest import csrf_token_from, login
 
 from app import db
 from app.core.models import utcnow
@@ -195,6 +195,41 @@ def test_account_deletion_anonymises(app):
     # retention removes the anonymised account for good
     assert services.purge_deleted_accounts() == 1
     assert db.session.get(User, user.id) is None
+
+
+def test_admin_requests_account_deletion_from_the_users_grid(app, login_as):
+    sm = app.appbuilder.sm
+    user = sm.add_user(
+        "leaver2", "Lee", "Ver", "leaver2@example.test", [sm.find_role("Agent")], "correct-horse-battery"
+    )
+    db.session.commit()
+    client = login_as("admin")
+    token = csrf_token_from(client.get("/users/list/").get_data(as_text=True))
+    resp = client.post(
+        "/users/action_post", data={"action": "request_deletion", "rowid": [str(user.id)], "csrf_token": token}
+    )
+    assert resp.status_code == 302
+    req = db.session.scalars(db.select(PrivacyRequest).filter_by(subject_user_id=user.id)).one()
+    assert (req.source, req.request_type, req.status, req.requested_by_id) == (
+        "account",
+        "erasure",
+        "pending",
+        uid("admin"),
+    )
+    # a second request for the same account is refused with the reason
+    with pytest.raises(services.PrivacyError, match=f"already open \\(#{req.id}\\)"):
+        services.request_account_deletion(user.id)
+    client.post("/users/action_post", data={"action": "request_deletion", "rowid": [str(user.id)], "csrf_token": token})
+    assert db.session.scalars(db.select(PrivacyRequest).filter_by(subject_user_id=user.id)).all() == [req]
+    # an agent has no access to the users grid at all
+    with app.app_context():  # its own g: Flask-WTF caches the CSRF token there
+        agent = app.test_client()
+        assert login(agent, "agent").status_code == 302
+        agent_token = csrf_token_from(agent.get("/resetmypassword/form").get_data(as_text=True))
+        form = {"action": "request_deletion", "rowid": [str(user.id)], "csrf_token": agent_token}
+        resp = agent.post("/users/action_post", data=form)
+        assert resp.status_code in (302, 403), resp.get_data(as_text=True)[:300]
+    assert len(db.session.scalars(db.select(PrivacyRequest).filter_by(subject_user_id=user.id)).all()) == 1
 
 
 # ---------------------------------------------------------------- UI and API, by role
