@@ -8,8 +8,10 @@ exception messages (URLs are scrubbed, only page ids and PSID tails are logged).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import json as jsonlib
 import logging
 import os
 import re
@@ -106,6 +108,7 @@ def classify(code: int | None, http_status: int | None) -> type[GraphError]:
     return PermanentGraphError
 
 
+@functools.lru_cache(maxsize=256)
 def appsecret_proof(token: str, app_secret: str) -> str:
     """Hex HMAC-SHA256 of the access token keyed by the app secret (Meta's proof of caller)."""
     return hmac.new(app_secret.encode("utf-8"), token.encode("utf-8"), hashlib.sha256).hexdigest()
@@ -310,7 +313,7 @@ class GraphClient:
             raise PermanentGraphError(f"{context}: {type(exc).__name__}") from None
 
         try:
-            data = resp.json()
+            data = jsonlib.loads(resp.content)  # bytes: UTF-8/16/32 detected as Meta's JSON needs
         except ValueError:
             data = None
 
