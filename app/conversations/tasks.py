@@ -336,6 +336,9 @@ def _send_batch(batch: list[_Send]) -> tuple[int, int]:
             last_flush = time.monotonic()
     _flush_sent(done)
     _release(unsent)
+    # refused or failed without an attempt (e.g. their page needs re-authorisation): no longer
+    # anyone's to send, so nothing for reconcile to find in the set
+    _redis().srem(UNATTEMPTED_KEY, *(m.id for m in batch))
     return sent, failed
 
 

@@ -114,6 +114,7 @@ def test_token_expiry_marks_page_and_blocks_further_sends(conversation, fakegrap
     assert conversation.page.needs_reauth is True
     assert (first.status, first.error_code) == ("failed", "190")
     assert (second.status, second.error_code) == ("failed", "page_needs_reauth")
+    assert get_redis().scard(tasks.UNATTEMPTED_KEY) == 0  # nothing left for reconcile
     assert "replace the token" in second.error_message
     assert len(_sends(fakegraph)) == 1
     with pytest.raises(services.ReplyRefused, match="expired or was revoked"):
@@ -293,6 +294,7 @@ def test_refused_reply_in_a_batch_fails_with_reason(conversation, fakegraph, job
     assert (message.status, message.error_code) == ("failed", "refused")
     assert "restricted" in message.error_message
     assert _sends(fakegraph) == []
+    assert get_redis().scard(tasks.UNATTEMPTED_KEY) == 0
 
 
 def test_reconcile_leaves_echoed_message_alone(conversation, fakegraph):
