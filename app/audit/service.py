@@ -25,7 +25,7 @@ from sqlalchemy import Connection, func, select, text
 from app.audit import chain
 from app.audit.models import AuditHead, AuditLog, AuditSegment
 from app.core.context import Actor, current_actor, current_request_id
-from app.core.models import utcnow
+from app.core.models import sqlite_write_lock, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -156,10 +156,8 @@ def lock_chain(conn: Connection) -> None:
     """Serialise chain writers until this transaction ends (must precede reading the head)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
-    else:
-        # SQLite: a (no-op) write statement takes the database write lock for the rest of the
-        # transaction, so no other process can append between our read of the head and commit.
-        conn.execute(text("UPDATE audit_head SET id = id WHERE 0"))
+    else:  # SQLite: no other process can append between our read of the head and commit
+        sqlite_write_lock(conn, "audit_head")
 
 
 def append_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
 from app import db
 from app.audit.service import append_rows, make_row, record
 from app.conversations.models import Conversation, Message
-from app.core.models import utcnow
+from app.core.models import sqlite_write_lock, utcnow
 from app.core.queues import task
 from app.messenger.client import (
     GraphClient,
@@ -126,10 +126,8 @@ class _Send:
 def _claim(limit: int, due_anyway: int | None = None) -> list[_Send]:
     """Claim up to `limit` due replies (with every older pending reply of their conversation)."""
 
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "sqlite":
-        # take the write lock before reading, so no other process claims between read and write
-        db.session.execute(text("UPDATE message SET id = id WHERE 0"))
+    conn = db.session.connection()
+    sqlite_write_lock(conn, "message")  # no other process claims between our read and write
     now = utcnow()
     due = or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now)
     if due_anyway is not None:  # a scheduled retry's own message is due (clocks may differ)
@@ -140,7 +138,7 @@ def _claim(limit: int, due_anyway: int | None = None) -> list[_Send]:
         .order_by(Message.created_at, Message.id)
         .limit(limit)
     )
-    if dialect == "postgresql":
+    if conn.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     rows = db.session.execute(candidates).all()
     if not rows:

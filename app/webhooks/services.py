@@ -21,7 +21,6 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Engine, Text, create_engine, delete, func, or_, select, type_coerce, update
-from sqlalchemy import text as sql_text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import lazyload, undefer
 
@@ -30,7 +29,7 @@ from app.contacts.models import Contact
 from app.conversations.models import Conversation, Message
 from app.core.context import Actor, acting_as, current_request_id
 from app.core.crypto import decrypt, encrypt, keyed_hash
-from app.core.models import utcnow
+from app.core.models import sqlite_write_lock, utcnow
 from app.pages.models import Page
 from app.webhooks.models import WebhookEvent
 
@@ -873,16 +872,9 @@ def _apply(events: list[WebhookEvent], raw: dict[int, str] | None = None) -> Out
     return outcome
 
 
-def _sqlite_write_lock() -> None:
-    """SQLite (development): take the database write lock before reading, so concurrent
-    workers serialise (pysqlite would otherwise read outside the transaction: lost updates)."""
-    if db.engine.dialect.name == "sqlite":
-        db.session.execute(sql_text("UPDATE webhook_event SET id = id WHERE 0"))
-
-
 def process_event(event_id: int) -> Outcome:
     """Apply one stored event, all or nothing, in one transaction. Idempotent."""
-    _sqlite_write_lock()
+    sqlite_write_lock(db.session.connection(), "webhook_event")  # concurrent workers serialise
     stmt = select(WebhookEvent).where(WebhookEvent.id == event_id).options(undefer(WebhookEvent.payload))
     if db.engine.dialect.name == "postgresql":
         stmt = stmt.with_for_update()  # wait for a batch that holds it, then see its result
@@ -939,7 +931,7 @@ def _claim_pending(size: int, only_id: int | None = None) -> tuple[list[WebhookE
         stmt = stmt.where(WebhookEvent.id == only_id)
     if db.engine.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, of=WebhookEvent)
-    _sqlite_write_lock()
+    sqlite_write_lock(db.session.connection(), "webhook_event")  # concurrent workers serialise
     rows = db.session.execute(stmt).all()
     return [row[0] for row in rows], {row[0].id: row[1] for row in rows}
 
