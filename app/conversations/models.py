@@ -25,6 +25,8 @@ MESSAGE_STATUSES = (
     "read",
     "failed",
 )
+#: Our replies carry `metadata = prefix + message id`; Meta's echo hands it back (webhooks).
+OUR_METADATA_PREFIX = "omnicrm:"
 
 
 class Conversation(Model):

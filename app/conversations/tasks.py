@@ -32,9 +32,10 @@ from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
 from app import db
 from app.audit.service import append_rows, make_row, record
-from app.conversations.models import Conversation, Message
+from app.conversations.models import OUR_METADATA_PREFIX, Conversation, Message
+from app.core.context import current_actor, current_request_id
 from app.core.models import sqlite_write_lock, utcnow
-from app.core.queues import task
+from app.core.queues import enqueue_once, get_queue, get_redis, task
 from app.messenger.client import (
     GraphClient,
     PermanentGraphError,
@@ -59,6 +60,7 @@ DRAIN_MAX_SECONDS = 120.0
 #: Redis: ids claimed but not yet attempted; the drain-queued flag (as for webhooks).
 UNATTEMPTED_KEY = "omnicrm:outbound:unattempted"
 DRAIN_FLAG = "omnicrm:outbound:drain-queued"
+OUTBOUND_QUEUE = "outbound"
 DRAIN_FLAG_TTL = 60  # a lost drain job delays replies at most this long
 
 _clients: dict[tuple, GraphClient] = {}
@@ -74,34 +76,14 @@ def graph_client() -> GraphClient:
     return client
 
 
-def _redis():
-    from app.core.queues import get_redis
-
-    return get_redis()
-
-
 # ---------------------------------------------------------------------------- queueing
 
 
 def signal_send() -> bool:
-    """After a reply is committed as queued: make sure a drain job is queued.
-
-    Nothing is missed: the flag is set only together with enqueuing a drain job, and a drain
-    job clears the flag before it claims. So when SET NX finds the flag, a drain job that has
-    not started claiming exists, and it will see this committed reply. Redis down: False;
-    the reply stays queued and `reconcile_sending` queues it.
-    """
-    from app.core.queues import enqueue
-
-    conn = _redis()
-    if not conn.set(DRAIN_FLAG, "1", nx=True, ex=DRAIN_FLAG_TTL):
-        return True
-    try:
-        enqueue(send_message, queue="outbound")
-    except Exception:
-        conn.delete(DRAIN_FLAG)
-        raise
-    return True
+    """After a reply is committed as queued: make sure a drain job will send it
+    (`enqueue_once`). Redis down raises; the reply stays queued and `reconcile_sending`
+    queues it."""
+    return enqueue_once(DRAIN_FLAG, DRAIN_FLAG_TTL, send_message, queue=OUTBOUND_QUEUE)
 
 
 @dataclass
@@ -173,7 +155,7 @@ def _claim(limit: int, due_anyway: int | None = None) -> list[_Send]:
         .execution_options(synchronize_session=False)
     )
     sends = _load_sends(take)
-    _redis().sadd(UNATTEMPTED_KEY, *take)  # before the commit: Redis down claims nothing
+    get_redis().sadd(UNATTEMPTED_KEY, *take)  # before the commit: Redis down claims nothing
     db.session.commit()
     return sends
 
@@ -234,7 +216,7 @@ def _take_attempts(ids: list[int]) -> set[int]:
     """Right before their Graph calls: the ids this worker removed from the unattempted set,
     so may send. Taken ATTEMPT_GROUP at a time (one round trip); a crash leaves at most that
     many "possibly sent" for the agent to check, never a double send."""
-    pipe = _redis().pipeline(transaction=False)
+    pipe = get_redis().pipeline(transaction=False)
     for message_id in ids:
         pipe.srem(UNATTEMPTED_KEY, message_id)
     return {message_id for message_id, removed in zip(ids, pipe.execute(), strict=True) if removed}
@@ -244,7 +226,7 @@ def _release(ids: list[int]) -> None:
     """Claimed but never attempted: back to queued, as if never claimed."""
     if not ids:
         return
-    _redis().srem(UNATTEMPTED_KEY, *ids)
+    get_redis().srem(UNATTEMPTED_KEY, *ids)
     db.session.execute(
         update(Message)
         .where(Message.id.in_(ids), Message.status == "sending")
@@ -263,7 +245,7 @@ def send_message(message_id: int | None = None) -> str:
 
     `message_id` is set on a scheduled retry: that message counts as due.
     """
-    _redis().delete(DRAIN_FLAG)
+    get_redis().delete(DRAIN_FLAG)
     started = time.monotonic()
     sent = failed = 0
     while True:
@@ -316,7 +298,7 @@ def _send_batch(batch: list[_Send]) -> tuple[int, int]:
                 item.text,
                 messaging_type=item.messaging_type,
                 tag=item.tag,
-                metadata=f"omnicrm:{item.id}",
+                metadata=f"{OUR_METADATA_PREFIX}{item.id}",
             )
         except (RetryableGraphError, ReauthRequiredError, PermanentGraphError, ValueError) as exc:
             _flush_sent(done)
@@ -336,7 +318,7 @@ def _send_batch(batch: list[_Send]) -> tuple[int, int]:
     _release(unsent)
     # refused or failed without an attempt (e.g. their page needs re-authorisation): no longer
     # anyone's to send, so nothing for reconcile to find in the set
-    _redis().srem(UNATTEMPTED_KEY, *(m.id for m in batch))
+    get_redis().srem(UNATTEMPTED_KEY, *(m.id for m in batch))
     return sent, failed
 
 
@@ -411,11 +393,8 @@ def _retry_later(message: Message, exc: RetryableGraphError) -> str:
 
 
 def _schedule(message: Message, delay: int) -> None:
-    from app.core.context import current_actor, current_request_id
-    from app.core.queues import get_queue
-
     actor = current_actor()
-    get_queue("outbound").enqueue_in(
+    get_queue(OUTBOUND_QUEUE).enqueue_in(
         timedelta(seconds=delay),
         send_message,
         message.id,
@@ -461,9 +440,9 @@ def reconcile_sending() -> dict[str, int]:
             )
         )
     )
-    never_attempted = sorted(_take_attempts([m.id for m in stuck])) if stuck else []
-    _release(never_attempted)
-    unknown = [m for m in stuck if m.id not in set(never_attempted)]
+    never_attempted = _take_attempts([m.id for m in stuck])
+    _release(sorted(never_attempted))
+    unknown = [m for m in stuck if m.id not in never_attempted]
     for message in unknown:
         # an echo carrying our metadata would already have set mid and "sent"
         _fail(

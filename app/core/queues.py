@@ -67,6 +67,26 @@ def enqueue(func: Callable[..., Any] | str, *args: Any, queue: str = "default", 
     return get_queue(queue).enqueue(func, *args, meta=meta, **kwargs)
 
 
+def enqueue_once(flag: str, ttl: int, func: Callable[..., Any] | str, *, queue: str, **kwargs: Any) -> bool:
+    """Queue a "drain" job unless one is already waiting to start: a burst shares one job.
+
+    Why nothing is missed: the flag is set only together with enqueuing the job, and the job
+    deletes the flag *before* it claims work. So when SET NX finds the flag, a job that has
+    not started claiming exists, and it will see what the caller committed. `ttl` bounds how
+    long a lost job holds the flag. Returns whether a job was queued; raises when Redis is
+    down (the caller's committed work then waits for its sweeper).
+    """
+    conn = get_redis()
+    if not conn.set(flag, "1", nx=True, ex=ttl):
+        return False
+    try:
+        enqueue(func, queue=queue, **kwargs)
+    except Exception:
+        conn.delete(flag)
+        raise
+    return True
+
+
 def set_worker_app(app) -> None:
     """worker.py hands over its app so jobs don't build a second one."""
     global _worker_app

@@ -26,7 +26,7 @@ from sqlalchemy.orm import lazyload, undefer
 
 from app import db
 from app.contacts.models import Contact
-from app.conversations.models import Conversation, Message
+from app.conversations.models import OUR_METADATA_PREFIX, Conversation, Message
 from app.core.context import Actor, acting_as, current_request_id
 from app.core.crypto import decrypt, encrypt, keyed_hash
 from app.core.models import sqlite_write_lock, utcnow
@@ -42,7 +42,6 @@ DRAIN_FLAG = "omnicrm:webhooks:drain-queued"
 DRAIN_FLAG_TTL = 300  # seconds; a lost drain job only delays events until then (or the sweeper)
 PROFILE_JOB_PATH = "app.contacts.tasks.fetch_profile"
 RETRY_INTERVALS = [10, 60, 300]
-OUR_METADATA_PREFIX = "omnicrm:"
 # messaging[] keys that name the event kind, in the order we test them
 KNOWN_KINDS = ("message", "delivery", "read", "postback", "reaction", "referral", "optin")
 MAX_BODY_BYTES = 1024 * 1024
@@ -228,47 +227,21 @@ def enqueue_event(event_id: int, *, retry: bool = True) -> bool:
     return True
 
 
-_SIGNAL_LUA = """
-redis.call('INCRBY', KEYS[1], ARGV[3])
-return redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) and 1 or 0
-"""
-_scripts: dict[int, Any] = {}
-
-
-def _signal_script(conn: Any) -> Any:
-    """INCR + SET NX in one EVALSHA: a pipeline's client-side cost was a quarter of the request."""
-    script = _scripts.get(id(conn))
-    if script is None:
-        script = _scripts[id(conn)] = conn.register_script(_SIGNAL_LUA)
-    return script
-
-
 def signal_new_event(event_id: int, count: int = 1) -> bool:
-    """After an event is committed: make sure a drain job is queued (one Redis SET in the
-    common case). A burst of events shares one job instead of paying RQ's per-job cost each.
-
-    Why nothing is missed: the flag is set only together with enqueuing a drain job, and a
-    drain job clears the flag *before* it claims events. So when SET NX finds the flag, a
-    drain job that has not yet started claiming exists, and it will see this committed event.
-    Redis down: False; the event stays pending and the sweeper queues it.
+    """After `count` events are committed (the last being `event_id`): count them for /metrics
+    and make sure a drain job is queued (`enqueue_once`: a burst shares one job instead of
+    paying RQ's per-job cost each). Redis down: False; the events stay pending and the
+    sweeper queues them.
     """
-    from app.core.metrics import WEBHOOK_RECEIVED_KEY
-    from app.core.queues import enqueue, get_redis
+    from app.core import metrics
+    from app.core.queues import enqueue_once
 
+    metrics.incr(metrics.WEBHOOK_RECEIVED_KEY, count)
     try:
-        conn = get_redis()
-        # one command: count the event for /metrics and claim the drain flag
-        claimed = _signal_script(conn)(
-            keys=[WEBHOOK_RECEIVED_KEY, DRAIN_FLAG], args=[event_id, DRAIN_FLAG_TTL, int(count)]
-        )
-        if not claimed:
-            return True
-        try:
-            with acting_as(WEBHOOK_ACTOR, current_request_id()):
-                enqueue(DRAIN_JOB_PATH, queue="webhooks", job_id=f"webhook-drain-{event_id}")
-        except Exception:
-            conn.delete(DRAIN_FLAG)
-            raise
+        with acting_as(WEBHOOK_ACTOR, current_request_id()):
+            enqueue_once(
+                DRAIN_FLAG, DRAIN_FLAG_TTL, DRAIN_JOB_PATH, queue="webhooks", job_id=f"webhook-drain-{event_id}"
+            )
     except Exception as exc:  # noqa: BLE001 - Redis down must not lose an acknowledged event
         logger.warning("webhook event %s stored but not queued: %s", event_id, type(exc).__name__)
         return False
@@ -280,8 +253,8 @@ class _Signaller:
 
     A request only counts its event and wakes the thread (no Redis call on the request path:
     that call was a fifth of the webhook's CPU); the thread sends one signal for everything
-    committed since its last one, so a burst costs one round trip. Safe: the signal always
-    follows the commits it covers, so the drain job it queues sees them. If the process dies
+    committed since its last one, so a burst costs two round trips, not two per event. Safe:
+    the signal always follows the commits it covers, so the drain job it queues sees them. If the process dies
     before signalling (or Redis is down), the events stay pending and the sweeper queues them.
     """
 
