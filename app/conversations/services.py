@@ -223,27 +223,25 @@ def retry_message(message: Message) -> Message:
 # ---------------------------------------------------------------------------- assignment, status
 
 
-def assignable_users() -> list[Any]:
-    """Active staff who can reply (Admins, Support Managers, Agents): a conversation assigned
-    to a Privacy Officer could never be answered by its assignee."""
+def assignable_users(user_id: int | None = None) -> list[Any]:
+    """Active staff who can reply (Admins, Support Managers, Agents), by username; only that
+    user when `user_id` is given. A conversation assigned to a Privacy Officer could never be
+    answered by its assignee."""
     from flask_appbuilder.security.sqla.models import Role, User
 
     from app.core.roles import ROLE_ADMIN, ROLE_AGENT, ROLE_SUPPORT_MANAGER
 
-    return list(
-        db.session.scalars(
-            select(User)
-            .where(
-                User.active.is_(True),
-                User.roles.any(Role.name.in_((ROLE_ADMIN, ROLE_SUPPORT_MANAGER, ROLE_AGENT))),
-            )
-            .order_by(User.username)
-        )
+    query = select(User).where(
+        User.active.is_(True),
+        User.roles.any(Role.name.in_((ROLE_ADMIN, ROLE_SUPPORT_MANAGER, ROLE_AGENT))),
     )
+    if user_id is not None:
+        query = query.where(User.id == user_id)
+    return list(db.session.scalars(query.order_by(User.username)))
 
 
 def assign(conversation: Conversation, user_id: int | None) -> None:
-    if user_id is not None and user_id not in {u.id for u in assignable_users()}:
+    if user_id is not None and not assignable_users(user_id):
         raise ConversationError("no such active user who can reply (Admin, Support Manager or Agent)")
     old = conversation.assignee_id
     if old == user_id:
