@@ -184,8 +184,13 @@ class InboxView(BaseView):
     @expose("/<int:pk>/take", methods=["POST"])
     @has_access
     def take(self, pk: int):
-        services.assign(self._conversation(pk), g.user.id)
-        flash("Assigned to you.", "success")
+        try:
+            services.assign(self._conversation(pk), g.user.id)
+        except services.ConversationError as exc:  # e.g. a custom role that cannot reply
+            db.session.rollback()
+            flash(f"Not assigned: {exc}", "danger")
+        else:
+            flash("Assigned to you.", "success")
         return self._back(pk)
 
     @expose("/<int:pk>/assign", methods=["POST"])
