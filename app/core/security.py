@@ -79,8 +79,7 @@ class OmniUserDBModelView(UserDBModelView):
         "fa-unlock",
     )
     def unlock(self, items: Any):
-        items = items if isinstance(items, list) else [items]
-        count = unlock_users([item for item in items if item is not None])
+        count = unlock_users(_selected(items))
         flash(f"{count} account(s) unlocked.", "success")
         self.update_redirect()
         return redirect(self.get_redirect())
@@ -97,9 +96,8 @@ class OmniUserDBModelView(UserDBModelView):
 
         from app.privacy import services as privacy
 
-        items = [item for item in (items if isinstance(items, list) else [items]) if item is not None]
         opened, refused = [], []
-        for user in items:
+        for user in _selected(items):
             try:
                 opened.append(privacy.request_account_deletion(user.id, requested_by_id=current_user.id).id)
             except privacy.PrivacyError as exc:
@@ -110,6 +108,11 @@ class OmniUserDBModelView(UserDBModelView):
             flash(f"Not opened for {reason}", "danger")
         self.update_redirect()
         return redirect(self.get_redirect())
+
+
+def _selected(items: Any) -> list[Any]:
+    """A FAB action's items: one row (single action) or a list, without rows that vanished."""
+    return [item for item in (items if isinstance(items, list) else [items]) if item is not None]
 
 
 def unlock_users(users: list[Any]) -> int:

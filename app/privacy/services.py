@@ -182,7 +182,7 @@ def request_account_deletion(user_id: int, requested_by_id: int | None = None) -
     from flask_appbuilder.security.sqla.models import User
 
     user = db.session.get(User, user_id)
-    if user is None or (user.username or "").startswith("deleted-"):
+    if user is None or user.username == anonymised_username(user.id):
         raise PrivacyError("no such staff account (or it was already deleted)")
     open_id = db.session.scalar(
         select(PrivacyRequest.id).where(
@@ -694,6 +694,11 @@ def erase_contact(contact: Contact, req: PrivacyRequest | None = None) -> dict[s
     return summary
 
 
+def anonymised_username(user_id: int) -> str:
+    """What an anonymised staff account is renamed to (and how retention recognises it)."""
+    return f"deleted-{user_id}"
+
+
 def anonymise_user(user_id: int) -> None:
     """Deactivate a staff account and strip its personal fields (policy §7, §8)."""
     from flask_appbuilder.security.sqla.models import User
@@ -703,8 +708,8 @@ def anonymise_user(user_id: int) -> None:
     if user is None:
         return
     user.active = False
-    user.username = f"deleted-{user.id}"
-    user.email = f"deleted-{user.id}@deleted.invalid"
+    user.username = anonymised_username(user.id)
+    user.email = f"{user.username}@deleted.invalid"
     user.first_name = "Deleted"
     user.last_name = "User"
     user.password = generate_password_hash(secrets.token_urlsafe(32))
@@ -858,7 +863,7 @@ def purge_deleted_accounts(now: datetime | None = None) -> int:
     users = db.session.scalars(select(User).where(User.username.like("deleted-%"), User.active.is_(False))).all()
     removed = 0
     for user in users:
-        if user.username != f"deleted-{user.id}":
+        if user.username != anonymised_username(user.id):
             continue
         uid = user.id
         db.session.execute(assoc_user_role.delete().where(assoc_user_role.c.user_id == uid))
