@@ -10,6 +10,7 @@ import hmac
 import json
 import logging
 from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -135,7 +136,6 @@ _SECURITY_HEADERS = [
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "no-referrer"),
 ]
-_REASONS = {200: "200 OK", 400: "400 BAD REQUEST", 403: "403 FORBIDDEN", 503: "503 SERVICE UNAVAILABLE"}
 
 
 class _Headers:
@@ -184,7 +184,7 @@ class WebhookFastPath:
         else:
             body, content_type = result.encode(), "text/plain; charset=utf-8"
         start_response(
-            _REASONS[status],
+            f"{status} {HTTPStatus(status).phrase}",
             [
                 ("Content-Type", content_type),
                 ("Content-Length", str(len(body))),
