@@ -184,14 +184,7 @@ class InboxView(BaseView):
     @expose("/<int:pk>/take", methods=["POST"])
     @has_access
     def take(self, pk: int):
-        try:
-            services.assign(self._conversation(pk), g.user.id)
-        except services.ConversationError as exc:  # e.g. a custom role that cannot reply
-            db.session.rollback()
-            flash(f"Not assigned: {exc}", "danger")
-        else:
-            flash("Assigned to you.", "success")
-        return self._back(pk)
+        return self._assign(self._conversation(pk), g.user.id, "Assigned to you.")
 
     @expose("/<int:pk>/assign", methods=["POST"])
     @has_access
@@ -200,13 +193,21 @@ class InboxView(BaseView):
         raw = request.form.get("assignee_id", "")
         try:
             user_id = int(raw) if raw else None
+        except ValueError:
+            flash("Not assigned: bad user id", "danger")
+            return self._back(pk)
+        return self._assign(conversation, user_id, "Assignment saved.")
+
+    def _assign(self, conversation: Conversation, user_id: int | None, done: str):
+        """Take and assign: the service decides who may be assigned; its refusal is shown."""
+        try:
             services.assign(conversation, user_id)
-        except (ValueError, services.ConversationError) as exc:
+        except services.ConversationError as exc:
             db.session.rollback()
-            flash(f"Not assigned: {exc if isinstance(exc, services.ConversationError) else 'bad user id'}", "danger")
+            flash(f"Not assigned: {exc}", "danger")
         else:
-            flash("Assignment saved.", "success")
-        return self._back(pk)
+            flash(done, "success")
+        return self._back(conversation.id)
 
     @expose("/<int:pk>/status", methods=["POST"])
     @has_access
