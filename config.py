@@ -83,6 +83,11 @@ def build_config(env: str | None = None) -> dict:
         # Server-Timing header (database time, query count) on every response; for profiling
         "SERVER_TIMING": _bool("SERVER_TIMING", False),
         "RQ_ASYNC": True,
+        # Scheduler (see docs/scheduling.md): the leader lock's life, and NAME=SECONDS overrides
+        "SCHEDULER_LOCK_SECONDS": _int("SCHEDULER_LOCK_SECONDS", 15),
+        "CRON_OVERRIDES": os.environ.get("CRON_OVERRIDES", ""),
+        # a pending webhook event older than this, with no job, is queued again by the sweeper
+        "WEBHOOK_SWEEP_AFTER_SECONDS": _int("WEBHOOK_SWEEP_AFTER_SECONDS", 60),
         # Flask-AppBuilder
         "FAB_SECURITY_MANAGER_CLASS": "app.core.security.OmniSecurityManager",
         "FAB_UPDATE_PERMS": False,
@@ -115,8 +120,13 @@ def build_config(env: str | None = None) -> dict:
         "FAB_API_MAX_PAGE_SIZE": 100,
     }
     from app.core.roles import FAB_ROLES
+    from app.core.schedule import parse_overrides
     from app.core.security import password_policy
 
+    try:
+        parse_overrides(cfg["CRON_OVERRIDES"])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     cfg["FAB_ROLES"] = FAB_ROLES
     cfg["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = password_policy
     if production:

@@ -1,46 +1,117 @@
 """RQ worker(s) for every queue plus the cron scheduler: `python worker.py`.
 
 Options: `--queues webhooks,outbound` to listen to some queues only, `--no-cron` on extra
-workers (one scheduler per deployment is enough; duplicates are harmless but wasteful),
-`--burst` to drain the queues and exit.
+workers, `--cron-only` for a process that only schedules, `--burst` to drain the queues and
+exit. Any number of processes may run the scheduler: one leader enqueues (a Redis lock), the
+others stand by and take over within `SCHEDULER_LOCK_SECONDS` when it dies.
+
+The scheduler runs in its own process (`worker.py --cron-only --parent-pid N`), a fresh
+interpreter that builds the app once. The worker watches it: when it dies, the death is
+logged, counted (Queues page, `/metrics`) and the scheduler is started again with a backoff.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
+import os
+import signal
+import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
 
 from app import create_app
 from app.core.queues import QUEUE_NAMES, get_redis
 
 logger = logging.getLogger("omnicrm.worker")
+MAX_BACKOFF = 60.0
 
 
-def run_cron(app_config_redis: dict) -> None:
-    """The RQ cron scheduler, in its own process."""
-    from rq.cron import CronScheduler
-
-    from app.core.schedule import register_jobs
+def run_scheduler(parent_pid: int | None) -> int:
+    """The scheduler loop in this process; returns when signalled or when the parent is gone."""
+    from app.core.schedule import jobs
+    from app.core.scheduler import Scheduler
 
     app = create_app()
+    connection = get_redis(app.config)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+    def should_stop() -> bool:
+        return stop.is_set() or (parent_pid is not None and os.getppid() != parent_pid)
+
+    scheduler = Scheduler(
+        connection, jobs(app.config["CRON_OVERRIDES"]), lock_seconds=app.config["SCHEDULER_LOCK_SECONDS"]
+    )
     with app.app_context():
-        scheduler = CronScheduler(connection=get_redis(), name="omnicrm-cron")
-        register_jobs(scheduler)
-        scheduler.start()
+        scheduler.run(should_stop)
+    logger.info("scheduler %s stopped", scheduler.ident)
+    return 0
+
+
+class SchedulerSupervisor(threading.Thread):
+    """Keeps one scheduler process alive beside this worker; a death is logged and counted."""
+
+    def __init__(self, app_config: dict) -> None:
+        super().__init__(name="scheduler-supervisor", daemon=True)
+        self.app_config = app_config
+        self.proc: subprocess.Popen | None = None
+        self.stopping = threading.Event()
+
+    def _spawn(self) -> subprocess.Popen:
+        args = [sys.executable, str(Path(__file__).resolve()), "--cron-only", "--parent-pid", str(os.getpid())]
+        # its own session: a Ctrl-C or group signal stops the worker, which then stops it
+        proc = subprocess.Popen(args, start_new_session=True)  # noqa: S603 - our own script
+        logger.info("scheduler process started (pid %s)", proc.pid)
+        return proc
+
+    def run(self) -> None:
+        from app.core.scheduler import record_restart
+
+        backoff = 1.0
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            self.proc = self._spawn()
+            code = self.proc.wait()
+            if self.stopping.is_set():
+                return
+            backoff = 1.0 if time.monotonic() - started > MAX_BACKOFF else min(backoff * 2, MAX_BACKOFF)
+            logger.error("scheduler process %s died (exit code %s); restarting in %.0f s", self.proc.pid, code, backoff)
+            try:
+                record_restart(get_redis(self.app_config), code)
+            except Exception:  # noqa: BLE001 - Redis down: the log line above still tells
+                logger.warning("could not record the scheduler restart in Redis")
+            self.stopping.wait(backoff)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--queues", default=",".join(QUEUE_NAMES))
-    parser.add_argument("--no-cron", action="store_true")
+    parser.add_argument("--no-cron", action="store_true", help="do not run a scheduler beside this worker")
+    parser.add_argument("--cron-only", action="store_true", help="only run the scheduler (no queue worker)")
+    parser.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--burst", action="store_true")
     args = parser.parse_args(argv)
+    if args.cron_only and args.no_cron:
+        parser.error("--cron-only and --no-cron exclude each other")
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
     unknown = set(queues) - set(QUEUE_NAMES)
     if unknown:
         parser.error(f"unknown queue(s): {', '.join(sorted(unknown))}; choose from {', '.join(QUEUE_NAMES)}")
+    if args.cron_only:
+        return run_scheduler(args.parent_pid)
 
     app = create_app()
     from rq import SimpleWorker
@@ -55,17 +126,17 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001
         print(f"error: Redis is not reachable ({type(exc).__name__}); check REDIS_URL", file=sys.stderr)
         return 2
-    cron = None
+    supervisor = None
     if not args.no_cron and not args.burst:
-        cron = multiprocessing.Process(target=run_cron, args=({},), name="omnicrm-cron", daemon=True)
-        cron.start()
+        supervisor = SchedulerSupervisor(dict(app.config))
+        supervisor.start()
     worker = SimpleWorker(queues, connection=connection)
     logger.info("worker listening on %s", ", ".join(queues))
     try:
         worker.work(burst=args.burst, with_scheduler=True)
     finally:
-        if cron is not None:
-            cron.terminate()
+        if supervisor is not None:
+            supervisor.stop()
     return 0
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Container entrypoint: `web` (gunicorn), `worker` (RQ, no cron; scale freely),
-# `scheduler` (one RQ worker on the default queue plus the cron scheduler), `migrate`
+# `scheduler` (an RQ worker on the default queue plus the cron scheduler, started by
+# worker.py exactly as `python worker.py` does; several are safe, one leads), `migrate`
 # (schema + roles, then exit), or any other command, run as is.
 #
 # Migrations run only where asked: the one-shot `migrate` service, or `web` with

@@ -42,8 +42,7 @@ def export_command(since: str | None, until: str | None, output) -> None:
 
     from app import db
     from app.audit import views
-    from app.core.cli import cli_actor
-    from app.core.context import acting_as
+    from app.core.context import acting_as, cli_actor
 
     try:
         start = datetime.fromisoformat(since) if since else None
@@ -76,8 +75,7 @@ def archive_command(before: str, out_dir: str | None) -> None:
     from flask import current_app
 
     from app.audit.archive import ArchiveError, archive_before
-    from app.core.cli import cli_actor
-    from app.core.context import acting_as
+    from app.core.context import acting_as, cli_actor
 
     try:
         cutoff = datetime.fromisoformat(before)

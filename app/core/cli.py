@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app import appbuilder, db
-from app.core.context import Actor, acting_as
+from app.core.context import acting_as, cli_actor
 from app.core.roles import ALL_ROLES, ROLE_PUBLIC
 
 logger = logging.getLogger(__name__)
@@ -18,16 +18,6 @@ logger = logging.getLogger(__name__)
 omnicrm = AppGroup("omnicrm", help="Omni CRM administration.")
 page_cli = AppGroup("page", help="Connected Facebook Pages.")
 omnicrm.add_command(page_cli)
-
-
-def cli_actor() -> Actor:
-    import getpass
-
-    try:
-        who = getpass.getuser()
-    except Exception:  # noqa: BLE001 - containers may have no passwd entry
-        who = "unknown"
-    return Actor(None, f"cli:{who}")
 
 
 def ensure_roles() -> list[str]:
@@ -101,12 +91,14 @@ def page_add_command(page_id: str, name: str, token_file, retention_days: int) -
 def register_cli(app: Flask) -> None:
     from app.audit.commands import register as register_audit
     from app.core.keys import register as register_keys
+    from app.core.schedule_commands import register as register_jobs
     from app.privacy.commands import register as register_privacy
     from app.webhooks.commands import register as register_webhooks
 
     for register in (
         register_audit,
         register_keys,
+        register_jobs,
         register_privacy,
         register_webhooks,
     ):

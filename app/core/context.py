@@ -26,6 +26,17 @@ _job_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("re
 _job_actor: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("actor", default=None)
 
 
+def cli_actor() -> Actor:
+    """The operator running a `flask omnicrm` command, as named in audit rows."""
+    import getpass
+
+    try:
+        who = getpass.getuser()
+    except Exception:  # noqa: BLE001 - containers may have no passwd entry
+        who = "unknown"
+    return Actor(None, f"cli:{who}")
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
 

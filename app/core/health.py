@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from app import db
@@ -39,3 +39,33 @@ def readyz():
         checks["redis"] = "unreachable"
     ok = all(v == "ok" for v in checks.values())
     return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503
+
+
+@bp.get("/healthz/scheduler")
+def scheduler_health():
+    """503 while no scheduler beats or a scheduled job is overdue; the body says which."""
+    from app.core.scheduler import snapshot
+
+    try:
+        status, states = snapshot(current_app.config)
+    except Exception as exc:  # noqa: BLE001 - Redis down: the scheduler cannot work either
+        logger.warning("scheduler health: redis unreachable: %s", type(exc).__name__)
+        return jsonify(status="unavailable", reason="Redis is unreachable"), 503
+    late = [s.job.name for s in states if s.overdue]
+    ok = status.up and not late
+    reason = status.reason if not status.up else (f"overdue: {', '.join(late)}" if late else status.reason)
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "reason": reason,
+        "scheduler": {
+            "up": status.up,
+            "leader": status.leader,
+            "heartbeat_age_seconds": None if status.heartbeat_age is None else round(status.heartbeat_age, 1),
+            "standbys": status.standbys,
+            "restarts": status.restarts,
+        },
+        "jobs": {
+            s.job.name: {"status": str(s.status), "overdue": s.overdue, "last_success": s.last_success} for s in states
+        },
+    }
+    return jsonify(body), 200 if ok else 503

@@ -303,8 +303,7 @@ def register(group: AppGroup) -> None:
     @click.option("--table", "tables", multiple=True, help="Only this table (repeatable). Default: all.")
     def rotate_command(batch_size: int, tables: tuple[str, ...]) -> None:
         """Re-encrypt every encrypted value with the first key of ENCRYPTION_KEYS (resumable)."""
-        from app.core.cli import cli_actor
-        from app.core.context import acting_as
+        from app.core.context import acting_as, cli_actor
 
         if crypto.key_count() == 1:
             click.echo("note: only one key configured; values under other keys could not be read anyway")

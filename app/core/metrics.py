@@ -69,6 +69,12 @@ def _escape(value: str) -> str:
     return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+def _number(value: float) -> str:
+    """Whole numbers as integers; others in full (a Unix time must keep its seconds)."""
+    f = float(value)
+    return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
+
+
 class Exposition:
     """Collects samples grouped by metric family."""
 
@@ -80,10 +86,49 @@ class Exposition:
         self.lines.append(f"# TYPE {name} {kind}")
         for labels, value in samples:
             label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-            self.lines.append(f"{name}{{{label_text}}} {float(value):g}" if label_text else f"{name} {float(value):g}")
+            number = _number(value)
+            self.lines.append(f"{name}{{{label_text}}} {number}" if label_text else f"{name} {number}")
 
     def render(self) -> str:
         return "\n".join(self.lines) + "\n"
+
+
+def _scheduler_families(out: Exposition) -> None:
+    from app.core.scheduler import snapshot
+
+    status, states = snapshot(current_app.config)
+    out.family("omnicrm_scheduler_up", "gauge", "1 while a scheduler leader beats.", [({}, int(status.up))])
+    if status.heartbeat_age is not None:
+        out.family(
+            "omnicrm_scheduler_heartbeat_age_seconds",
+            "gauge",
+            "Seconds since the scheduler leader's last beat.",
+            [({}, round(status.heartbeat_age, 1))],
+        )
+    out.family(
+        "omnicrm_scheduler_restarts_total",
+        "counter",
+        "Scheduler processes that died and were started again by their worker.",
+        [({}, status.restarts)],
+    )
+    out.family(
+        "omnicrm_cron_last_success_timestamp",
+        "gauge",
+        "Unix time of each scheduled job's last success (0 = never).",
+        [({"job": s.job.name}, s.last_success or 0) for s in states],
+    )
+    out.family(
+        "omnicrm_cron_failures_total",
+        "counter",
+        "Failed runs of each scheduled job.",
+        [({"job": s.job.name}, s.failures) for s in states],
+    )
+    out.family(
+        "omnicrm_cron_overdue",
+        "gauge",
+        "1 when a scheduled job has not succeeded within twice its period.",
+        [({"job": s.job.name}, int(s.overdue)) for s in states],
+    )
 
 
 def collect() -> str:
@@ -116,6 +161,7 @@ def collect() -> str:
             "RQ jobs per queue and state.",
             [({"queue": q, "state": state}, n) for q, states in depth.items() for state, n in states.items()],
         )
+        _scheduler_families(out)
     except Exception as exc:  # noqa: BLE001 - a scrape reports the outage instead of failing
         logger.warning("metrics: redis unavailable: %s", type(exc).__name__)
         errors["redis"] = 1

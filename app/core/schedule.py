@@ -1,24 +1,137 @@
-"""Periodic jobs for the RQ cron scheduler (run by `python worker.py`)."""
+"""The schedule: every periodic job in one place, so operators see the whole plan.
+
+Jobs are named by dotted path (enqueued as strings), so this foundation module imports no
+domain. `CRON_OVERRIDES` (`name=seconds,...`) turns a job into a plain interval, for tests
+and for operators who want a job more (or less) often than shipped.
+"""
 
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
-from rq.cron import CronScheduler
-
-logger = logging.getLogger(__name__)
+from croniter import croniter
 
 
-def register_jobs(scheduler: CronScheduler) -> None:
-    """Every periodic job, in one place, so operators see the whole schedule."""
-    from app.audit import tasks as audit_tasks
-    from app.conversations import tasks as conversation_tasks
-    from app.privacy import tasks as privacy_tasks
-    from app.webhooks import tasks as webhook_tasks
+@dataclass(frozen=True)
+class ScheduledJob:
+    """One periodic job. Exactly one of `interval` (seconds) and `cron` (UTC) is set."""
 
-    scheduler.register(webhook_tasks.sweep_pending_events, queue_name="webhooks", interval=60)
-    scheduler.register(conversation_tasks.reconcile_sending, queue_name="outbound", interval=300)
-    scheduler.register(privacy_tasks.run_retention, queue_name="privacy", cron="30 3 * * *")
-    scheduler.register(privacy_tasks.flag_overdue, queue_name="privacy", cron="0 * * * *")
-    scheduler.register(privacy_tasks.purge_expired_exports, queue_name="privacy", cron="15 * * * *")
-    scheduler.register(audit_tasks.verify_chain_job, queue_name="default", cron="0 * * * *")
+    name: str
+    func: str
+    queue: str
+    interval: int | None = None
+    cron: str | None = None
+    command: str = ""
+    what: str = ""
+    if_late: str = ""
+
+    @property
+    def schedule_text(self) -> str:
+        if self.interval is not None:
+            return f"every {self.interval} s"
+        return f"cron '{self.cron}' (UTC)"
+
+    def period(self) -> float:
+        """Seconds between two runs (for cron: the gap after the next run)."""
+        if self.interval is not None:
+            return float(self.interval)
+        it = croniter(self.cron, datetime.now(UTC))
+        first = it.get_next(float)
+        return float(it.get_next(float) - first)
+
+    def next_after(self, ts: float) -> float:
+        """The first run time strictly after `ts` (epoch seconds)."""
+        if self.interval is not None:
+            return ts + self.interval
+        return float(croniter(self.cron, datetime.fromtimestamp(ts, UTC)).get_next(float))
+
+
+SCHEDULE: tuple[ScheduledJob, ...] = (
+    ScheduledJob(
+        "sweep_pending_events",
+        "app.webhooks.tasks.sweep_pending_events",
+        "webhooks",
+        interval=60,
+        command="flask omnicrm jobs run sweep_pending_events",
+        what="queues webhook events left pending (stored while Redis was down, or their job was lost)",
+        if_late="acknowledged events wait unprocessed; nothing is lost, they are applied on the next sweep",
+    ),
+    ScheduledJob(
+        "reconcile_sending",
+        "app.conversations.tasks.reconcile_sending",
+        "outbound",
+        interval=300,
+        command="flask omnicrm jobs run reconcile_sending",
+        what="re-queues replies a killed worker provably never sent; shows the others to the agent",
+        if_late="such replies stay 'sending' until it runs",
+    ),
+    ScheduledJob(
+        "run_retention",
+        "app.privacy.tasks.run_retention",
+        "privacy",
+        cron="30 3 * * *",
+        command="flask omnicrm retention run",
+        what="deletes messages, raw events and accounts past their retention (privacy policy §8)",
+        if_late="data is kept longer than the policy promises: run it by hand",
+    ),
+    ScheduledJob(
+        "flag_overdue",
+        "app.privacy.tasks.flag_overdue",
+        "privacy",
+        cron="0 * * * *",
+        command="flask omnicrm jobs run flag_overdue",
+        what="marks privacy requests past their due date as overdue",
+        if_late="the overdue filter and the metric lag behind",
+    ),
+    ScheduledJob(
+        "purge_expired_exports",
+        "app.privacy.tasks.purge_expired_exports",
+        "privacy",
+        cron="15 * * * *",
+        command="flask omnicrm jobs run purge_expired_exports",
+        what="deletes access-request exports whose 7-day link expired",
+        if_late="expired export files stay on disk (encrypted) until it runs",
+    ),
+    ScheduledJob(
+        "verify_audit_chain",
+        "app.audit.tasks.verify_chain_job",
+        "default",
+        cron="0 * * * *",
+        command="flask omnicrm audit verify",
+        what="checks the audit log's hash chain and logs an error on the first broken row",
+        if_late="tampering is noticed later",
+    ),
+)
+
+
+class UnknownJobError(LookupError):
+    """A job name that is not in the schedule (shown to the operator with the known names)."""
+
+
+def parse_overrides(value: str) -> dict[str, int]:
+    """`name=seconds,...` → {name: seconds}; a malformed entry is a start-up error, not a guess."""
+    out: dict[str, int] = {}
+    for part in (value or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, _, seconds = part.partition("=")
+        if name.strip() not in {j.name for j in SCHEDULE} or not seconds.strip().isdigit() or int(seconds) < 1:
+            raise ValueError(f"CRON_OVERRIDES entry {part!r} is not NAME=SECONDS with a job of the schedule")
+        out[name.strip()] = int(seconds)
+    return out
+
+
+def jobs(overrides: str = "") -> tuple[ScheduledJob, ...]:
+    """The schedule with `CRON_OVERRIDES` applied."""
+    intervals = parse_overrides(overrides)
+    return tuple(replace(j, interval=intervals[j.name], cron=None) if j.name in intervals else j for j in SCHEDULE)
+
+
+def get_job(name: str, overrides: str = "") -> ScheduledJob:
+    for job in jobs(overrides):
+        if job.name == name:
+            return job
+    known = ", ".join(j.name for j in SCHEDULE)
+    raise UnknownJobError(f"no scheduled job named {name!r}; known jobs: {known}")

@@ -9,9 +9,11 @@ Job arguments are never shown (they hold ids only, but nothing here needs them).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
@@ -147,3 +149,19 @@ def audit_requeue(queue: str | None, job_id: str | None, count: int) -> None:
     from app.audit.service import make_row, record_standalone
 
     record_standalone([make_row("job_requeue", "rq_job", job_id, {"queue": queue or "all", "count": count})])
+
+
+def run_scheduled_now(name: str) -> None:
+    """Queue a scheduled job outside its slot; recorded like a scheduled run, and audited."""
+    from app.audit.service import make_row, record_standalone
+    from app.core.queues import enqueue
+    from app.core.schedule import UnknownJobError, get_job
+
+    try:
+        job = get_job(name, current_app.config.get("CRON_OVERRIDES", ""))
+    except UnknownJobError as exc:
+        raise QueueError(str(exc)) from None
+    slot = int(time.time())
+    job_id = f"cron-{job.name}-manual-{slot}"
+    enqueue("app.core.scheduler.run_scheduled_job", job.name, slot, queue=job.queue, job_id=job_id)
+    record_standalone([make_row("scheduled_job_run", "rq_job", job_id, {"job": job.name, "queue": job.queue})])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from flask import flash, redirect, request, url_for
 from flask_appbuilder import AppBuilder, BaseView, IndexView, expose, has_access
@@ -55,21 +56,51 @@ class DashboardIndexView(IndexView):
         )
 
 
+def _fmt_utc(ts: float) -> str:
+    return datetime.fromtimestamp(float(ts), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 class QueueDashboardView(BaseView):
     """Admin only (`QueueDashboard` permission): queue depths, failed jobs, requeue."""
 
     route_base = "/admin/queues"
     class_permission_name = "QueueDashboard"
-    method_permission_name = {"index": "read", "requeue": "write", "requeue_all": "write"}
+    method_permission_name = {"index": "read", "requeue": "write", "requeue_all": "write", "run_job": "write"}
     base_permissions = ["can_read", "can_write"]
     default_view = "index"
 
     @expose("/")
     @has_access
     def index(self):
+        from flask import current_app
+
+        from app.core.scheduler import snapshot
         from app.dashboard import queues
 
-        return self.render_template("dashboard/queues.html", stats=queues.queue_stats(), failed=queues.failed_jobs())
+        scheduler, cron_jobs = snapshot(current_app.config)
+        return self.render_template(
+            "dashboard/queues.html",
+            stats=queues.queue_stats(),
+            failed=queues.failed_jobs(),
+            scheduler=scheduler,
+            cron_jobs=cron_jobs,
+            fmt_utc=_fmt_utc,
+        )
+
+    @expose("/run-job", methods=["POST"])
+    @has_access
+    def run_job(self):
+        """Queue one scheduled job now (outside its slot), e.g. after fixing why it failed."""
+        from app.dashboard import queues
+
+        name = (request.form.get("job") or "").strip()
+        try:
+            queues.run_scheduled_now(name)
+        except queues.QueueError as exc:
+            flash(f"Not queued: {exc}", "danger")
+            return redirect(url_for(".index")), 303
+        flash(f"{name} queued; its result shows here when a worker has run it.", "info")
+        return redirect(url_for(".index")), 303
 
     @expose("/requeue", methods=["POST"])
     @has_access

@@ -15,8 +15,7 @@ retention_cli = AppGroup("retention", help="Data retention (privacy policy secti
 @retention_cli.command("run")
 def retention_run_command() -> None:
     """Apply retention now and print what was removed per page."""
-    from app.core.cli import cli_actor
-    from app.core.context import acting_as
+    from app.core.context import acting_as, cli_actor
     from app.privacy import services
 
     with acting_as(cli_actor()):
@@ -35,8 +34,7 @@ account_cli = AppGroup("account", help="Staff accounts (privacy policy section 7
 def account_delete_command(username: str) -> None:
     """Open an account-deletion request for a staff user (a privacy officer approves it)."""
     from app import appbuilder
-    from app.core.cli import cli_actor
-    from app.core.context import acting_as
+    from app.core.context import acting_as, cli_actor
     from app.privacy import services
 
     user = appbuilder.sm.find_user(username=username)

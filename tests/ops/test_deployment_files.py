@@ -216,6 +216,20 @@ def test_compose_services_roles_and_scaling():
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgresql://")
 
 
+def test_compose_scheduler_starts_the_scheduler_like_worker_py():
+    """The scheduler role runs `python worker.py` with cron on (as the README and `make run`
+    do), the scaled worker role without, and the health check asks the scheduler's state."""
+    services = _compose()["services"]
+    entrypoint = ENTRYPOINT.read_text()
+    scheduler_line = re.search(r"^  scheduler\)\n\s+exec (.+)$", entrypoint, re.M).group(1)
+    assert scheduler_line.startswith("python worker.py") and "--no-cron" not in scheduler_line
+    worker_line = re.search(r"^  worker\)\n\s+exec (.+)$", entrypoint, re.M).group(1)
+    assert "--no-cron" in worker_line
+    assert services["scheduler"]["healthcheck"]["test"] == ["CMD", "flask", "--app", "run", "omnicrm", "jobs", "check"]
+    run_dev = (ROOT / "scripts" / "run_dev.sh").read_text()
+    assert re.search(r"^\$BIN/python worker\.py &$", run_dev, re.M)  # make run: worker + scheduler
+
+
 def test_redis_keeps_queues_durable():
     command = _compose()["services"]["redis"]["command"]
     joined = " ".join(command)
