@@ -16,7 +16,6 @@ import argparse
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -53,20 +52,25 @@ def run_scheduler(parent_pid: int | None) -> int:
 
 
 class SchedulerSupervisor(threading.Thread):
-    """Keeps one scheduler process alive beside this worker; a death is logged and counted."""
+    """Keeps one scheduler process alive beside this worker; a death is logged and counted.
+
+    The child is started with posix_spawn, not subprocess.Popen: Popen waits on a pipe that a
+    process forked meanwhile by another thread (RQ forks its own scheduler) would inherit and
+    hold open, blocking this thread for good.
+    """
 
     def __init__(self, app_config: dict) -> None:
         super().__init__(name="scheduler-supervisor", daemon=True)
         self.app_config = app_config
-        self.proc: subprocess.Popen | None = None
+        self.pid: int | None = None
         self.stopping = threading.Event()
 
-    def _spawn(self) -> subprocess.Popen:
+    def _spawn(self) -> int:
         args = [sys.executable, str(Path(__file__).resolve()), "--cron-only", "--parent-pid", str(os.getpid())]
         # its own session: a Ctrl-C or group signal stops the worker, which then stops it
-        proc = subprocess.Popen(args, start_new_session=True)  # noqa: S603 - our own script
-        logger.info("scheduler process started (pid %s)", proc.pid)
-        return proc
+        pid = os.posix_spawn(sys.executable, args, os.environ, setsid=True)
+        logger.info("scheduler process started (pid %s)", pid)
+        return pid
 
     def run(self) -> None:
         from app.core.scheduler import record_restart
@@ -74,12 +78,14 @@ class SchedulerSupervisor(threading.Thread):
         backoff = 1.0
         while not self.stopping.is_set():
             started = time.monotonic()
-            self.proc = self._spawn()
-            code = self.proc.wait()
+            self.pid = self._spawn()
+            _, status = os.waitpid(self.pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            dead, self.pid = self.pid, None  # reaped: its number may be reused
             if self.stopping.is_set():
                 return
             backoff = 1.0 if time.monotonic() - started > MAX_BACKOFF else min(backoff * 2, MAX_BACKOFF)
-            logger.error("scheduler process %s died (exit code %s); restarting in %.0f s", self.proc.pid, code, backoff)
+            logger.error("scheduler process %s died (exit code %s); restarting in %.0f s", dead, code, backoff)
             try:
                 record_restart(get_redis(self.app_config), code)
             except Exception:  # noqa: BLE001 - Redis down: the log line above still tells
@@ -88,12 +94,14 @@ class SchedulerSupervisor(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            if self.pid is None or not self.is_alive():
+                return
             try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                return
+            self.join(timeout=wait)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,7 +43,9 @@ def readyz():
 
 @bp.get("/healthz/scheduler")
 def scheduler_health():
-    """503 while no scheduler beats or a scheduled job is overdue; the body says which."""
+    """503 while no scheduler beats or a scheduled job is overdue; the body says which.
+
+    Public like /readyz (probes have no login): it names no host, process or error text."""
     from app.core.scheduler import snapshot
 
     try:
@@ -59,9 +61,8 @@ def scheduler_health():
         "reason": reason,
         "scheduler": {
             "up": status.up,
-            "leader": status.leader,
             "heartbeat_age_seconds": None if status.heartbeat_age is None else round(status.heartbeat_age, 1),
-            "standbys": status.standbys,
+            "standbys": len(status.standbys),
             "restarts": status.restarts,
         },
         "jobs": {

@@ -28,7 +28,8 @@ def list_command() -> None:
         status, states = snapshot(current_app.config)
     except Exception as exc:  # noqa: BLE001 - Redis down: say so instead of a traceback
         raise click.ClickException(f"Redis is not reachable ({type(exc).__name__}); check REDIS_URL") from None
-    click.echo(f"scheduler: {'up' if status.up else 'DOWN'} ({status.reason})")
+    leader = f"leader {status.leader}, " if status.up else ""
+    click.echo(f"scheduler: {'up' if status.up else 'DOWN'} ({leader}{status.reason})")
     click.echo(f"{'job':24} {'schedule':26} {'queue':9} {'status':8} {'last success (UTC)':20} {'next run (UTC)':20}")
     for s in states:
         flag = "OVERDUE" if s.overdue else str(s.status)
@@ -51,7 +52,7 @@ def check_command() -> None:
     if not status.up or late:
         problem = status.reason if not status.up else f"overdue: {', '.join(late)}"
         raise click.ClickException(f"scheduler unhealthy: {problem}")
-    click.echo(f"scheduler ok: {status.reason}")
+    click.echo(f"scheduler ok: leader {status.leader}, {status.reason}")
 
 
 @jobs_cli.command("run")

@@ -247,7 +247,7 @@ class SchedulerStatus:
     @property
     def reason(self) -> str:
         if self.up:
-            return f"leader {self.leader}, last beat {self.heartbeat_age:.0f} s ago"
+            return f"last beat {self.heartbeat_age:.0f} s ago"
         if self.heartbeat_age is None:
             return "no scheduler has ever run: start `python worker.py` (without --no-cron)"
         return f"no scheduler heartbeat for {self.heartbeat_age:.0f} s: the scheduler is down"

@@ -256,4 +256,13 @@ def test_cli_check_fails_while_the_scheduler_is_down(app):
     get_redis().hset(STATUS_KEY, mapping={"heartbeat": time.time(), "leader": "h:1:x"})
     result = runner.invoke(args=["omnicrm", "jobs", "check"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("scheduler ok: leader h:1:x")
+    assert result.output.startswith("scheduler ok: leader h:1:x, last beat")
+
+
+def test_public_health_body_names_no_host_or_error(client):
+    get_redis().hset(STATUS_KEY, mapping={"heartbeat": time.time(), "leader": "db-host-7:4242:abc"})
+    get_redis().hset(
+        job_key("flag_overdue"), mapping={"last_error": "OperationalError: password=hunter2", "last_error_at": 1}
+    )
+    body = client.get("/healthz/scheduler").get_data(as_text=True)
+    assert "db-host-7" not in body and "4242" not in body and "hunter2" not in body

@@ -36,6 +36,7 @@ PUBLIC_ENDPOINTS = {
     "SecurityApi.login",
     "health.healthz",
     "health.readyz",
+    "health.scheduler_health",  # a probe: statuses only, no host, process or error text
     "webhooks.verify",
     "webhooks.receive",
     "LocaleView.index",  # switches the UI language in the session; nothing else
