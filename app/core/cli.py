@@ -100,12 +100,14 @@ def page_add_command(page_id: str, name: str, token_file, retention_days: int) -
 
 def register_cli(app: Flask) -> None:
     from app.audit.commands import register as register_audit
+    from app.core.doctor import register as register_doctor
     from app.core.keys import register as register_keys
     from app.privacy.commands import register as register_privacy
     from app.webhooks.commands import register as register_webhooks
 
     for register in (
         register_audit,
+        register_doctor,
         register_keys,
         register_privacy,
         register_webhooks,
