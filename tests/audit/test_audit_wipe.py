@@ -187,3 +187,51 @@ def test_the_archive_function_refuses_rows_no_segment_describes():
     with pytest.raises(DBAPIError, match="segment"), db.engine.begin() as conn:
         conn.execute(text("SELECT audit_archive_delete(:t)"), {"t": last})
     assert service.verify_chain().rows == 3
+
+
+def _documented_grants(role: str) -> list[str]:
+    """The grant block of docs/security.md, for `role` (so the documentation is what is tested)."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
+    block = next(b for b in doc.split("```sql")[1:] if "GRANT USAGE ON SCHEMA public TO omnicrm_app" in b)
+    sql = block.split("```")[0].replace("omnicrm_app", role)
+    return [s.strip() for s in sql.split(";") if s.strip()]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+        "TRUNCATE audit_log",
+        "DELETE FROM audit_head",
+        "SET LOCAL omnicrm.audit_archive = 'on'; DELETE FROM audit_log",
+        "INSERT INTO audit_archive_grant (txid) VALUES (txid_current())",
+        "DROP TRIGGER audit_log_append_only ON audit_log",
+    ],
+)
+def test_the_documented_non_owner_role_cannot_open_the_guard(sql):
+    _require_pg()
+    from sqlalchemy import create_engine
+
+    make_rows(2)
+    db.session.rollback()
+    role = f"omnicrm_app_{db.engine.url.database}"
+    with db.engine.begin() as conn:
+        conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+        for statement in _documented_grants(role):
+            conn.execute(text(statement))
+    engine = create_engine(db.engine.url.set(username=role, password=None))
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == 2
+        with pytest.raises(DBAPIError), engine.begin() as conn:
+            for statement in sql.split("; "):
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+        with db.engine.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
+    assert service.verify_chain().ok
