@@ -13,6 +13,7 @@ Revises: 0004
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_audit_wipe"
@@ -98,9 +99,14 @@ $$ LANGUAGE plpgsql
 
 
 def upgrade() -> None:
+    # A model too (app.audit.models.AuditArchiveGrant), so the schema matches on both backends.
+    op.create_table(
+        "audit_archive_grant",
+        sa.Column("txid", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.PrimaryKeyConstraint("txid"),
+    )
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute("CREATE TABLE audit_archive_grant (txid bigint PRIMARY KEY)")
     op.execute("REVOKE ALL ON audit_archive_grant FROM PUBLIC")
     op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
     op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
@@ -130,6 +136,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
+        op.drop_table("audit_archive_grant")
         return
     op.execute("DROP FUNCTION IF EXISTS audit_archive_delete(integer)")
     op.execute("DROP TRIGGER IF EXISTS audit_segment_append_only ON audit_segment")
@@ -144,4 +151,4 @@ def downgrade() -> None:
         "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
         "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
     )
-    op.execute("DROP TABLE IF EXISTS audit_archive_grant")
+    op.drop_table("audit_archive_grant")
