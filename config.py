@@ -79,6 +79,8 @@ def build_config(env: str | None = None) -> dict:
         # comma-separated CIDRs allowed to scrape /metrics without the token ("" = token only)
         "METRICS_ALLOW_NETS": os.environ.get("METRICS_ALLOW_NETS", "127.0.0.1/32,::1/128"),
         "PSID_HASH_KEY": os.environ.get("PSID_HASH_KEY", ""),
+        # optional file outside the database: each new audit chain head is appended, verify checks it
+        "AUDIT_ANCHOR_PATH": os.environ.get("AUDIT_ANCHOR_PATH", ""),
         "PROXY_FIX_HOPS": _int("PROXY_FIX_HOPS", 0),
         # Server-Timing header (database time, query count) on every response; for profiling
         "SERVER_TIMING": _bool("SERVER_TIMING", False),

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import orjson
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import Connection, delete, func, insert, select, text
 
 from app import db
 from app.audit import chain
@@ -75,9 +75,6 @@ def archive_before(cutoff: datetime, out_dir: Path) -> ArchiveResult:
             count += 1
             last_hash = data["hash"]
     sha = digest.hexdigest()
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SET LOCAL omnicrm.audit_archive = 'on'"))  # the trigger's one exception
-    conn.execute(delete(t).where(t.c.id <= through))
     conn.execute(
         insert(_segment_table).values(
             created_at=utcnow(),
@@ -88,10 +85,20 @@ def archive_before(cutoff: datetime, out_dir: Path) -> ArchiveResult:
             signature=segment_signature(through, count, last_hash, sha),
         )
     )
+    _delete_archived(conn, through)
     record("audit_archived", "audit_log", through, {"rows": count, "archive_sha256": sha, "file": path.name})
     db.session.commit()
     logger.info("archived %s audit rows through id %s to %s", count, through, path.name)
     return ArchiveResult(count, through, path, sha)
+
+
+def _delete_archived(conn: Connection, through: int) -> None:
+    """Remove the archived rows. PostgreSQL: only through the SECURITY DEFINER function (migration
+    0005), which checks them against the segment just recorded; no session setting opens the guard."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT audit_archive_delete(:through)"), {"through": through})
+    else:
+        conn.execute(delete(_audit_table).where(_audit_table.c.id <= through))
 
 
 def verify_archive_file(path: Path, start: str = GENESIS) -> bool:

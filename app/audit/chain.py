@@ -12,6 +12,7 @@ import orjson
 
 logger = logging.getLogger(__name__)
 
+GENESIS = "0" * 64  # what the first row of a chain links to
 SORT = orjson.OPT_SORT_KEYS
 COLUMNS = (
     "id",

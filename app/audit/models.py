@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_appbuilder import Model
-from sqlalchemy import DateTime, Index, Integer, String
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.models import JSONType, utcnow
@@ -64,3 +64,12 @@ class AuditSegment(Model):
     start_prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     archive_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     signature: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class AuditArchiveGrant(Model):
+    """PostgreSQL: the archive function's grant for its own transaction (migration 0005); only the
+    table owner may write it, so no application session can open the audit guard itself."""
+
+    __tablename__ = "audit_archive_grant"
+
+    txid: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

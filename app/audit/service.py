@@ -13,23 +13,21 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, select, text
 
-from app.audit import chain
+from app.audit import anchor, chain
 from app.audit.models import AuditHead, AuditLog, AuditSegment
 from app.core.context import Actor, current_actor, current_request_id
 from app.core.models import sqlite_write_lock, utcnow
 
 logger = logging.getLogger(__name__)
 
-GENESIS = "0" * 64
+GENESIS = chain.GENESIS
 REDACTED = "[redacted]"
 # Arbitrary constant shared by every writer: the key of the PostgreSQL advisory lock.
 ADVISORY_LOCK_KEY = 72_616_873_001
@@ -216,6 +214,7 @@ def _write_head(conn: Connection, last_id: int, last_hash: str) -> None:
     stmt = insert(_head_table).values(**values)
     stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={k: v for k, v in values.items() if k != "id"})
     conn.execute(stmt)
+    anchor.stage(conn, last_id, last_hash)
 
 
 TX_WRITES = "audit_tx_writes"
@@ -353,121 +352,6 @@ def flush_signature_failures(now: datetime | None = None, include_current: bool 
     return len(rows)
 
 
-# --------------------------------------------------------------------------- verification
-
-
-@dataclass
-class VerifyResult:
-    ok: bool
-    rows: int
-    broken_id: int | None = None
-    reason: str = ""
-
-
-def _stream(conn: Connection, batch: int) -> Iterator[Any]:
-    """Rows as tuples (id, hashed fields..., prev_hash, hash) in id order, never all in memory."""
-    t = _audit_table
-    cols = [t.c.id, *(t.c[f] for f in HASHED_FIELDS), t.c.prev_hash, t.c.hash]
-    if conn.dialect.name == "postgresql":
-        # A server-side cursor on the raw driver: no ORM/Core row overhead, JSONB via orjson.
-        from psycopg.types.json import set_json_loads
-
-        names = ", ".join(c.name for c in cols)
-        cursor = conn.connection.dbapi_connection.cursor(name="audit_verify")
-        set_json_loads(orjson.loads, cursor)
-        cursor.itersize = batch
-        try:
-            cursor.execute(f"SELECT {names} FROM audit_log ORDER BY id")  # noqa: S608 - fixed column names
-            yield from cursor
-        finally:
-            cursor.close()
-        return
-    result = conn.execution_options(stream_results=True, yield_per=batch).execute(select(*cols).order_by(t.c.id))
-    for row in result:
-        yield tuple(row)
-
-
-def verify_rows(rows: Iterable[Any], start: str = GENESIS) -> VerifyResult:
-    """Walk rows in id order; the first one whose links or hash don't match breaks the chain."""
-    out = chain.walk(rows, start)
-    if not out["ok"]:
-        return VerifyResult(False, out["count"], out["broken_id"], out["reason"])
-    return VerifyResult(True, out["count"], out.get("last_id"), "")
-
-
-def verify_parallel(conn: Connection, workers: int, batch: int, start: str = GENESIS) -> VerifyResult:
-    """PostgreSQL: walk id slices in worker processes, then check the seams in order."""
-    import multiprocessing
-
-    t = _audit_table
-    lo, hi = conn.execute(select(func.min(t.c.id), func.max(t.c.id))).one()
-    if lo is None:
-        return VerifyResult(True, 0, None, "")
-    step = (hi - lo) // workers + 1
-    bounds = [(lo + i * step, min(lo + (i + 1) * step, hi + 1)) for i in range(workers)]
-    dsn = conn.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        parts = pool.starmap(chain.walk_range_pg, [(dsn, a, b, batch) for a, b in bounds])
-    prev, count, last_id = start, 0, None
-    for part in parts:
-        if part["first_id"] is None:
-            continue
-        if part.get("first_prev", prev) != prev:
-            return VerifyResult(False, count, part["first_id"], "prev_hash does not match the previous row")
-        if not part["ok"]:
-            return VerifyResult(False, count + part["count"], part["broken_id"], part["reason"])
-        prev, last_id = part["last_hash"], part["last_id"]
-        count += part["count"]
-    return VerifyResult(True, count, last_id, "")
-
-
-def verify_chain(conn: Connection | None = None, batch: int = 10_000, workers: int = 1) -> VerifyResult:
-    """Verify the whole chain, streamed, then check its end against the signed head.
-
-    `workers` > 1 on PostgreSQL splits the walk over processes (same result, faster).
-    """
-    from app import db
-
-    own = conn is None
-    conn = conn or db.engine.connect()
-    try:
-        start = GENESIS
-        segment = conn.execute(select(_segment_table).order_by(_segment_table.c.id.desc()).limit(1)).first()
-        if segment is not None:
-            expected = segment_signature(
-                segment.archived_through_id, segment.archived_rows, segment.start_prev_hash, segment.archive_sha256
-            )
-            if not hmac.compare_digest(segment.signature or "", expected):
-                return VerifyResult(False, 0, segment.archived_through_id, "the archive segment's signature is invalid")
-            start = segment.start_prev_hash
-        if workers > 1 and conn.dialect.name == "postgresql":
-            result = verify_parallel(conn, workers, batch, start)
-        else:
-            result = verify_rows(_stream(conn, batch), start)
-        if not result.ok:
-            return result
-        last_id = result.broken_id
-        result.broken_id = None
-        head = conn.execute(select(_head_table).where(_head_table.c.id == 1)).first()
-        if head is None:
-            if last_id is not None:
-                return VerifyResult(False, result.rows, last_id, "rows exist but the chain head is missing")
-            return result
-        if not hmac.compare_digest(head.signature or "", _head_signature(head.last_id, head.last_hash)):
-            return VerifyResult(False, result.rows, head.last_id, "the chain head's signature is invalid")
-        if last_id is None or last_id < head.last_id:
-            return VerifyResult(False, result.rows, head.last_id, "rows at the end of the chain are missing")
-        if last_id > head.last_id:
-            return VerifyResult(False, result.rows, head.last_id + 1, "rows were appended outside the application")
-        last_hash = conn.execute(select(_audit_table.c.hash).where(_audit_table.c.id == last_id)).scalar_one()
-        if last_hash != head.last_hash:
-            return VerifyResult(False, result.rows, last_id, "the last row does not match the chain head")
-        return result
-    finally:
-        if own:
-            conn.close()
-
-
 # --------------------------------------------------------------------------- alert
 
 ALERT_KEY = "omnicrm:audit:chain_broken"
@@ -496,3 +380,7 @@ def current_alert() -> dict[str, Any] | None:
         logger.warning("could not read the audit alert")
         return None
     return json.loads(raw) if raw else None
+
+
+# Verification lives in app.audit.verify; these names stay importable from here.
+from app.audit.verify import VerifyResult, verify_chain, verify_parallel, verify_rows  # noqa: E402, F401

@@ -90,6 +90,7 @@ def page_add_command(page_id: str, name: str, token_file, retention_days: int) -
 
 def register_cli(app: Flask) -> None:
     from app.audit.commands import register as register_audit
+    from app.core.doctor import register as register_doctor
     from app.core.keys import register as register_keys
     from app.core.schedule_commands import register as register_jobs
     from app.privacy.commands import register as register_privacy
@@ -97,6 +98,7 @@ def register_cli(app: Flask) -> None:
 
     for register in (
         register_audit,
+        register_doctor,
         register_keys,
         register_jobs,
         register_privacy,

@@ -59,6 +59,8 @@ def test_tampering_after_archive_is_still_detected(app, tmp_path):
     assert verify_chain().ok
     # a forged segment (pointing the chain elsewhere) fails its signature
     with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # as the owner, with the guard triggers off
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text("UPDATE audit_segment SET start_prev_hash = :h"), {"h": "f" * 64})
     result = verify_chain()
     assert not result.ok and "segment" in result.reason

@@ -30,15 +30,12 @@ TAMPER = {
 
 
 def raw(sql: str, **params) -> None:
-    """Edit audit_log behind the application's back (PostgreSQL: with the guard trigger off)."""
+    """Edit the audit tables behind the application's back (PostgreSQL: as the owner, guards off)."""
     db.session.rollback()
     with db.engine.begin() as conn:
-        pg = conn.dialect.name == "postgresql"
-        if pg:
-            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text(sql), params)
-        if pg:
-            conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +44,7 @@ def _empty_chain() -> None:
     db.session.rollback()
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text("TRUNCATE audit_log, audit_head RESTART IDENTITY"))
         else:
             conn.execute(text("DELETE FROM audit_log"))
