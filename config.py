@@ -107,7 +107,12 @@ def build_config(env: str | None = None) -> dict:
         "AUTH_RATE_LIMIT": os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second"),
         # Login rate-limit counters; empty -> REDIS_URL (or the embedded Redis socket), shared by workers.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", ""),
+        # Failed logins are counted per account + client address (app/core/login_guard.py).
         "LOGIN_LOCKOUT_THRESHOLD": _int("LOGIN_LOCKOUT_THRESHOLD", 5),
+        "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 60),
+        "LOGIN_THROTTLE_FREE_ATTEMPTS": _int("LOGIN_THROTTLE_FREE_ATTEMPTS", 3),
+        "LOGIN_THROTTLE_BASE_SECONDS": _int("LOGIN_THROTTLE_BASE_SECONDS", 1),
+        "LOGIN_THROTTLE_MAX_SECONDS": _int("LOGIN_THROTTLE_MAX_SECONDS", 300),
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_HTTPONLY": True,
@@ -117,6 +122,9 @@ def build_config(env: str | None = None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_int("SESSION_LIFETIME_MINUTES", 480)),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=_int("JWT_LIFETIME_MINUTES", 60)),
+        # The library default is 30 days; refresh tokens are also refused once the account is
+        # deactivated, its password changes or its login source is locked (core/security.py).
+        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(minutes=_int("JWT_REFRESH_LIFETIME_MINUTES", 720)),
         "LANGUAGES": {"en": {"flag": "gb", "name": "English"}},
         "BABEL_DEFAULT_LOCALE": "en",
         "FAB_API_MAX_PAGE_SIZE": 100,
@@ -151,6 +159,13 @@ def check_production(cfg: dict) -> None:
             problems.append(f"{name} is not set")
         elif dev in value.split(","):
             problems.append(f"{name} is still the development default")
+    psid_key = env.get("PSID_HASH_KEY", "")
+    if not psid_key:
+        # Without it the key derives from SECRET_KEY: rotating SECRET_KEY would make erased
+        # contacts unrecognisable, so their late events would bring their data back.
+        problems.append("PSID_HASH_KEY is not set (erased contacts are recognised by it; keep it stable)")
+    elif psid_key == env.get("SECRET_KEY"):
+        problems.append("PSID_HASH_KEY must not be the SECRET_KEY (it has to outlive SECRET_KEY rotations)")
     if not env.get("DATABASE_URL"):
         problems.append("DATABASE_URL is not set (production needs PostgreSQL)")
     if not env.get("REDIS_URL"):

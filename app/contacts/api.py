@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from flask import request
+from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import permission_name
+from werkzeug.wrappers import Response
 
 from app.contacts import services
 from app.contacts.models import Contact
@@ -33,7 +37,7 @@ class ContactApi(OmniModelRestApi):
     resource_name = "contact"
     datamodel = SQLAInterface(Contact)
     class_permission_name = "Contact"
-    method_permission_name = READ_WRITE_METHODS
+    method_permission_name = {**READ_WRITE_METHODS, "legal_hold": "legal_hold"}
     list_columns = COLUMNS
     show_columns = COLUMNS
     edit_columns = [
@@ -64,3 +68,62 @@ class ContactApi(OmniModelRestApi):
 
     def post_update(self, item: Contact) -> None:
         services.after_update(item)
+
+    def pre_delete(self, item: Contact) -> None:
+        services.check_delete(item)
+
+    def put_headless(self, pk: int) -> Response:
+        """A role that may not touch legal_hold gets 403 with the reason (other refusals: 422)."""
+        try:
+            return super().put_headless(pk)
+        except services.ContactForbidden as exc:
+            self.datamodel.session.rollback()
+            return self.response(403, message=str(exc))
+
+    def delete_headless(self, pk: int) -> Response:
+        """Deleting is the Admin's only (403 otherwise); a contact under legal hold: 409."""
+        try:
+            return super().delete_headless(pk)
+        except services.ContactForbidden as exc:
+            self.datamodel.session.rollback()
+            return self.response(403, message=str(exc))
+        except services.ContactOnHold as exc:
+            self.datamodel.session.rollback()
+            return self.response(409, message=str(exc))
+
+    @expose("/<int:pk>/legal_hold", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("legal_hold")
+    def legal_hold(self, pk: int) -> Response:
+        """Set or clear legal hold: `{"legal_hold": true|false}` (Privacy Officers, Admins).
+        ---
+        post:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: The new value
+            400:
+              $ref: '#/components/responses/400'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or set(body) != {"legal_hold"} or not isinstance(body["legal_hold"], bool):
+            return self.response_400(message='send {"legal_hold": true} or {"legal_hold": false}')
+        contact = self.datamodel.get(pk)
+        if contact is None:
+            return self.response_404()
+        try:
+            services.set_legal_hold(contact, body["legal_hold"])
+        except services.ContactForbidden as exc:
+            self.datamodel.session.rollback()
+            return self.response(403, message=str(exc))
+        except services.ContactError as exc:
+            self.datamodel.session.rollback()
+            return self.response_422(message=str(exc))
+        return self.response(200, id=contact.id, legal_hold=contact.legal_hold)

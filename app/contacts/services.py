@@ -17,6 +17,54 @@ class ContactError(ValueError):
     """A contact change was refused; the message says why."""
 
 
+class ContactForbidden(PermissionError):
+    """The caller's role may not do this to a contact (DESIGN.md's role matrix)."""
+
+
+class ContactOnHold(ContactError):
+    """The contact is under legal hold: nobody deletes it (a 409 in the API)."""
+
+
+def may(verb: str) -> bool:
+    """Whether the caller holds `can_<verb>` on contacts (app.core.roles); jobs and the CLI do."""
+    from flask import current_app, has_request_context
+
+    if not has_request_context():
+        return True
+    return bool(current_app.appbuilder.sm.has_access(f"can_{verb}", "Contact"))
+
+
+def check_delete(contact: Contact) -> None:
+    """The one rule for deleting a contact, used by the grid and the API.
+
+    Only erasure (a privacy request) is meant to remove a contact; the Admin's delete stays for
+    rows created by mistake, and never for a contact under legal hold.
+    """
+    if not may("delete"):
+        raise ContactForbidden("contacts are removed by erasure (a privacy request), not deleted")
+    if contact.legal_hold:
+        raise ContactOnHold("this contact is under legal hold: nobody can delete it until the hold is lifted")
+
+
+def _legal_hold_changed(contact: Contact) -> bool:
+    from sqlalchemy import inspect
+
+    history = inspect(contact).attrs.legal_hold.history
+    if not history.added:
+        return False
+    return not history.deleted or bool(history.added[0]) != bool(history.deleted[0])
+
+
+def set_legal_hold(contact: Contact, hold: bool) -> None:
+    """Privacy Officers (and Admins) set or clear legal_hold; it stops retention and erasure."""
+    if not may("legal_hold"):
+        raise ContactForbidden("only a Privacy Officer or an Admin sets or clears legal_hold")
+    if contact.erased_at:
+        raise ContactError("this contact was erased")
+    contact.legal_hold = bool(hold)
+    db.session.commit()
+
+
 def clean_tags(tags: str | None) -> str | None:
     if tags is None:
         return None
@@ -41,12 +89,15 @@ def before_update(contact: Contact) -> None:
     """Validation shared by the grid's edit form and the API."""
     if contact.erased_at:
         raise ContactError("this contact was erased and cannot be edited")
+    if _legal_hold_changed(contact) and not may("legal_hold"):
+        raise ContactForbidden("only a Privacy Officer or an Admin sets or clears legal_hold")
     contact.tags = clean_tags(contact.tags)
 
 
 def after_update(contact: Contact) -> None:
-    """Side effects of a saved edit: a minor opens an erasure request (privacy policy §9)."""
+    """Side effects of a saved edit: a minor opens an erasure request (privacy policy §9),
+    recorded as caused by whoever marked the contact (four eyes: they cannot approve it)."""
     if contact.is_minor:
         from app.privacy import services as privacy_services
 
-        privacy_services.open_minor_erasure(contact)
+        privacy_services.open_minor_erasure(contact, caused_by_id=privacy_services.acting_user_id())

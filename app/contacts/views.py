@@ -5,20 +5,22 @@ from __future__ import annotations
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import AppBuilder, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from wtforms import BooleanField
 
 from app import db
 from app.contacts import services
 from app.contacts.models import Contact
 from app.core.grids import ScaleListMixin
 from app.core.roles import READ_WRITE_METHODS
+from app.core.urls import safe_next
 
 
 class ContactModelView(ScaleListMixin, ModelView):
     datamodel = SQLAInterface(Contact)
     class_permission_name = "Contact"
-    method_permission_name = {**READ_WRITE_METHODS, "edit_notes": "edit_notes"}
+    method_permission_name = {**READ_WRITE_METHODS, "edit_notes": "edit_notes", "legal_hold": "legal_hold"}
     list_title = "Contacts"
-    show_template = "privacy/contact_show.html"  # adds "New privacy request"
+    show_template = "contacts/show.html"  # "New privacy request" and the legal-hold switch
     list_columns = [
         "display_name",
         "page.name",
@@ -77,8 +79,24 @@ class ContactModelView(ScaleListMixin, ModelView):
         "legal_hold": "Stops retention and erasure while set.",
     }
 
+    # FAB makes non-nullable booleans InputRequired, so an unticked box could never be saved
+    # (and every edit would set legal_hold): plain checkboxes instead.
+    edit_form_extra_fields = {
+        "marketing_opt_out": BooleanField("Opted out of marketing"),
+        "is_minor": BooleanField("Under 13", description=description_columns["is_minor"]),
+        "legal_hold": BooleanField("Legal hold", description=description_columns["legal_hold"]),
+    }
+
     def pre_update(self, item: Contact) -> None:
-        services.before_update(item)
+        try:
+            services.before_update(item)
+        except (services.ContactError, services.ContactForbidden):
+            db.session.rollback()  # FAB flashes the reason; nothing of the form may be flushed later
+            raise
+
+    def pre_delete(self, item: Contact) -> None:
+        """FAB flashes the refusal and keeps the row (delete button hidden without the right)."""
+        services.check_delete(item)
 
     def post_update(self, item: Contact) -> None:
         services.after_update(item)
@@ -97,8 +115,25 @@ class ContactModelView(ScaleListMixin, ModelView):
                 flash(str(exc), "danger")
             else:
                 flash("Notes and tags saved.", "success")
-            return redirect(request.form.get("next") or url_for(".show", pk=pk))
+            return redirect(safe_next(request.form.get("next"), url_for(".show", pk=pk)))
         return self.render_template("contacts/notes.html", contact=contact)
+
+    @expose("/legal_hold/<int:pk>", methods=["POST"])
+    @has_access
+    def legal_hold(self, pk: int):
+        """Privacy Officers and Admins set or clear legal_hold (POST with CSRF, audited)."""
+        contact = db.session.get(Contact, pk)
+        if contact is None:
+            abort(404)
+        hold = request.form.get("legal_hold") in ("1", "y", "on", "true")
+        try:
+            services.set_legal_hold(contact, hold)
+        except (services.ContactError, services.ContactForbidden) as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+        else:
+            flash("Legal hold set." if hold else "Legal hold cleared.", "success")
+        return redirect(url_for(".show", pk=pk))
 
 
 def register(ab: AppBuilder) -> None:

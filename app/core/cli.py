@@ -51,6 +51,14 @@ def demo_command(contacts: int) -> None:
     """Demo users for every role, two pages, contacts and conversations."""
     from app.core import demo
 
+    if current_app.config.get("OMNICRM_ENV") == "production":
+        # Demo users have printed, well-known passwords and demo data mixes with real contacts.
+        raise click.ClickException(
+            "refusing to seed demo data in production (OMNICRM_ENV=production): demo accounts have "
+            "known passwords. Use `flask fab create-admin` for the first account, or run the demo "
+            "against a development or testing instance."
+        )
+
     with acting_as(cli_actor()):
         ensure_roles()
         users = demo.seed(contacts=contacts, progress=lambda msg: click.echo(msg))

@@ -1,5 +1,8 @@
-"""Security manager: audited logins, lockout after repeated failures, password policy.
+"""Security manager: audited logins, brute-force guard, password policy, revocable JWTs.
 
+Failed logins are throttled and locked per account *and* address (app.core.login_guard), so a
+stranger cannot lock a real user out. JWTs carry a password stamp and their login source and are
+refused once the account is inactive, its password changed, or that source locked.
 Also: the users grid gets an admin "Unlock" action, the login rate limit keeps its counters in
 Redis (so it holds across gunicorn workers and hosts), and the JWT login API is rate limited
 like the login form.
@@ -7,6 +10,8 @@ like the login form.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from typing import Any
 
@@ -16,11 +21,14 @@ from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
+from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 
 logger = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
+CLAIM_STAMP = "omni_pwd"  # password_stamp() at login
+CLAIM_SOURCE = "omni_src"  # login_guard.source_tag() of the address that logged in
 
 
 def password_policy(password: str) -> None:
@@ -58,10 +66,29 @@ def ratelimit_storage_uri(config: dict) -> str:
     return f"redis+unix://{socket_file}"
 
 
-def is_locked(user: Any) -> bool:
-    """Locked once fail_login_count reaches LOGIN_LOCKOUT_THRESHOLD (0 turns lockout off)."""
-    threshold = int(current_app.config.get("LOGIN_LOCKOUT_THRESHOLD", 5))
-    return bool(threshold) and (getattr(user, "fail_login_count", 0) or 0) >= threshold
+def password_stamp(user: Any) -> str:
+    """A keyed fingerprint of the account's password hash: changes when the password does.
+
+    Carried in every JWT; a token whose stamp no longer matches (password changed or reset)
+    is refused, refresh tokens included.
+    """
+    secret = current_app.config["SECRET_KEY"].encode()
+    material = f"{user.id}|{user.password or ''}".encode()
+    return hmac.new(secret, material, hashlib.sha256).hexdigest()[:24]
+
+
+def token_refusal(user: Any, claims: dict[str, Any]) -> str | None:
+    """Why a (valid, unexpired) JWT must not be honoured for this account, or None."""
+    from app.core import login_guard
+
+    if user is None or not user.is_active:
+        return "inactive"
+    if not hmac.compare_digest(str(claims.get(CLAIM_STAMP, "")), password_stamp(user)):
+        return "password_changed"
+    tag = claims.get(CLAIM_SOURCE)
+    if not tag or login_guard.source_is_locked(login_guard.account_key(user, None), str(tag)):
+        return "locked"
+    return None
 
 
 class OmniUserDBModelView(UserDBModelView):
@@ -70,12 +97,12 @@ class OmniUserDBModelView(UserDBModelView):
 
     class_permission_name = "UserDBModelView"  # same permission names as FAB's own view
     list_columns = ["first_name", "last_name", "username", "email", "active", "roles", "fail_login_count"]
-    label_columns = {**UserDBModelView.label_columns, "fail_login_count": "Failed logins (locked at threshold)"}
+    label_columns = {**UserDBModelView.label_columns, "fail_login_count": "Failed logins since last login"}
 
     @action(
         "unlock",
         "Unlock",
-        "Reset the failed-login counter of the selected account(s)?",
+        "Lift the login lockouts (every address) and reset the failed-login counter of the selected account(s)?",
         "fa-unlock",
     )
     def unlock(self, items: Any):
@@ -116,13 +143,15 @@ def _selected(items: Any) -> list[Any]:
 
 
 def unlock_users(users: list[Any]) -> int:
-    """Reset fail_login_count (the lockout) and audit it; shared by the grid and scripts."""
+    """Lift every source's lockout and reset fail_login_count, audited; grid and scripts."""
     from app import db
     from app.audit.service import record
+    from app.core import login_guard
 
     count = 0
     for user in users:
-        if (user.fail_login_count or 0) == 0:
+        cleared = login_guard.clear_account(login_guard.account_key(user, None))
+        if not cleared and (user.fail_login_count or 0) == 0:
             continue
         user.fail_login_count = 0
         record("account_unlocked", "ab_user", user.id, {"fail_login_count": 0})
@@ -153,32 +182,70 @@ class OmniSecurityManager(SecurityManager):
                 if isinstance(view, SecurityApi) and view.blueprint is not None:
                     self.limiter.limit(self.auth_rate_limit, methods=["POST"])(view.blueprint)
 
+    def create_jwt_manager(self, app: Flask) -> JWTManager:
+        """Tokens carry the password stamp and login source; both are checked on every use."""
+        jwt_manager = super().create_jwt_manager(app)
+        jwt_manager.additional_claims_loader(self._jwt_claims)
+        return jwt_manager
+
+    def _jwt_claims(self, identity: Any) -> dict[str, str]:
+        from app.core import login_guard
+
+        user = self.get_user_by_id(int(identity))
+        if user is None:
+            return {}
+        return {CLAIM_STAMP: password_stamp(user), CLAIM_SOURCE: login_guard.source_tag(login_guard.source_address())}
+
+    def load_user_jwt(self, _jwt_header: dict, jwt_data: dict) -> Any:
+        """FAB's lookup (active users only) plus: refused once the password changed or the
+        token's login source is locked out. Applies to access and refresh tokens alike."""
+        user = super().load_user_jwt(_jwt_header, jwt_data)
+        reason = token_refusal(user, jwt_data)
+        if reason is not None:
+            logger.info("JWT refused for user %s: %s", jwt_data.get("sub"), reason)
+            return None
+        return user
+
     def auth_user_db(self, username: str, password: str) -> Any:
+        from app.core import login_guard
+
         user = None
         if username:
             user = self.find_user(username=username) or self.find_user(email=username)
-        if user is not None and user.is_active and is_locked(user):
+        account, address = login_guard.account_key(user, username), login_guard.source_address()
+        refused = login_guard.refusal(account, address)
+        if refused is not None:
             # Same answer and about the same work as a wrong password (one hash check and one
-            # write): no hint that the account exists or is locked.
+            # write): no hint that the account exists, is locked or is throttled.
             from werkzeug.security import check_password_hash
 
-            check_password_hash(user.password or current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], password or "")
-            self.noop_user_update(user)
-            self._audit("login_failed", username, user_id=user.id, reason="locked")
+            fake = current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"]
+            check_password_hash((user.password if user is not None else None) or fake, password or "")
+            if user is not None:
+                self.noop_user_update(user)
+            self._audit("login_failed", username, user_id=getattr(user, "id", None), reason=refused)
             return None
         result = super().auth_user_db(username, password)
-        if result is None and user is None:
-            self._audit("login_failed", username, user_id=None, reason="unknown_user")
+        if result is None:
+            self._failed(account, address, username, user)
+        else:
+            login_guard.record_success(account, address)
         return result
+
+    def _failed(self, account: str, address: str, username: str, user: Any) -> None:
+        """Count the failure against this source; audit the lock when it trips."""
+        from app.core import login_guard
+
+        if user is None:
+            self._audit("login_failed", username, user_id=None, reason="unknown_user")
+        if login_guard.record_failure(account, address) == "locked":
+            self._audit("account_locked", username, user_id=getattr(user, "id", None), scope="source")
 
     def on_user_login(self, user: Any) -> None:
         self._audit("login", user.username, user_id=user.id)
 
     def on_user_login_failed(self, user: Any) -> None:
         self._audit("login_failed", user.username, user_id=user.id, reason="bad_password")
-        threshold = int(current_app.config.get("LOGIN_LOCKOUT_THRESHOLD", 5))
-        if threshold and (user.fail_login_count or 0) == threshold:
-            self._audit("account_locked", user.username, user_id=user.id)
 
     def on_user_logout(self, user: Any) -> None:
         self._audit("logout", getattr(user, "username", "?"), user_id=getattr(user, "id", None))

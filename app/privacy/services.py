@@ -196,8 +196,12 @@ def request_account_deletion(user_id: int, requested_by_id: int | None = None) -
     return create_request("erasure", None, source="account", subject_user_id=user_id, requested_by_id=requested_by_id)
 
 
-def open_minor_erasure(contact: Contact) -> PrivacyRequest | None:
-    """A contact marked under 13 gets an erasure request (policy §9); one open request at most."""
+def open_minor_erasure(contact: Contact, caused_by_id: int | None = None) -> PrivacyRequest | None:
+    """A contact marked under 13 gets an erasure request (policy §9); one open request at most.
+
+    `caused_by_id` (whoever marked the contact) is recorded as the requester, so four eyes
+    keeps them from approving the erasure they caused.
+    """
     if contact.id is None or contact.erased_at:
         return None
     existing = db.session.scalar(
@@ -209,7 +213,7 @@ def open_minor_erasure(contact: Contact) -> PrivacyRequest | None:
     )
     if existing is not None:
         return existing
-    req = create_request("erasure", contact, source="staff", requested_by_id=None, commit=False)
+    req = create_request("erasure", contact, source="staff", requested_by_id=caused_by_id, commit=False)
     req.result = "opened automatically: contact marked under 13"
     db.session.commit()
     return req
@@ -231,7 +235,7 @@ def _four_eyes(req: PrivacyRequest, user_id: int | None) -> None:
     if user_id is None:
         raise PrivacyError("a decision needs a signed-in privacy officer")
     if req.requested_by_id is not None and req.requested_by_id == user_id:
-        raise PrivacyError("four eyes: you cannot decide on a request you created yourself")
+        raise PrivacyError("four eyes: you cannot decide on a request you created or caused yourself")
     if req.subject_user_id is not None and req.subject_user_id == user_id:
         raise PrivacyError("four eyes: you cannot decide on the deletion of your own account")
 

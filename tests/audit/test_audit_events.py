@@ -98,8 +98,10 @@ def test_record_auth_event_after_a_flush_does_not_deadlock(page):
     assert service.verify_chain().ok
 
 
-def test_login_ok_failed_logout_and_lockout(app, client):
+def test_login_ok_failed_logout_and_lockout(app, client, monkeypatch):
     from tests.conftest import csrf_token_from, login
+
+    monkeypatch.setitem(app.config, "LOGIN_THROTTLE_BASE_SECONDS", 0)  # lock without waiting
 
     assert login(client, "agent").status_code == 302
     [ok] = rows("login")
@@ -121,7 +123,8 @@ def test_login_ok_failed_logout_and_lockout(app, client):
     threshold = app.config["LOGIN_LOCKOUT_THRESHOLD"]
     for _ in range(threshold - 1):
         login(client, "agent", "wrong-password-123")
-    assert len(rows("account_locked")) == 1
+    [locked] = rows("account_locked")
+    assert locked.ip == "127.0.0.1" and locked.changes == {"scope": "source"}  # that address only
     assert csrf_token_from(client.get("/login/").get_data(as_text=True))
     assert service.verify_chain().ok
 

@@ -15,6 +15,7 @@ PROD = {
     "FB_VERIFY_TOKEN": "real-verify-token",
     "DATABASE_URL": "postgresql://u@db/omnicrm",
     "REDIS_URL": "redis://redis:6379/0",
+    "PSID_HASH_KEY": "a-stable-psid-hash-key-kept-across-rotations",
 }
 
 
@@ -51,6 +52,29 @@ def test_development_default_is_refused_by_name(prod_env, name, dev):
     prod_env.setenv(name, dev)
     with pytest.raises(config.ConfigError, match=f"{name} is still the development default"):
         config.build_config()
+
+
+def test_psid_hash_key_is_required_in_production(prod_env):
+    """Derived from SECRET_KEY, a SECRET_KEY rotation would let erased contacts come back."""
+    prod_env.delenv("PSID_HASH_KEY")
+    with pytest.raises(config.ConfigError, match="PSID_HASH_KEY is not set"):
+        config.build_config()
+    prod_env.setenv("PSID_HASH_KEY", PROD["SECRET_KEY"])
+    with pytest.raises(config.ConfigError, match="PSID_HASH_KEY must not be the SECRET_KEY"):
+        config.build_config()
+
+
+def test_demo_is_refused_in_production(app, monkeypatch):
+    from app.contacts.models import Contact
+    from app.pages.models import Page
+
+    monkeypatch.setitem(app.config, "OMNICRM_ENV", "production")
+    result = app.test_cli_runner().invoke(args=["omnicrm", "demo", "--contacts", "1"])
+    assert result.exit_code == 1
+    assert "refusing to seed demo data in production" in result.output
+    from app import db
+
+    assert db.session.query(Page).count() == 0 and db.session.query(Contact).count() == 0
 
 
 def test_unknown_environment_is_refused(monkeypatch):

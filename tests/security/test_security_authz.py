@@ -218,6 +218,31 @@ def test_actions_refused_without_their_permission(app, username):
     assert problems == []
 
 
+def test_only_admins_delete_rows(app):
+    """DESIGN.md: only Admins delete rows in the admin grids (and the APIs): the delete verb is
+    the Admin's alone, wherever a view or API offers deletion."""
+    checked = 0
+    for target in _targets(app):
+        if target.permission is None or target.method_name not in ("delete", "muldelete"):
+            continue
+        assert target.permission == "can_delete", target.endpoint
+        checked += 1
+        for name, role in ROLES.items():
+            if role is not None and role != "Admin":
+                assert not _role_allows(role, target.permission, target.view), (name, target.endpoint)
+    assert checked >= 4
+
+
+def test_legal_hold_is_set_by_privacy_officers_and_admins_only(app):
+    views = [v for v in app.appbuilder.baseviews if getattr(v, "class_permission_name", "") == "Contact"]
+    allowed = {
+        name
+        for name, role in ROLES.items()
+        if role and all(_role_allows(role, "can_legal_hold", v) for v in views if hasattr(v, "legal_hold"))
+    }
+    assert allowed == {"admin", "privacy"}
+
+
 def test_metrics_refuse_other_addresses_without_token(app, client):
     resp = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert resp.status_code == 403

@@ -1,4 +1,5 @@
-"""Login protection: lockout and admin unlock, no user enumeration, shared rate limiting."""
+"""Login protection: per-source throttling and lockout, admin unlock, no user enumeration,
+shared rate limiting. A stranger's failures never lock the real user out."""
 
 from __future__ import annotations
 
@@ -15,11 +16,34 @@ import sqlalchemy as sa
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 
 from app import db
+from app.core import login_guard
 from app.core.security import password_policy, ratelimit_storage_uri
 from tests.conftest import PASSWORD, api_token, csrf_token_from, login
 
 ROOT = Path(__file__).resolve().parents[2]
 WRONG = "not-the-password-at-all"
+HERE = "127.0.0.1"  # the test client's address
+STRANGER = {"REMOTE_ADDR": "203.0.113.66"}
+OWNER = {"REMOTE_ADDR": "198.51.100.7"}
+
+
+@pytest.fixture(autouse=True)
+def _no_delays(app, monkeypatch):
+    """Growing delays are tested on their own (with a moved clock); elsewhere they are off."""
+    monkeypatch.setitem(app.config, "LOGIN_THROTTLE_BASE_SECONDS", 0)
+
+
+def _login_from(client, username: str, password: str, environ: dict):
+    token = csrf_token_from(client.get("/login/", environ_base=environ).get_data(as_text=True))
+    return client.post(
+        "/login/",
+        data={"username": username, "password": password, "csrf_token": token},
+        environ_base=environ,
+    )
+
+
+def _locked_sources(app, username: str) -> list[str]:
+    return login_guard.locked_addresses(f"u{_user(app, username).id}")
 
 
 def _user(app, username: str):
@@ -43,6 +67,7 @@ def _lock(client, username: str, app) -> None:
             resp = login(client, username, WRONG)
             assert resp.status_code == 302
     assert _user(app, username).fail_login_count == app.config["LOGIN_LOCKOUT_THRESHOLD"]
+    assert _locked_sources(app, username) == [HERE]
 
 
 def _admin_unlock(app, username: str) -> None:
@@ -72,6 +97,7 @@ def test_lockout_through_the_login_form_and_admin_unlock(app, client):
 
     _admin_unlock(app, "agent")
     assert _user(app, "agent").fail_login_count == 0
+    assert _locked_sources(app, "agent") == []
     from app.audit.models import AuditLog
 
     unlocked = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "account_unlocked")).all()
@@ -105,6 +131,91 @@ def test_only_admins_can_unlock(app, client):
         )
         assert resp.status_code in (302, 403)
     assert _user(app, "agent").fail_login_count == app.config["LOGIN_LOCKOUT_THRESHOLD"]
+    assert _locked_sources(app, "agent") == [HERE]
+
+
+def test_a_stranger_cannot_lock_out_the_real_user(app):
+    """Failures from one address lock that address out of the account, not the account."""
+    stranger = app.test_client()
+    with app.app_context():
+        for _ in range(3 * app.config["LOGIN_LOCKOUT_THRESHOLD"]):
+            assert _login_from(stranger, "admin", WRONG, STRANGER).status_code == 302
+            assert (
+                stranger.post(
+                    "/api/v1/security/login",
+                    json={"username": "admin", "password": WRONG, "provider": "db"},
+                    environ_base=STRANGER,
+                ).status_code
+                == 401
+            )
+        # The stranger, even with the right password now, stays locked out...
+        resp = _login_from(stranger, "admin", PASSWORD, STRANGER)
+        assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    assert _locked_sources(app, "admin") == [STRANGER["REMOTE_ADDR"]]
+    # ...while the Admin, from their own address, logs in through the form and the API.
+    with app.app_context():
+        owner = app.test_client()
+        resp = _login_from(owner, "admin", PASSWORD, OWNER)
+        assert resp.status_code == 302 and "/login" not in resp.headers["Location"]
+        assert owner.get("/users/list/", environ_base=OWNER).status_code == 200
+        resp = owner.post(
+            "/api/v1/security/login",
+            json={"username": "admin", "password": PASSWORD, "provider": "db"},
+            environ_base=OWNER,
+        )
+        assert resp.status_code == 200
+    from app.audit.models import AuditLog
+
+    locked = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "account_locked")).all()
+    assert [row.ip for row in locked] == [STRANGER["REMOTE_ADDR"]]
+
+
+def test_growing_delays_per_source(app, client, monkeypatch):
+    """After the free attempts each failure makes that source wait twice as long; attempts
+    during the wait are refused unchecked (the right password too) and are not counted."""
+    monkeypatch.setitem(app.config, "LOGIN_THROTTLE_BASE_SECONDS", 10)
+    clock = [1_000_000.0]
+    monkeypatch.setattr(login_guard, "_now", lambda: clock[0])
+    free = app.config["LOGIN_THROTTLE_FREE_ATTEMPTS"]
+    for _ in range(free):
+        assert _jwt_login(client, "agent", WRONG).status_code == 401
+    # 3rd failure: wait 10 s. The right password is refused meanwhile, from this address only.
+    assert _jwt_login(client, "agent", PASSWORD).status_code == 401
+    assert (
+        client.post(
+            "/api/v1/security/login",
+            json={"username": "agent", "password": PASSWORD, "provider": "db"},
+            environ_base=OWNER,
+        ).status_code
+        == 200
+    )
+    clock[0] += 11
+    assert _jwt_login(client, "agent", WRONG).status_code == 401  # 4th failure: wait 20 s
+    clock[0] += 11
+    assert _jwt_login(client, "agent", PASSWORD).status_code == 401
+    clock[0] += 10
+    assert _jwt_login(client, "agent", PASSWORD).status_code == 200
+    assert _locked_sources(app, "agent") == []
+    from app.audit.models import AuditLog
+
+    reasons = [
+        (row.changes or {}).get("reason")
+        for row in db.session.scalars(
+            sa.select(AuditLog).where(AuditLog.action == "login_failed").order_by(AuditLog.id)
+        )
+    ]
+    assert reasons == ["bad_password"] * free + ["throttled", "bad_password", "throttled"]
+
+
+def test_failure_counters_live_in_redis(app, client):
+    """Shared by every worker and host: the counters are a Redis hash per account."""
+    from app.core.queues import get_redis
+
+    assert _jwt_login(client, "agent", WRONG).status_code == 401
+    key = f"{login_guard.PREFIX}u{_user(app, 'agent').id}"
+    assert get_redis().hget(key, f"{HERE}:n") == b"1"
+    assert api_token(client, "agent")  # a success forgets this source's failures
+    assert get_redis().hget(key, f"{HERE}:n") is None
 
 
 def _form_failure_message(client, username: str, password: str) -> str:
