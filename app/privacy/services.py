@@ -880,8 +880,10 @@ def run_retention(now: datetime | None = None) -> RetentionReport:
 def _purge_erased_leftovers() -> int:
     """Anything that reached an erased (tombstoned) contact since its erasure goes too.
 
-    Raw events only up to the (latest) erasure of that PSID hash: a newer event is the person
-    writing again as a fresh contact (or a late retry that processing discards, row included).
+    Raw events mentioning the PSID hash go, late retries received after the erasure included;
+    once the person wrote again as a fresh contact (a live contact with that hash), only those
+    received up to the (latest) erasure: the rest are theirs, and processing discards a late
+    retry among them, raw row included.
     """
     erased = select(Contact.id).where(Contact.erased_at.is_not(None), Contact.legal_hold.is_(False))
     counts: list[int] = []
@@ -893,14 +895,18 @@ def _purge_erased_leftovers() -> int:
         .where(Contact.erased_at.is_not(None), Contact.legal_hold.is_(False), Contact.psid_hash.is_not(None))
         .group_by(Contact.psid_hash)
     ).all()
-    for h, erased_at in erasures:
-        _batched_delete(
-            WebhookEvent,
-            select(WebhookEvent.id).where(
-                WebhookEvent.psid_hashes.like(f"%|{h}|%"), WebhookEvent.received_at <= erased_at
-            ),
-            counts,
+    live = set(
+        db.session.scalars(
+            select(Contact.psid_hash).where(
+                Contact.erased_at.is_(None), Contact.psid_hash.in_([h for h, _ in erasures])
+            )
         )
+    )
+    for h, erased_at in erasures:
+        events = select(WebhookEvent.id).where(WebhookEvent.psid_hashes.like(f"%|{h}|%"))
+        if h in live:  # they wrote again as a fresh contact: keep what came after the erasure
+            events = events.where(WebhookEvent.received_at <= erased_at)
+        _batched_delete(WebhookEvent, events, counts)
     for c in db.session.scalars(
         select(Contact).where(Contact.erased_at.is_not(None), Contact.legal_hold.is_(False), Contact.psid.is_not(None))
     ):

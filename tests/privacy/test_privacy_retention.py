@@ -214,13 +214,19 @@ def test_legal_hold_keeps_raw_events_of_other_kinds(page, contact):
     assert _alive(*held, free) == [True, True, True, False]
 
 
-def test_erased_leftovers_keep_the_persons_newer_events(page, contact):
-    erased_at = utcnow() - timedelta(days=1)
-    before = _raw(page.fb_page_id, 2, utcnow(), psid=contact.psid)
-    after = _raw(page.fb_page_id, 0.5, utcnow(), psid=contact.psid)  # they wrote again since
-    contact.psid_hash = crypto.keyed_hash(contact.psid)
+def test_erased_leftovers_keep_the_fresh_contacts_events(page, contact):
+    psid = contact.psid
+    before = _raw(page.fb_page_id, 2, utcnow(), psid=psid)
+    after = _raw(page.fb_page_id, 0.5, utcnow(), psid=psid)
+    contact.psid_hash = crypto.keyed_hash(psid)
     contact.psid = None
-    contact.erased_at = erased_at
+    contact.erased_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    services.run_retention()  # no fresh contact: everything mentioning the hash goes
+    assert _alive(before, after) == [False, False]
+    before = _raw(page.fb_page_id, 2, utcnow(), psid=psid)
+    after = _raw(page.fb_page_id, 0.5, utcnow(), psid=psid)
+    db.session.add(Contact(page=page, psid=psid, psid_hash=crypto.keyed_hash(psid)))  # they wrote again
     db.session.commit()
     services.run_retention()
     assert _alive(before, after) == [False, True]
