@@ -90,6 +90,15 @@ def build_config(env: str | None = None) -> dict:
         "CRON_OVERRIDES": os.environ.get("CRON_OVERRIDES", ""),
         # a pending webhook event older than this, with no job, is queued again by the sweeper
         "WEBHOOK_SWEEP_AFTER_SECONDS": _int("WEBHOOK_SWEEP_AFTER_SECONDS", 60),
+        # Request size limits (413 beyond them). The webhook keeps its own, smaller 1 MiB cap.
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 4 * 1024 * 1024),
+        # non-file form fields held in memory, and multipart parts per request (Werkzeug's guard
+        # against many tiny parts); our forms have a few dozen fields at most
+        "MAX_FORM_MEMORY_SIZE": _int("MAX_FORM_MEMORY_SIZE", 512 * 1024),
+        "MAX_FORM_PARTS": _int("MAX_FORM_PARTS", 1000),
+        # raw webhook events of no connected page (unknown page, none); a connected page's events
+        # follow the longest retention of their pages
+        "RAW_EVENT_RETENTION_DAYS": _int("RAW_EVENT_RETENTION_DAYS", 30),
         # Flask-AppBuilder
         "FAB_SECURITY_MANAGER_CLASS": "app.core.security.OmniSecurityManager",
         "FAB_UPDATE_PERMS": False,

@@ -61,6 +61,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.core import security_headers
 
     security_headers.install(app)
+    from app.core import limits
+
+    limits.install(app)
     from app.core import server_timing
 
     server_timing.install(app)

@@ -35,6 +35,9 @@ NAMES_ONLY_TABLES = frozenset({"ab_user"})
 # Login bookkeeping is covered by the login/login_failed events themselves.
 AUTH_BOOKKEEPING = frozenset({"last_login", "login_count", "fail_login_count", "changed_on", "changed_by_fk"})
 HIGH_VOLUME_TABLES = frozenset({"message", "webhook_event"})
+# Personal fields beyond service.PERSONAL_FIELDS, by table: a contact's tags and locale describe
+# the person (and outlived erasure in old audit rows), so only their names are recorded.
+PERSONAL_BY_TABLE: dict[str, frozenset[str]] = {"contact": frozenset({"tags", "locale"})}
 MAX_IDS = 1000
 
 _disabled: contextvars.ContextVar[bool] = contextvars.ContextVar("audit_disabled", default=False)
@@ -66,11 +69,13 @@ def _personal_keys(mapper: Mapper) -> frozenset[str]:
     keys = _personal_cache.get(mapper)
     if keys is None:
         found = set()
+        extra = PERSONAL_BY_TABLE.get(getattr(mapper.local_table, "name", ""), frozenset())
         for attr in mapper.column_attrs:
             col = attr.columns[0]
             type_name = type(getattr(col, "type", None)).__name__
             if (
                 attr.key in service.PERSONAL_FIELDS
+                or attr.key in extra
                 or getattr(col, "name", "") in service.PERSONAL_FIELDS
                 or "Encrypted" in type_name
                 or (getattr(col, "info", None) or {}).get("personal")

@@ -30,7 +30,10 @@ def facebook_data_deletion():
     """Meta Data Deletion Request Callback: verify, open erasure request(s), answer url + code."""
     signed = request.form.get("signed_request")
     if signed is None and request.is_json:
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # deep nesting is not a ValueError: silent=True does not catch it
+            return _bad("body is not JSON")
         signed = body.get("signed_request") if isinstance(body, dict) else None
     try:
         payload = services.parse_signed_request(

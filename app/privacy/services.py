@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import struct
@@ -774,6 +775,7 @@ HANDLERS: dict[str, Callable[[PrivacyRequest], str]] = {
 @dataclass
 class RetentionReport:
     per_page: dict[str, dict[str, int]] = field(default_factory=dict)
+    other_webhook_events: int = 0
     erased_leftovers: int = 0
     accounts_removed: int = 0
 
@@ -783,13 +785,56 @@ class RetentionReport:
             f"(older than {c['retention_days']} days)"
             for name, c in self.per_page.items()
         ]
+        out.append(f"webhook events of several pages, unknown pages or none: {self.other_webhook_events} removed")
         out.append(f"erased contacts: {self.erased_leftovers} leftover rows removed")
         out.append(f"deleted staff accounts: {self.accounts_removed} removed")
         return out
 
 
+DEFAULT_RAW_EVENT_RETENTION_DAYS = 30  # config.py's default for RAW_EVENT_RETENTION_DAYS
+
+
+def _not_held(stmt: Any, held_hashes: set[str]) -> Any:
+    """Keep raw events that mention a contact under legal hold."""
+    for h in held_hashes:
+        stmt = stmt.where(or_(WebhookEvent.psid_hashes.is_(None), ~WebhookEvent.psid_hashes.like(f"%|{h}|%")))
+    return stmt
+
+
+def raw_event_retention_days(page_fb_id: str | None, page_days: dict[str, int]) -> int:
+    """The retention of one raw event: the longest of its connected pages' (`page_fb_id` lists
+    every page of the body, comma-separated), else RAW_EVENT_RETENTION_DAYS (unknown page, none)."""
+    known = [page_days[p] for p in (page_fb_id or "").split(",") if p in page_days]
+    if known:
+        return max(known)
+    return int(current_app.config.get("RAW_EVENT_RETENTION_DAYS") or DEFAULT_RAW_EVENT_RETENTION_DAYS)
+
+
+def _purge_other_raw_events(now: datetime, page_days: dict[str, int], held_hashes: set[str]) -> int:
+    """Raw events that no single connected page's pass removes: several pages, unknown pages,
+    no page. Grouped by their (few) distinct `page_fb_id` values, each with its own cutoff."""
+    shortest = min([raw_event_retention_days(None, page_days), *page_days.values()])
+    old = WebhookEvent.received_at < now - timedelta(days=shortest)
+    values = db.session.scalars(
+        select(WebhookEvent.page_fb_id)
+        .where(old, or_(WebhookEvent.page_fb_id.is_(None), WebhookEvent.page_fb_id.not_in(list(page_days))))
+        .distinct()
+    ).all()
+    counts: list[int] = []
+    for value in values:
+        cutoff = now - timedelta(days=raw_event_retention_days(value, page_days))
+        same = WebhookEvent.page_fb_id.is_(None) if value is None else WebhookEvent.page_fb_id == value
+        _batched_delete(
+            WebhookEvent,
+            _not_held(select(WebhookEvent.id).where(same, WebhookEvent.received_at < cutoff), held_hashes),
+            counts,
+        )
+    return sum(counts)
+
+
 def run_retention(now: datetime | None = None) -> RetentionReport:
-    """Per-page retention (strictly older than retention_days), legal hold respected."""
+    """Per-page retention (strictly older than retention_days), legal hold respected; then every
+    other raw webhook event by the retention that applies to it (policy §8: nothing stays forever)."""
     now = now or utcnow()
     report = RetentionReport()
     held = select(Contact.id).where(Contact.legal_hold.is_(True))
@@ -798,8 +843,10 @@ def run_retention(now: datetime | None = None) -> RetentionReport:
         for c in db.session.scalars(select(Contact).where(Contact.legal_hold.is_(True)))
         if c.psid_hash or c.psid
     }
-    for page in db.session.scalars(select(Page).order_by(Page.id)).all():
-        cutoff = now - timedelta(days=page.retention_days or 365)
+    pages = db.session.scalars(select(Page).order_by(Page.id)).all()
+    page_days = {page.fb_page_id: page.retention_days or 365 for page in pages}
+    for page in pages:
+        cutoff = now - timedelta(days=page_days[page.fb_page_id])
         counts: list[int] = []
         convs = select(Conversation.id).where(Conversation.page_id == page.id, Conversation.contact_id.not_in(held))
         _batched_delete(
@@ -810,14 +857,13 @@ def run_retention(now: datetime | None = None) -> RetentionReport:
         events = select(WebhookEvent.id).where(
             WebhookEvent.page_fb_id == page.fb_page_id, WebhookEvent.received_at < cutoff
         )
-        for h in held_hashes:
-            events = events.where(or_(WebhookEvent.psid_hashes.is_(None), ~WebhookEvent.psid_hashes.like(f"%|{h}|%")))
-        _batched_delete(WebhookEvent, events, counts)
+        _batched_delete(WebhookEvent, _not_held(events, held_hashes), counts)
         report.per_page[page.name] = {
             "messages": counts[0],
             "webhook_events": counts[1],
             "retention_days": page.retention_days,
         }
+    report.other_webhook_events = _purge_other_raw_events(now, page_days, held_hashes)
     report.erased_leftovers = _purge_erased_leftovers()
     report.accounts_removed = purge_deleted_accounts(now)
     audit.record(
@@ -826,7 +872,7 @@ def run_retention(now: datetime | None = None) -> RetentionReport:
         None,
         {
             "messages": sum(c["messages"] for c in report.per_page.values()),
-            "webhook_events": sum(c["webhook_events"] for c in report.per_page.values()),
+            "webhook_events": sum(c["webhook_events"] for c in report.per_page.values()) + report.other_webhook_events,
             "erased_leftovers": report.erased_leftovers,
             "accounts_removed": report.accounts_removed,
         },
@@ -836,21 +882,35 @@ def run_retention(now: datetime | None = None) -> RetentionReport:
 
 
 def _purge_erased_leftovers() -> int:
-    """Anything that reached an erased (tombstoned) contact since its erasure goes too."""
+    """Anything that reached an erased (tombstoned) contact since its erasure goes too.
+
+    Raw events mentioning the PSID hash go, late retries received after the erasure included;
+    once the person wrote again as a fresh contact (a live contact with that hash), only those
+    received up to the (latest) erasure: the rest are theirs, and processing discards a late
+    retry among them, raw row included.
+    """
     erased = select(Contact.id).where(Contact.erased_at.is_not(None), Contact.legal_hold.is_(False))
     counts: list[int] = []
     convs = select(Conversation.id).where(Conversation.contact_id.in_(erased))
     _batched_delete(Message, select(Message.id).where(Message.conversation_id.in_(convs)), counts)
     _batched_delete(Conversation, convs, counts)
-    hashes = [
-        h
-        for h in db.session.scalars(
-            select(Contact.psid_hash).where(Contact.erased_at.is_not(None), Contact.legal_hold.is_(False))
+    erasures = db.session.execute(
+        select(Contact.psid_hash, db.func.max(Contact.erased_at))
+        .where(Contact.erased_at.is_not(None), Contact.legal_hold.is_(False), Contact.psid_hash.is_not(None))
+        .group_by(Contact.psid_hash)
+    ).all()
+    live = set(
+        db.session.scalars(
+            select(Contact.psid_hash).where(
+                Contact.erased_at.is_(None), Contact.psid_hash.in_([h for h, _ in erasures])
+            )
         )
-        if h
-    ]
-    for h in hashes:
-        _batched_delete(WebhookEvent, select(WebhookEvent.id).where(WebhookEvent.psid_hashes.like(f"%|{h}|%")), counts)
+    )
+    for h, erased_at in erasures:
+        events = select(WebhookEvent.id).where(WebhookEvent.psid_hashes.like(f"%|{h}|%"))
+        if h in live:  # they wrote again as a fresh contact: keep what came after the erasure
+            events = events.where(WebhookEvent.received_at <= erased_at)
+        _batched_delete(WebhookEvent, events, counts)
     for c in db.session.scalars(
         select(Contact).where(Contact.erased_at.is_not(None), Contact.legal_hold.is_(False), Contact.psid.is_not(None))
     ):
@@ -936,10 +996,25 @@ def _b64url_decode(part: str) -> bytes:
         raise SignedRequestError("signed_request is not base64url") from exc
 
 
+def _signed_payload(part: str) -> dict[str, Any]:
+    """The (already authenticated) payload part as a JSON object."""
+    try:
+        payload = json.loads(_b64url_decode(part).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise SignedRequestError("signed_request payload is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise SignedRequestError("signed_request payload is not a JSON object")
+    return payload
+
+
 def parse_signed_request(
     signed_request: str | None, app_secret: str, max_age: int = 86400, now: float | None = None
 ) -> dict[str, Any]:
-    """Verify Meta's `base64url(sig).base64url(json)` (HMAC-SHA256 with the app secret)."""
+    """Verify Meta's `base64url(sig).base64url(json)` (HMAC-SHA256 with the app secret).
+
+    The signature is checked before the payload is decoded: nothing an anonymous caller sends
+    is parsed as JSON unless it was signed with our secret. Every failure is a SignedRequestError.
+    """
     if not signed_request or not isinstance(signed_request, str):
         raise SignedRequestError("signed_request is missing")
     if len(signed_request) > 8192:
@@ -948,19 +1023,14 @@ def parse_signed_request(
     if len(parts) != 2:
         raise SignedRequestError("signed_request must be two base64url parts joined by a dot")
     sig = _b64url_decode(parts[0])
-    raw = _b64url_decode(parts[1])
-    try:
-        payload = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise SignedRequestError("signed_request payload is not JSON") from exc
-    if not isinstance(payload, dict):
-        raise SignedRequestError("signed_request payload is not a JSON object")
-    algorithm = payload.get("algorithm")
-    if not isinstance(algorithm, str) or algorithm.upper() != "HMAC-SHA256":
-        raise SignedRequestError("signed_request algorithm must be HMAC-SHA256")
+    _b64url_decode(parts[1])  # the alphabet check, before the MAC is computed over it
     expected = hmac.new(app_secret.encode("utf-8"), parts[1].encode("ascii"), hashlib.sha256).digest()
     if not hmac.compare_digest(sig, expected):
         raise SignedRequestError("signed_request signature does not match")
+    payload = _signed_payload(parts[1])
+    algorithm = payload.get("algorithm")
+    if not isinstance(algorithm, str) or algorithm.upper() != "HMAC-SHA256":
+        raise SignedRequestError("signed_request algorithm must be HMAC-SHA256")
     issued_at = payload.get("issued_at")
     if issued_at is not None:
         if isinstance(issued_at, bool) or not isinstance(issued_at, int):
@@ -1039,15 +1109,28 @@ def handle_deletion_callback(app_scoped_user_id: str) -> str:
     return code
 
 
+# what new_code() hands out: lowercase hex, "-N" for the numbered requests of one Meta callback
+PUBLIC_CODE = re.compile(r"[0-9a-f]{16,64}(?:-[0-9]{1,6})?")
+
+
 def requests_for_code(code: str) -> list[PrivacyRequest]:
-    """The request(s) behind a public confirmation code."""
-    if not code or len(code) > 64 or not code.replace("-", "").replace("_", "").isalnum():
+    """The request(s) behind a public confirmation code: exact matches only.
+
+    Anything outside the code's own alphabet is refused before the query (no LIKE wildcards:
+    `_` and `%` once showed another subject's status); the base code also finds its `-N` siblings.
+    """
+    if not isinstance(code, str) or len(code) > 64 or not PUBLIC_CODE.fullmatch(code):
         return []
     base = code.split("-")[0]
     return list(
         db.session.scalars(
             select(PrivacyRequest)
-            .where(or_(PrivacyRequest.confirmation_code == base, PrivacyRequest.confirmation_code.like(f"{base}-%")))
+            .where(
+                or_(
+                    PrivacyRequest.confirmation_code == base,
+                    PrivacyRequest.confirmation_code.startswith(f"{base}-", autoescape=True),
+                )
+            )
             .order_by(PrivacyRequest.id)
         )
     )

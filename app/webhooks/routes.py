@@ -87,16 +87,24 @@ def _rejected(reason: str, status: int) -> tuple[int, dict]:
     return status, {"error": reason}
 
 
+def body_limit() -> int:
+    """The webhook's own 1 MiB cap (Meta's bodies are far smaller), or MAX_CONTENT_LENGTH if lower:
+    the fast path never reaches Flask, which would enforce the latter."""
+    configured = current_app.config.get("MAX_CONTENT_LENGTH")
+    return min(services.MAX_BODY_BYTES, configured) if configured else services.MAX_BODY_BYTES
+
+
 def handle_event(read_body: Callable[[int], bytes], content_length: int | None, headers: Mapping[str, str]):
     """The POST: verify, store durably, queue. Returns (status, JSON error dict or plain text).
 
-    403 bad signature, 400 bad size/shape, 503 database down; needs an app context.
+    403 bad signature, 413 too large, 400 bad shape, 503 database down; needs an app context.
     """
-    if content_length is not None and content_length > services.MAX_BODY_BYTES:
-        return _rejected("body too large", 400)
-    body = read_body(services.MAX_BODY_BYTES + 1)
-    if len(body) > services.MAX_BODY_BYTES:
-        return _rejected("body too large", 400)
+    limit = body_limit()
+    if content_length is not None and content_length > limit:
+        return _rejected("body too large", 413)
+    body = read_body(limit + 1)  # a chunked body is cut here too: never more than limit + 1 in memory
+    if len(body) > limit:
+        return _rejected("body too large", 413)
     if not services.verify_signature(
         body,
         headers.get("X-Hub-Signature-256"),

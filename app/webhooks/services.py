@@ -749,6 +749,73 @@ def _handle_simple(batch: _Batch, conv: Conversation, contact: Contact, w: _Work
     return True
 
 
+def _handle(batch: _Batch, w: _Work) -> bool:
+    """Apply one item to its contact's conversation; False when it carried nothing to apply."""
+    contact = batch.contacts[(w.page.id, w.psid)]
+    conv = batch.convs[contact.id]
+    if w.kind == "message":
+        return _handle_message(batch, conv, contact, w)
+    if w.kind == "echo":
+        return _handle_echo(batch, conv, w)
+    if w.kind == "delivery":
+        return _handle_delivery(conv, w)
+    if w.kind == "read":
+        return _handle_read(conv, w)
+    if w.kind == "postback":
+        return _handle_postback(batch, conv, contact, w)
+    if w.kind == "reaction":
+        return _handle_reaction(batch, conv, w)
+    return _handle_simple(batch, conv, contact, w)
+
+
+# what a person does themselves: after their erasure, one of these starts a fresh contact
+PERSON_KINDS = frozenset({"message", "postback", "reaction", "referral", "optin"})
+
+
+def _drop_erased(candidates: list[_Work]) -> tuple[list[_Work], set[int]]:
+    """Split off an erased person's items, item by item; returns (work, ids of events that had some).
+
+    An item timestamped at or before the person's (latest) erasure, or without a timestamp, is a
+    late retry: discarded. A newer item the person sent themselves (PERSON_KINDS) is them writing
+    again: applied, to a fresh contact (the tombstone's PSID is gone, so `_prepare` creates one).
+    Newer deliveries, reads and echoes apply only to such a fresh contact, never create one.
+    """
+    hashes = {keyed_hash(w.psid): w.psid for w in candidates}
+    if not hashes:
+        return candidates, set()
+    rows = db.session.execute(
+        select(Contact.psid_hash, func.max(Contact.erased_at))
+        .where(Contact.psid_hash.in_(hashes), Contact.erased_at.is_not(None))
+        .group_by(Contact.psid_hash)
+    ).all()
+    erased_at = {hashes[h]: at for h, at in rows}
+    if not erased_at:
+        return candidates, set()
+    live = set(
+        db.session.execute(
+            select(Contact.page_id, Contact.psid).where(Contact.psid.in_(erased_at), Contact.erased_at.is_(None))
+        ).tuples()
+    )
+
+    def new_since_erasure(w: _Work) -> bool:
+        ts = _ms(w.item.get("timestamp"))
+        return ts is not None and ts > erased_at[w.psid]
+
+    live.update(
+        (w.page.id, w.psid)
+        for w in candidates
+        if w.psid in erased_at and w.kind in PERSON_KINDS and new_since_erasure(w)
+    )
+    work: list[_Work] = []
+    dropped: set[int] = set()
+    for w in candidates:
+        if w.psid not in erased_at or (new_since_erasure(w) and (w.page.id, w.psid) in live):
+            work.append(w)
+        else:
+            dropped.add(w.event.id)
+    return work, dropped
+
+
 def _apply(events: list[WebhookEvent], raw: dict[int, str] | None = None) -> Outcome:
     """Apply events (already locked/claimed by the caller) in the current transaction.
 
@@ -783,41 +850,14 @@ def _apply(events: list[WebhookEvent], raw: dict[int, str] | None = None) -> Out
                     continue
                 candidates.append(_Work(event, page, psid, kind, item, _ts(item)))
 
-    # an erased person's late events: nothing is re-created, the raw event goes too
-    hashes = {keyed_hash(w.psid): w.psid for w in candidates}
-    erased_hashes = set(
-        db.session.scalars(
-            select(Contact.psid_hash).where(Contact.psid_hash.in_(hashes), Contact.erased_at.is_not(None))
-        )
-        if hashes
-        else []
-    )
-    erased_psids = {hashes[h] for h in erased_hashes}
-    erased_events = {w.event.id for w in candidates if w.psid in erased_psids}
-    work = [w for w in candidates if w.event.id not in erased_events]
+    work, erased_events = _drop_erased(candidates)
     outcome.discarded = len(candidates) - len(work)
 
     batch = _Batch()
     if work:
         _prepare(work, batch, outcome)
     for w in sorted(work, key=lambda w: (w.ts, w.event.id)):
-        contact = batch.contacts[(w.page.id, w.psid)]
-        conv = batch.convs[contact.id]
-        if w.kind == "message":
-            ok = _handle_message(batch, conv, contact, w)
-        elif w.kind == "echo":
-            ok = _handle_echo(batch, conv, w)
-        elif w.kind == "delivery":
-            ok = _handle_delivery(conv, w)
-        elif w.kind == "read":
-            ok = _handle_read(conv, w)
-        elif w.kind == "postback":
-            ok = _handle_postback(batch, conv, contact, w)
-        elif w.kind == "reaction":
-            ok = _handle_reaction(batch, conv, w)
-        else:
-            ok = _handle_simple(batch, conv, contact, w)
-        if ok:
+        if _handle(batch, w):
             outcome.handled += 1
             handled[w.event.id] += 1
         else:
@@ -826,6 +866,8 @@ def _apply(events: list[WebhookEvent], raw: dict[int, str] | None = None) -> Out
     # event bookkeeping as set-based statements (one per outcome, not one UPDATE per event)
     db.session.flush()
     now = utcnow()
+    # an event that carried an erased person's late items is deleted once the rest is applied:
+    # its raw body still holds their words
     done = [e.id for e in events if e.id not in erased_events]
     for status in ("processed", "skipped"):
         ids = [i for i in done if bool(handled[i]) == (status == "processed")]

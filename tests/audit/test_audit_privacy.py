@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlalchemy import delete, text
@@ -108,3 +109,28 @@ def test_no_personal_value_appears_in_any_audit_row(app, client):
     assert service.verify_chain().ok
     db.session.delete(sm.find_user(username="quix"))
     db.session.commit()
+
+
+def test_contact_tags_and_locale_are_redacted(page):
+    """Tags and locale describe the person and outlive erasure in the log: names only."""
+    from app.contacts.models import Contact
+    from app.privacy import services as privacy
+
+    with acting_as(Actor(1, "admin", "10.0.0.1", "ua")):
+        contact = Contact(page=page, psid="4400550066", tags="vip-zq7,diabetic-zq7", locale="tr_TRZ")
+        db.session.add(contact)
+        db.session.commit()
+        contact.tags = "pregnant-zq7"
+        contact.locale = "ku_TRZ"
+        db.session.commit()
+        privacy.erase_contact(contact)
+    rows = db.session.execute(
+        text("SELECT action, changes FROM audit_log WHERE entity_type = 'contact' ORDER BY id")
+    ).all()
+    blob = "\n".join(repr(tuple(r)) for r in rows)
+    assert [r[0] for r in rows][:2] == ["insert", "update"]
+    for value in ("zq7", "TRZ"):
+        assert value not in blob
+    for _action, changes in rows[:2]:
+        data = json.loads(changes) if isinstance(changes, str) else changes
+        assert data["tags"] == data["locale"] == service.REDACTED

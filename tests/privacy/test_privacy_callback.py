@@ -164,3 +164,69 @@ def test_unknown_code_is_404(client):
     resp = client.get("/privacy/deletion/nope", headers={"Accept": "application/json"})
     assert resp.status_code == 404 and resp.get_json()["error"]
     assert client.get("/privacy/deletion/%3Cscript%3E").status_code == 404
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+def test_signature_is_checked_before_the_payload_is_parsed(client, secret):
+    deep = b"[" * 6000  # 8 KB of nesting: once a RecursionError (500) before the HMAC was checked
+    forged = f"{b64(b'x' * 32)}.{b64(deep)}"
+    assert len(forged) < 8192
+    resp = client.post(URL, data={"signed_request": forged})
+    assert resp.status_code == 400 and "signature" in resp.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda s: signed(b"[" * 6000, s), "not JSON"),
+        (lambda s: signed(b"[{" * 3000, s), "not JSON"),
+        (lambda s: signed(good_payload(), s).split(".")[0] + ".", "base64url"),
+        (lambda s: "." + signed(good_payload(), s).split(".")[1], "base64url"),
+        (lambda s: signed(good_payload(), s).split(".")[0] + ".!!", "base64url"),
+        (lambda s: signed(good_payload(), s) + ".", "two base64url parts"),
+        (lambda s: signed(good_payload(algorithm="none"), s), "algorithm"),
+        (lambda s: signed(good_payload(algorithm=["HMAC-SHA256"]), s), "algorithm"),
+        (lambda s: signed('"HMAC-SHA256"', s), "JSON object"),
+        (lambda s: signed("null", s), "JSON object"),
+        (lambda s: signed("123", s), "JSON object"),
+    ],
+)
+def test_hostile_signed_requests_are_400(client, secret, make, reason):
+    resp = client.post(URL, data={"signed_request": make(secret)})
+    assert resp.status_code == 400
+    assert reason in resp.get_json()["error"]
+    assert db.session.query(PrivacyRequest).count() == 0
+
+
+def test_deeply_nested_json_body_is_400(client):
+    resp = client.post(URL, data=b"[" * 100_000, content_type="application/json")
+    assert resp.status_code == 400 and resp.get_json()["error"]
+    resp = client.post(URL, json={"signed_request": 5})
+    assert resp.status_code == 400 and "missing" in resp.get_json()["error"]
+
+
+def test_status_code_lookup_is_exact(client, contact):
+    code = "5" + "a" * 23
+    first = services.create_request("erasure", contact, source="facebook_callback", code=code)
+    sibling = services.create_request("erasure", contact, source="facebook_callback", code=f"{code}-1")
+    assert (first.confirmation_code, sibling.confirmation_code) == (code, f"{code}-1")
+    accept = {"Accept": "application/json"}
+    assert client.get(f"/privacy/deletion/{code}", headers=accept).status_code == 200
+    assert client.get(f"/privacy/deletion/{code}-1", headers=accept).get_json()["confirmation_code"] == code
+    probes = (
+        "5" + "_" * 23,
+        "_" * 24,
+        "5" + "a" * 22 + "_",
+        "5%25",
+        "%25",
+        "5" + "A" * 23,
+        "5" + "a" * 22,
+        code + "-_",
+    )
+    for probe in probes:
+        resp = client.get(f"/privacy/deletion/{probe}", headers=accept)
+        assert resp.status_code == 404, probe
+        assert resp.get_json() == {"error": "unknown confirmation code"}
+    assert client.get("/privacy/deletion/5" + "_" * 23).status_code == 404  # the HTML page too

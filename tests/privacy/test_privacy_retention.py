@@ -134,3 +134,106 @@ def test_markdown_renderer_escapes():
     html = str(render_markdown("# T <script>\n\n- **b** <img src=x>\n\npara & more"))
     assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;img src=x&gt;" in html
     assert "<li><strong>b</strong>" in html and "<p>para &amp; more</p>" in html
+
+
+# --------------------------------------------------------------------------- raw events of no single page
+
+
+def _raw(page_fb_id: str | None, days_old: float, now, psid: str = "900100") -> int:
+    ev = WebhookEvent(
+        payload=json.dumps({"object": "page", "secret": "message body"}),
+        status="processed",
+        page_fb_id=page_fb_id,
+        psid_hashes=f"|{crypto.keyed_hash(psid)}|",
+        received_at=now - timedelta(days=days_old),
+    )
+    db.session.add(ev)
+    db.session.commit()
+    return ev.id
+
+
+def _alive(*ids: int) -> list[bool]:
+    db.session.expire_all()
+    return [db.session.get(WebhookEvent, i) is not None for i in ids]
+
+
+def _second_page(fb_page_id: str = "222", retention_days: int = 90):
+    from app.pages.models import Page
+
+    other = Page(fb_page_id=fb_page_id, name="Second Page", retention_days=retention_days)
+    db.session.add(other)
+    db.session.commit()
+    return other
+
+
+def test_multi_page_event_follows_the_longest_retention(page):
+    page.retention_days = 30
+    db.session.commit()
+    _second_page("222", 90)
+    now = utcnow()
+    both = f"{page.fb_page_id},222"
+    kept = _raw(both, 60, now)  # older than page 1's 30 days, younger than page 2's 90
+    gone = _raw(both, 91, now)
+    with_unknown = _raw(f"{page.fb_page_id},999", 31, now)  # connected page's 30 days apply
+    report = services.run_retention(now)
+    assert _alive(kept, gone, with_unknown) == [True, False, False]
+    assert report.other_webhook_events == 2
+    assert report.per_page["Test Page"]["webhook_events"] == 0
+
+
+def test_unknown_page_and_no_page_follow_raw_event_retention(app, page):
+    now = utcnow()
+    unknown_old, unknown_new = _raw("555", 31, now), _raw("555", 29, now)
+    none_old, none_new = _raw(None, 31, now), _raw(None, 29, now)
+    unknowns_old = _raw("555,666", 31, now)
+    report = services.run_retention(now)
+    assert _alive(unknown_old, unknown_new, none_old, none_new, unknowns_old) == [False, True, False, True, False]
+    assert report.other_webhook_events == 3
+    app.config["RAW_EVENT_RETENTION_DAYS"] = 7
+    try:
+        services.run_retention(now)
+    finally:
+        app.config["RAW_EVENT_RETENTION_DAYS"] = 30
+    assert _alive(unknown_new, none_new) == [False, False]
+
+
+def test_raw_events_without_any_page_connected(app):
+    now = utcnow()
+    old, new = _raw("123", 45, now), _raw(None, 5, now)
+    services.run_retention(now)
+    assert _alive(old, new) == [False, True]
+
+
+def test_legal_hold_keeps_raw_events_of_other_kinds(page, contact):
+    contact.legal_hold = True
+    db.session.commit()
+    now = utcnow()
+    held = [_raw(v, 400, now, psid=contact.psid) for v in ("555", None, f"{page.fb_page_id},555")]
+    free = _raw("555", 400, now)
+    services.run_retention(now)
+    assert _alive(*held, free) == [True, True, True, False]
+
+
+def test_erased_leftovers_keep_the_fresh_contacts_events(page, contact):
+    psid = contact.psid
+    before = _raw(page.fb_page_id, 2, utcnow(), psid=psid)
+    after = _raw(page.fb_page_id, 0.5, utcnow(), psid=psid)
+    contact.psid_hash = crypto.keyed_hash(psid)
+    contact.psid = None
+    contact.erased_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    services.run_retention()  # no fresh contact: everything mentioning the hash goes
+    assert _alive(before, after) == [False, False]
+    before = _raw(page.fb_page_id, 2, utcnow(), psid=psid)
+    after = _raw(page.fb_page_id, 0.5, utcnow(), psid=psid)
+    db.session.add(Contact(page=page, psid=psid, psid_hash=crypto.keyed_hash(psid)))  # they wrote again
+    db.session.commit()
+    services.run_retention()
+    assert _alive(before, after) == [False, True]
+
+
+def test_retention_command_reports_other_raw_events(app, page):
+    _raw(None, 400, utcnow())
+    result = app.test_cli_runner().invoke(args=["omnicrm", "retention", "run"])
+    assert result.exit_code == 0, result.output
+    assert "webhook events of several pages, unknown pages or none: 1 removed" in result.output
