@@ -8,14 +8,18 @@ PORT ?= 5000
 CHROMIUM ?= /usr/bin/chromium
 export FLASK_APP := run
 
-.PHONY: install run test test-sqlite test-postgres test-e2e test-e2e-postgres screenshots lint migration clean
+.PHONY: install lock run test test-sqlite test-postgres test-e2e test-e2e-postgres screenshots lint migration clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
 install: $(BIN)/activate
-	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q -r requirements-dev.txt -c constraints.txt
+
+# Re-pin every dependency (direct and transitive) after changing requirements*.txt.
+lock:
+	scripts/lock_deps.sh
 
 run: install
 	@scripts/run_dev.sh $(PORT)
