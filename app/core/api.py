@@ -14,6 +14,7 @@ from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.hooks import before_request
+from flask_appbuilder.security.api import SecurityApi
 from marshmallow import ValidationError, fields, validates_schema
 from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
 from sqlalchemy.exc import DataError, IntegrityError
@@ -87,53 +88,19 @@ def api_http_error(exc: HTTPException) -> Any:
     return response
 
 
-class OmniModelRestApi(ScaleListMixin, ModelRestApi):
-    """Every resource of ours: JWT (no browser session, so no CSRF gap), flat schemas, and the
-    grids' counting (exact up to 10,000 rows, then the planner's estimate: a list call on
-    10M messages never counts them all; `count_estimated` says which).
-
-    Malformed input is refused here for every route, custom actions included: path ids, the
-    rison `q`, query and body values are checked before the handler runs (400, or 404 for an id
-    no row can have); a database refusal of the request's data is a 409/422/400 with the
-    session rolled back. A bug is still a 500, logged with its traceback by FAB's @safe.
-    """
-
-    allow_browser_login = False
-    csrf_exempt = True
-    model2schemaconverter = Model2SchemaConverter
-    write_only_columns: tuple[str, ...] = ()
-
-    def create_blueprint(self, appbuilder: Any, *args: Any, **kwargs: Any) -> Blueprint:
-        blueprint = super().create_blueprint(appbuilder, *args, **kwargs)
-        blueprint.app_errorhandler(HTTPException)(api_http_error)
-        return blueprint
-
-    def pre_get_list(self, data: dict[str, Any]) -> None:
-        count = data.get("count")
-        data["count_estimated"] = isinstance(count, EstimatedCount)
-        if count is not None:
-            data["count"] = int(count)
-
-    def _init_model_schemas(self) -> None:
-        model = self.datamodel.obj
-        base = type(self).__name__
-        if self.list_model_schema is None:
-            self.list_model_schema = auto_schema(model, self.list_columns, f"{base}List")
-        if self.show_model_schema is None:
-            self.show_model_schema = auto_schema(model, self.show_columns, f"{base}Show")
-        if self.add_model_schema is None and self.add_columns:
-            self.add_model_schema = auto_schema(model, self.add_columns, f"{base}Add", self.write_only_columns)
-        if self.edit_model_schema is None and self.edit_columns:
-            self.edit_model_schema = auto_schema(model, self.edit_columns, f"{base}Edit", self.write_only_columns)
-        super()._init_model_schemas()
+class RequestGuard:
+    """For any FAB API (our resources, FAB's security API): malformed input is refused before
+    the handler runs (400, or 404 for an id no row can have), and a database refusal of the
+    request's data that escapes a handler is a 409/422/400 with the session rolled back. A bug
+    is still a 500, logged with its traceback by FAB's @safe."""
 
     # -- before the handler: the request's shape --------------------------------------------
 
     @before_request
     def refuse_malformed_request(self) -> Response | None:
-        """Runs before every route of every resource (FAB's hook), so no handler sees input
-        that can only end in a driver error. Checks syntax only, never data, so it says
-        nothing about rows to a caller that may not read them."""
+        """Runs before every route (FAB's hook), so no handler sees input that can only end in
+        a driver error. Checks syntax only, never data, so it says nothing about rows to a
+        caller that may not read them."""
         try:
             if not self._path_ids_can_exist():
                 return self.response_404()
@@ -148,8 +115,9 @@ class OmniModelRestApi(ScaleListMixin, ModelRestApi):
         that is not an integer."""
         for name, value in (request.view_args or {}).items():
             if name == "pk":
-                column = primary_key_column(self.datamodel.obj)
-                if column is not None and parse_id(value, column) is None:
+                model = getattr(getattr(self, "datamodel", None), "obj", None)
+                column = primary_key_column(model) if model is not None else None
+                if parse_id(value, column) is None:
                     return False
             elif isinstance(value, int) and parse_id(value, None) is None:
                 return False
@@ -182,10 +150,61 @@ class OmniModelRestApi(ScaleListMixin, ModelRestApi):
         refusal = database_refusal(exc)
         if refusal is None:
             return None
-        self.datamodel.session.rollback()
+        current_app.appbuilder.session.rollback()
         status, message = refusal
         logger.info("%s %s refused by the database: %s", request.method, request.path, type(exc.orig).__name__)
         return self.response(status, message=message)
+
+    def response_500(self, message: str | None = None) -> Response:
+        """FAB's @safe lands every uncaught exception here, already logged with its traceback.
+        A database refusal of the request's data (from a custom action) is still the client's
+        error; anything else stays a 500. Either way the session is rolled back."""
+        exc = sys.exc_info()[1]
+        refused = self._refused(exc) if exc is not None else None
+        if refused is not None:
+            return refused
+        current_app.appbuilder.session.rollback()
+        return super().response_500(message)
+
+
+class OmniModelRestApi(RequestGuard, ScaleListMixin, ModelRestApi):
+    """Every resource of ours: JWT (no browser session, so no CSRF gap), flat schemas, and the
+    grids' counting (exact up to 10,000 rows, then the planner's estimate: a list call on
+    10M messages never counts them all; `count_estimated` says which).
+
+    Malformed input is refused for every route, custom actions included (RequestGuard); the
+    standard routes also answer database refusals directly (no traceback logged for a 4xx),
+    foreign keys naming no row are field errors, and FAB's raw SQL never reaches the client.
+    """
+
+    allow_browser_login = False
+    csrf_exempt = True
+    model2schemaconverter = Model2SchemaConverter
+    write_only_columns: tuple[str, ...] = ()
+
+    def create_blueprint(self, appbuilder: Any, *args: Any, **kwargs: Any) -> Blueprint:
+        blueprint = super().create_blueprint(appbuilder, *args, **kwargs)
+        blueprint.app_errorhandler(HTTPException)(api_http_error)
+        return blueprint
+
+    def pre_get_list(self, data: dict[str, Any]) -> None:
+        count = data.get("count")
+        data["count_estimated"] = isinstance(count, EstimatedCount)
+        if count is not None:
+            data["count"] = int(count)
+
+    def _init_model_schemas(self) -> None:
+        model = self.datamodel.obj
+        base = type(self).__name__
+        if self.list_model_schema is None:
+            self.list_model_schema = auto_schema(model, self.list_columns, f"{base}List")
+        if self.show_model_schema is None:
+            self.show_model_schema = auto_schema(model, self.show_columns, f"{base}Show")
+        if self.add_model_schema is None and self.add_columns:
+            self.add_model_schema = auto_schema(model, self.add_columns, f"{base}Add", self.write_only_columns)
+        if self.edit_model_schema is None and self.edit_columns:
+            self.edit_model_schema = auto_schema(model, self.edit_columns, f"{base}Edit", self.write_only_columns)
+        super()._init_model_schemas()
 
     def _refusals(self, fn: Callable[[], Response], services: bool = False) -> Response:
         """Run a handler; database refusals (and, for writes, a service's ValueError) as 4xx."""
@@ -209,17 +228,6 @@ class OmniModelRestApi(ScaleListMixin, ModelRestApi):
                 return refused
             message = "the database refused the change"
         return super().response_422(message)
-
-    def response_500(self, message: str | None = None) -> Response:
-        """FAB's @safe lands every uncaught exception here, already logged with its traceback.
-        A database refusal of the request's data (from a custom action) is still the client's
-        error; anything else stays a 500. Either way the session is rolled back."""
-        exc = sys.exc_info()[1]
-        refused = self._refused(exc) if exc is not None else None
-        if refused is not None:
-            return refused
-        self.datamodel.session.rollback()
-        return super().response_500(message)
 
     def _merge_update_item(self, model_item: Any, data: Any) -> dict[str, Any]:
         """FAB's PUT-as-PATCH merge, for a JSON object only and without write-only columns
@@ -246,3 +254,15 @@ class OmniModelRestApi(ScaleListMixin, ModelRestApi):
 
     def delete_headless(self, pk: Any) -> Response:
         return self._refusals(lambda: super(OmniModelRestApi, self).delete_headless(pk))
+
+
+class OmniSecurityApi(RequestGuard, SecurityApi):
+    """FAB's `/api/v1/security` (login, refresh) with the same guard; and a login body without
+    `provider` is a 400 (FAB's schema lets it through, then its handler raised KeyError)."""
+
+    @before_request(only=["login"])
+    def require_provider(self) -> Response | None:
+        body = request.get_json(silent=True)
+        if isinstance(body, dict) and "provider" not in body:
+            return self.response_400(message={"provider": ["Missing data for required field."]})
+        return None

@@ -338,3 +338,21 @@ def test_a_bug_is_still_a_500_with_a_logged_traceback(client, api, conversation,
     assert logged, "the traceback was not logged"
     # the session was rolled back: the next request works
     assert client.get(f"/api/v1/conversation/{conversation.id}", headers=api("agent")).status_code == 200
+
+
+# -- FAB's security API gets the same guard -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"username": "admin", "password": "correct-horse-battery"}, 400),
+        ({"username": "ad\x00min", "password": "x", "provider": "db"}, 400),
+        ({"username": "\ud800", "password": "x", "provider": "db"}, 400),
+        ({"username": "admin", "password": "wrong-password-1", "provider": "db"}, 401),
+    ],
+)
+def test_a_malformed_login_is_a_bad_request(client, body: dict[str, Any], status: int) -> None:
+    resp = client.post("/api/v1/security/login", json=body)
+    assert resp.status_code == status
+    _json_reason(resp)
