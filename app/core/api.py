@@ -258,7 +258,13 @@ class OmniModelRestApi(RequestGuard, ScaleListMixin, ModelRestApi):
 
 class OmniSecurityApi(RequestGuard, SecurityApi):
     """FAB's `/api/v1/security` (login, refresh) with the same guard; and a login body without
-    `provider` is a 400 (FAB's schema lets it through, then its handler raised KeyError)."""
+    `provider` is a 400 (FAB's schema lets it through, then its handler raised KeyError).
+    Endpoint and permission names stay FAB's (`SecurityApi.login`)."""
+
+    class_permission_name = "SecurityApi"
+
+    def create_blueprint(self, appbuilder: Any, endpoint: str | None = None, **kwargs: Any) -> Blueprint:
+        return super().create_blueprint(appbuilder, endpoint or "SecurityApi", **kwargs)
 
     @before_request(only=["login"])
     def require_provider(self) -> Response | None:
