@@ -24,6 +24,8 @@ from flask_appbuilder.security.views import UserDBModelView
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 
+from app.core.api import OmniSecurityApi
+
 logger = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
@@ -164,6 +166,7 @@ class OmniSecurityManager(SecurityManager):
     """Adds lockout and audit hooks to Flask-AppBuilder's database authentication."""
 
     userdbmodelview = OmniUserDBModelView
+    security_api = OmniSecurityApi  # malformed logins are a 400, not a 500
 
     def create_limiter(self, app: Flask) -> Limiter:
         """Counters in Redis, not per-process memory; never let a Redis outage break login."""
