@@ -82,7 +82,7 @@ def import_models() -> None:
 
 def register_views(ab: AppBuilder) -> None:
     """Each domain adds its own views and APIs; the order here is the menu order."""
-    from app.audit import views as audit_views
+    from app import audit
     from app.contacts import views as contact_views
     from app.conversations import views as conversation_views
     from app.dashboard import views as dashboard_views
@@ -94,7 +94,7 @@ def register_views(ab: AppBuilder) -> None:
     contact_views.register(ab)
     page_views.register(ab)
     privacy_views.register(ab)
-    audit_views.register(ab)
+    audit.register(ab)
     webhook_views.register(ab)
     dashboard_views.register(ab)
 
