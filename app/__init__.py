@@ -82,19 +82,18 @@ def import_models() -> None:
 
 def register_views(ab: AppBuilder) -> None:
     """Each domain adds its own views and APIs; the order here is the menu order."""
-    from app.audit import views as audit_views
+    from app import audit, conversations
     from app.contacts import views as contact_views
-    from app.conversations import views as conversation_views
     from app.dashboard import views as dashboard_views
     from app.pages import views as page_views
     from app.privacy import views as privacy_views
     from app.webhooks import views as webhook_views
 
-    conversation_views.register(ab)
+    conversations.register(ab)
     contact_views.register(ab)
     page_views.register(ab)
     privacy_views.register(ab)
-    audit_views.register(ab)
+    audit.register(ab)
     webhook_views.register(ab)
     dashboard_views.register(ab)
 

@@ -123,7 +123,8 @@ def main() -> int:
     from sqlalchemy import text
 
     from app import create_app, db
-    from app.audit import listeners, service
+    from app.audit import listeners
+    from app.audit.verify import verify_chain
     from app.pages.models import Page
 
     app = create_app()
@@ -142,7 +143,7 @@ def main() -> int:
                     page_id = page.id
                 sink.append(insert_contacts(args.contacts, page_id, flag))
         rows = db.session.scalar(text("SELECT count(*) FROM audit_log"))
-        ok = service.verify_chain().ok
+        ok = verify_chain().ok
         best_plain, best_audited = min(plain), min(audited)
         print(f"insert {args.contacts} contacts without audit: {best_plain:.2f}s (runs: {fmt(plain)})")
         print(f"insert {args.contacts} contacts with audit:    {best_audited:.2f}s (runs: {fmt(audited)})")
@@ -156,7 +157,7 @@ def main() -> int:
         print(f"built a chain of {args.chain} rows with COPY in {build:.1f}s")
         for workers in sorted({1, max(2, os.cpu_count() or 1)}):
             started = time.perf_counter()
-            result = service.verify_chain(workers=workers)
+            result = verify_chain(workers=workers)
             elapsed = time.perf_counter() - started
             print(f"verify {result.rows} rows (streamed, {workers} process(es)): {elapsed:.1f}s ok={result.ok}")
         _clean(db, text)

@@ -19,15 +19,9 @@ from sqlalchemy import Connection, delete, func, insert, select, text
 
 from app import db
 from app.audit import chain
-from app.audit.service import (
-    GENESIS,
-    _audit_table,
-    _segment_table,
-    lock_chain,
-    record,
-    segment_signature,
-    verify_chain,
-)
+from app.audit.service import GENESIS, _audit_table, _segment_table, lock_chain, record
+from app.audit.signing import segment_signature
+from app.audit.verify import verify_chain
 from app.core.models import utcnow
 
 logger = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes (PostgreSQL).")
 def verify_command(batch: int, workers: int) -> None:
     """Walk the hash chain in id order; exit 1 at the first broken row."""
-    from app.audit import service
+    from app.audit.verify import verify_chain
 
     started = time.perf_counter()
-    result = service.verify_chain(batch=batch, workers=workers)
+    result = verify_chain(batch=batch, workers=workers)
     elapsed = time.perf_counter() - started
     if result.ok:
         click.echo(f"OK: {result.rows} rows verified in {elapsed:.1f}s.")

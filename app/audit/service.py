@@ -10,20 +10,23 @@ deleting the tail of the chain is detected too.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection, select, text
 
 from app.audit import anchor, chain
 from app.audit.models import AuditHead, AuditLog, AuditSegment
+from app.audit.signing import head_signature
 from app.core.context import Actor, current_actor, current_request_id
 from app.core.models import sqlite_write_lock, utcnow
+
+if TYPE_CHECKING:
+    from app.audit.verify import VerifyResult
 
 logger = logging.getLogger(__name__)
 
@@ -110,19 +113,6 @@ def row_hash(prev_hash: str, row: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical_json(row)).hexdigest()
 
 
-def _head_signature(last_id: int, last_hash: str) -> str:
-    """HMAC of the head with a key derived from SECRET_KEY: a database-only attacker can't forge it."""
-    from flask import current_app
-
-    key = hashlib.sha256(b"omnicrm-audit-head:" + str(current_app.config["SECRET_KEY"]).encode()).digest()
-    return hmac.new(key, f"{last_id}:{last_hash}".encode(), hashlib.sha256).hexdigest()
-
-
-def segment_signature(through_id: int, rows: int, start_prev: str, archive_sha256: str) -> str:
-    """Signed like the head: an archive segment can't be forged from the database alone."""
-    return _head_signature(through_id, f"segment:{rows}:{start_prev}:{archive_sha256}")
-
-
 # --------------------------------------------------------------------------- writing
 
 
@@ -205,7 +195,7 @@ def _write_head(conn: Connection, last_id: int, last_hash: str) -> None:
         "last_id": last_id,
         "last_hash": last_hash,
         "updated_at": utcnow(),
-        "signature": _head_signature(last_id, last_hash),
+        "signature": head_signature(last_id, last_hash),
     }
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -252,14 +242,6 @@ def record(
     merged = dict(changes or {})
     merged.update(extra)
     append_rows(_session_connection(), [make_row(action, entity_type, entity_id, redact(merged) or None)])
-
-
-def record_bulk_delete(table: str, count: int, reason: str | None = None) -> None:
-    """A delete of many rows at once (retention, erasure): one row with the count."""
-    changes: dict[str, Any] = {"count": int(count)}
-    if reason:
-        changes["reason"] = reason
-    append_rows(_session_connection(), [make_row("bulk_delete", table, None, changes)])
 
 
 def record_standalone(rows: list[dict[str, Any]]) -> None:
@@ -358,6 +340,7 @@ ALERT_KEY = "omnicrm:audit:chain_broken"
 
 
 def set_alert(result: VerifyResult) -> None:
+    """A broken chain raises a banner for Admins (Redis) until a later verification clears it."""
     from app.core.queues import get_redis
 
     payload = {"row_id": result.broken_id, "reason": result.reason, "at": _ts(utcnow())}
@@ -365,6 +348,7 @@ def set_alert(result: VerifyResult) -> None:
 
 
 def clear_alert() -> None:
+    """The chain verified again: drop the banner."""
     from app.core.queues import get_redis
 
     get_redis().delete(ALERT_KEY)
@@ -380,7 +364,3 @@ def current_alert() -> dict[str, Any] | None:
         logger.warning("could not read the audit alert")
         return None
     return json.loads(raw) if raw else None
-
-
-# Verification lives in app.audit.verify; these names stay importable from here.
-from app.audit.verify import VerifyResult, verify_chain, verify_parallel, verify_rows  # noqa: E402, F401

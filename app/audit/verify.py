@@ -17,8 +17,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Row, func, literal, select, table
 
-from app.audit import chain
+from app.audit import anchor, chain
 from app.audit.models import AuditHead, AuditLog, AuditSegment
+from app.audit.signing import head_signature, segment_signature
 
 GENESIS = chain.GENESIS
 # Tables whose every insert is audited: rows here while the chain is empty mean it was wiped.
@@ -96,8 +97,6 @@ def verify_parallel(conn: Connection, workers: int, batch: int, start: str = GEN
 
 def _segment_start(conn: Connection) -> tuple[Row | None, str, VerifyResult | None]:
     """The latest archive segment, the hash the live chain starts from, or why it can't be trusted."""
-    from app.audit.service import segment_signature
-
     segment = conn.execute(select(_segment_table).order_by(_segment_table.c.id.desc()).limit(1)).first()
     if segment is None:
         return None, GENESIS, None
@@ -125,15 +124,13 @@ def _wipe_evidence(conn: Connection, segment: Row | None) -> str:
 
 def _check_head(conn: Connection, result: VerifyResult, last_id: int | None, segment: Row | None) -> VerifyResult:
     """The chain's end must be the signed head; no head is only fine for a fresh installation."""
-    from app.audit.service import _head_signature
-
     head = conn.execute(select(_head_table).where(_head_table.c.id == 1)).first()
     if head is None:
         if last_id is not None:
             return VerifyResult(False, result.rows, last_id, "rows exist but the chain head is missing")
         reason = _wipe_evidence(conn, segment)
         return VerifyResult(False, 0, None, reason) if reason else result
-    if not hmac.compare_digest(head.signature or "", _head_signature(head.last_id, head.last_hash)):
+    if not hmac.compare_digest(head.signature or "", head_signature(head.last_id, head.last_hash)):
         return VerifyResult(False, result.rows, head.last_id, "the chain head's signature is invalid")
     if last_id is None:
         return VerifyResult(
@@ -151,8 +148,6 @@ def _check_head(conn: Connection, result: VerifyResult, last_id: int | None, seg
 
 def _check_anchor(conn: Connection, result: VerifyResult, last_id: int | None, segment: Row | None) -> VerifyResult:
     """With AUDIT_ANCHOR_PATH: the chain must still reach the last head anchored outside the database."""
-    from app.audit import anchor
-
     anchored = anchor.last_anchor()
     if anchored is None:
         return result

@@ -11,17 +11,16 @@ from datetime import datetime
 from typing import IO, Any
 
 from flask import Response, request, stream_with_context
-from flask_appbuilder import AppBuilder, ModelView, expose, has_access
+from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args
 
 from app.audit.chain import COLUMNS
 from app.audit.models import AuditLog
-from app.core.roles import READ_WRITE_METHODS
+from app.audit.permissions import READ_ONLY
 
 logger = logging.getLogger(__name__)
 
-READ_ONLY = {k: v for k, v in READ_WRITE_METHODS.items() if v == "read"}
 CSV_COLUMNS = list(COLUMNS)
 HISTORY_LIMIT = 500
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -137,10 +136,3 @@ class AuditLogModelView(ModelView):
             entity_type=entity_type,
             entity_id=entity_id,
         )
-
-
-def register(ab: AppBuilder) -> None:
-    from app.audit.api import AuditLogApi
-
-    ab.add_view(AuditLogModelView, "Audit Log", icon="fa-history", category="Privacy")
-    ab.add_api(AuditLogApi)

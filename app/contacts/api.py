@@ -9,8 +9,10 @@ from flask_appbuilder.security.decorators import permission_name
 from werkzeug.wrappers import Response
 
 from app.contacts import services
+from app.contacts.exceptions import ContactError, ContactForbidden, ContactOnHold
 from app.contacts.models import Contact
 from app.core.api import OmniModelRestApi
+from app.core.exceptions import DomainError
 from app.core.roles import READ_WRITE_METHODS
 
 COLUMNS = [
@@ -64,32 +66,35 @@ class ContactApi(OmniModelRestApi):
     openapi_spec_tag = "Contacts"
 
     def pre_update(self, item: Contact) -> None:
+        """The grid's and the API's edits share one validation (services.before_update)."""
         services.before_update(item)
 
     def post_update(self, item: Contact) -> None:
+        """A contact marked as a minor opens its erasure request (services.after_update)."""
         services.after_update(item)
 
     def pre_delete(self, item: Contact) -> None:
+        """Only Admins delete, and never a contact under legal hold (services.check_delete)."""
         services.check_delete(item)
+
+    def _refused(self, exc: DomainError) -> Response:
+        """A refusal answers its own status (403 forbidden, 409 on hold, 422 otherwise)."""
+        self.datamodel.session.rollback()
+        return self.response(exc.status, message=str(exc))
 
     def put_headless(self, pk: int) -> Response:
         """A role that may not touch legal_hold gets 403 with the reason (other refusals: 422)."""
         try:
             return super().put_headless(pk)
-        except services.ContactForbidden as exc:
-            self.datamodel.session.rollback()
-            return self.response(403, message=str(exc))
+        except ContactForbidden as exc:
+            return self._refused(exc)
 
     def delete_headless(self, pk: int) -> Response:
         """Deleting is the Admin's only (403 otherwise); a contact under legal hold: 409."""
         try:
             return super().delete_headless(pk)
-        except services.ContactForbidden as exc:
-            self.datamodel.session.rollback()
-            return self.response(403, message=str(exc))
-        except services.ContactOnHold as exc:
-            self.datamodel.session.rollback()
-            return self.response(409, message=str(exc))
+        except (ContactForbidden, ContactOnHold) as exc:
+            return self._refused(exc)
 
     @expose("/<int:pk>/legal_hold", methods=["POST"])
     @protect()
@@ -120,10 +125,6 @@ class ContactApi(OmniModelRestApi):
             return self.response_404()
         try:
             services.set_legal_hold(contact, body["legal_hold"])
-        except services.ContactForbidden as exc:
-            self.datamodel.session.rollback()
-            return self.response(403, message=str(exc))
-        except services.ContactError as exc:
-            self.datamodel.session.rollback()
-            return self.response_422(message=str(exc))
+        except (ContactForbidden, ContactError) as exc:
+            return self._refused(exc)
         return self.response(200, id=contact.id, legal_hold=contact.legal_hold)

@@ -5,24 +5,13 @@ from __future__ import annotations
 import logging
 
 from app import db
+from app.contacts.exceptions import ContactError, ContactForbidden, ContactOnHold
 from app.contacts.models import Contact
 
 logger = logging.getLogger(__name__)
 
 MAX_NOTES = 10_000
 MAX_TAGS = 500
-
-
-class ContactError(ValueError):
-    """A contact change was refused; the message says why."""
-
-
-class ContactForbidden(PermissionError):
-    """The caller's role may not do this to a contact (DESIGN.md's role matrix)."""
-
-
-class ContactOnHold(ContactError):
-    """The contact is under legal hold: nobody deletes it (a 409 in the API)."""
 
 
 def may(verb: str) -> bool:
@@ -66,6 +55,7 @@ def set_legal_hold(contact: Contact, hold: bool) -> None:
 
 
 def clean_tags(tags: str | None) -> str | None:
+    """Tags as one tidy comma list (duplicates dropped), or the reason it is too long."""
     if tags is None:
         return None
     parts = [t.strip() for t in tags.replace(";", ",").split(",") if t.strip()]
@@ -76,6 +66,7 @@ def clean_tags(tags: str | None) -> str | None:
 
 
 def update_notes(contact: Contact, notes: str | None, tags: str | None) -> None:
+    """The agents' only edit of a contact: notes and tags, refused once it was erased."""
     if contact.erased_at:
         raise ContactError("this contact was erased")
     if notes is not None and len(notes) > MAX_NOTES:

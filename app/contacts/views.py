@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder import AppBuilder, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from wtforms import BooleanField
 
 from app import db
 from app.contacts import services
+from app.contacts.exceptions import ContactError, ContactForbidden
 from app.contacts.models import Contact
 from app.core.grids import ScaleListMixin
 from app.core.roles import READ_WRITE_METHODS
@@ -88,9 +90,10 @@ class ContactModelView(ScaleListMixin, ModelView):
     }
 
     def pre_update(self, item: Contact) -> None:
+        """Shared validation; a refusal discards the form's changes before FAB flashes it."""
         try:
             services.before_update(item)
-        except (services.ContactError, services.ContactForbidden):
+        except (ContactError, ContactForbidden):
             db.session.rollback()  # FAB flashes the reason; nothing of the form may be flushed later
             raise
 
@@ -99,11 +102,12 @@ class ContactModelView(ScaleListMixin, ModelView):
         services.check_delete(item)
 
     def post_update(self, item: Contact) -> None:
+        """Side effects of a saved edit (a minor's erasure request)."""
         services.after_update(item)
 
     @expose("/notes/<int:pk>", methods=["GET", "POST"])
     @has_access
-    def edit_notes(self, pk: int):
+    def edit_notes(self, pk: int) -> ResponseReturnValue:
         """Agents edit only notes and tags (the rule lives in contacts.services)."""
         contact = db.session.get(Contact, pk)
         if contact is None:
@@ -111,7 +115,7 @@ class ContactModelView(ScaleListMixin, ModelView):
         if request.method == "POST":
             try:
                 services.update_notes(contact, request.form.get("notes"), request.form.get("tags"))
-            except services.ContactError as exc:
+            except ContactError as exc:
                 flash(str(exc), "danger")
             else:
                 flash("Notes and tags saved.", "success")
@@ -120,7 +124,7 @@ class ContactModelView(ScaleListMixin, ModelView):
 
     @expose("/legal_hold/<int:pk>", methods=["POST"])
     @has_access
-    def legal_hold(self, pk: int):
+    def legal_hold(self, pk: int) -> ResponseReturnValue:
         """Privacy Officers and Admins set or clear legal_hold (POST with CSRF, audited)."""
         contact = db.session.get(Contact, pk)
         if contact is None:
@@ -128,7 +132,7 @@ class ContactModelView(ScaleListMixin, ModelView):
         hold = request.form.get("legal_hold") in ("1", "y", "on", "true")
         try:
             services.set_legal_hold(contact, hold)
-        except (services.ContactError, services.ContactForbidden) as exc:
+        except (ContactError, ContactForbidden) as exc:
             db.session.rollback()
             flash(str(exc), "danger")
         else:

@@ -1,1 +1,24 @@
 """Conversations between a Page and a contact, and their messages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask_appbuilder import AppBuilder
+
+
+def register(ab: AppBuilder) -> None:
+    """Add the inbox, the grids and the REST APIs to the admin (app.register_views).
+
+    The imports wait for the call: importing a job module (tasks.py) must not load the views.
+    """
+    from app.conversations.api import ConversationApi, MessageApi
+    from app.conversations.inbox import InboxView
+    from app.conversations.views import ConversationModelView, MessageModelView
+
+    ab.add_view(InboxView, "Inbox", icon="fa-inbox", category="CRM", href="/conversations/")
+    ab.add_view(ConversationModelView, "Conversations", icon="fa-comments", category="CRM")
+    ab.add_view(MessageModelView, "Messages", icon="fa-envelope", category="CRM")
+    ab.add_api(ConversationApi)
+    ab.add_api(MessageApi)

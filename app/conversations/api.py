@@ -5,11 +5,13 @@ from __future__ import annotations
 from flask import request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from werkzeug.wrappers import Response
 
 from app import db
 from app.conversations import services
+from app.conversations.exceptions import ReplyRefused
 from app.conversations.models import Conversation, Message
-from app.conversations.views import READ_ONLY
+from app.conversations.permissions import READ_ONLY
 from app.core.api import OmniModelRestApi
 from app.core.roles import READ_WRITE_METHODS
 
@@ -56,12 +58,13 @@ class ConversationApi(OmniModelRestApi):
     openapi_spec_tag = "Conversations"
 
     def pre_update(self, item: Conversation) -> None:
+        """A status outside open/pending/closed is refused (422) before it is saved."""
         services.validate_conversation_update(item)
 
     @expose("/<int:pk>/reply", methods=["POST"])
     @protect()
     @safe
-    def reply(self, pk: int):
+    def reply(self, pk: int) -> Response:
         """Queue an agent's reply.
         ---
         post:
@@ -95,8 +98,8 @@ class ConversationApi(OmniModelRestApi):
             return self.response_400(message="text must be a string and human_agent a boolean")
         try:
             message = services.queue_reply(conversation, text, human_agent=human_agent)
-        except services.ReplyRefused as exc:
-            return self.response(422, message=str(exc))
+        except ReplyRefused as exc:
+            return self.response(exc.status, message=str(exc))
         return self.response(
             202,
             id=message.id,

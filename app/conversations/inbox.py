@@ -10,12 +10,14 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import abort, flash, g, jsonify, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from sqlalchemy import select
 
 from app import db
 from app.conversations import services
-from app.conversations.models import CONVERSATION_STATUSES, Conversation, Message
+from app.conversations.exceptions import ConversationError, ReplyRefused
+from app.conversations.models import CONVERSATION_STATUSES, Conversation, ConversationStatus, Message
 from app.core.models import utcnow
 from app.pages.models import Page
 
@@ -61,15 +63,17 @@ class InboxView(BaseView):
     def _can(self, verb: str) -> bool:
         return self.appbuilder.sm.has_access(f"can_{verb}", self.class_permission_name)
 
-    def _back(self, pk: int):
+    def _back(self, pk: int) -> ResponseReturnValue:
+        """Every action returns to the conversation it acted on."""
         return redirect(url_for("InboxView.detail", pk=pk))
 
     @expose("/")
     @has_access
-    def index(self):
-        status = request.args.get("status", "open")
+    def index(self) -> ResponseReturnValue:
+        """The inbox: filtered by status, assignee and page; unassigned and longest waiting first."""
+        status = request.args.get("status", ConversationStatus.OPEN)
         if status not in (*CONVERSATION_STATUSES, "all"):
-            status = "open"
+            status = ConversationStatus.OPEN
         assignee = request.args.get("assignee") if request.args.get("assignee") in ("me", "none") else None
         page_id = request.args.get("page", type=int)
         conversations = services.inbox(status=status, assignee=assignee, user_id=g.user.id, page_id=page_id)
@@ -92,7 +96,7 @@ class InboxView(BaseView):
 
     @expose("/<int:pk>")
     @has_access
-    def detail(self, pk: int):
+    def detail(self, pk: int) -> ResponseReturnValue:
         conversation = self._conversation(pk)
         before = None
         before_at, before_id = request.args.get("before_at"), request.args.get("before_id", type=int)
@@ -131,7 +135,7 @@ class InboxView(BaseView):
 
     @expose("/<int:pk>/poll")
     @has_access
-    def poll(self, pk: int):
+    def poll(self, pk: int) -> ResponseReturnValue:
         """New messages and status changes since the oldest message on screen."""
         conversation = self._conversation(pk)
         since = request.args.get("since", type=int) or 0
@@ -150,7 +154,8 @@ class InboxView(BaseView):
 
     @expose("/<int:pk>/reply", methods=["POST"])
     @has_access
-    def reply(self, pk: int):
+    def reply(self, pk: int) -> ResponseReturnValue:
+        """Queue the agent's reply; a refusal (window closed, page needs a token...) is flashed."""
         conversation = self._conversation(pk)
         try:
             services.queue_reply(
@@ -159,7 +164,7 @@ class InboxView(BaseView):
                 human_agent=request.form.get("human_agent") == "y",
                 author_id=g.user.id,
             )
-        except services.ReplyRefused as exc:
+        except ReplyRefused as exc:
             db.session.rollback()
             flash(f"Reply not sent: {exc}", "danger")
             return self._back(pk)
@@ -168,13 +173,14 @@ class InboxView(BaseView):
 
     @expose("/<int:pk>/messages/<int:message_id>/retry", methods=["POST"])
     @has_access
-    def retry(self, pk: int, message_id: int):
+    def retry(self, pk: int, message_id: int) -> ResponseReturnValue:
+        """Send a failed reply again under the same rules as a new one."""
         message = db.session.get(Message, message_id)
         if message is None or message.conversation_id != pk:
             abort(404)
         try:
             services.retry_message(message)
-        except services.ReplyRefused as exc:
+        except ReplyRefused as exc:
             db.session.rollback()
             flash(f"Retry refused: {exc}", "danger")
         else:
@@ -183,12 +189,12 @@ class InboxView(BaseView):
 
     @expose("/<int:pk>/take", methods=["POST"])
     @has_access
-    def take(self, pk: int):
+    def take(self, pk: int) -> ResponseReturnValue:
         return self._assign(self._conversation(pk), g.user.id, "Assigned to you.")
 
     @expose("/<int:pk>/assign", methods=["POST"])
     @has_access
-    def assign(self, pk: int):
+    def assign(self, pk: int) -> ResponseReturnValue:
         conversation = self._conversation(pk)
         raw = request.form.get("assignee_id", "")
         try:
@@ -198,11 +204,11 @@ class InboxView(BaseView):
             return self._back(pk)
         return self._assign(conversation, user_id, "Assignment saved.")
 
-    def _assign(self, conversation: Conversation, user_id: int | None, done: str):
+    def _assign(self, conversation: Conversation, user_id: int | None, done: str) -> ResponseReturnValue:
         """Take and assign: the service decides who may be assigned; its refusal is shown."""
         try:
             services.assign(conversation, user_id)
-        except services.ConversationError as exc:
+        except ConversationError as exc:
             db.session.rollback()
             flash(f"Not assigned: {exc}", "danger")
         else:
@@ -211,11 +217,12 @@ class InboxView(BaseView):
 
     @expose("/<int:pk>/status", methods=["POST"])
     @has_access
-    def set_status(self, pk: int):
+    def set_status(self, pk: int) -> ResponseReturnValue:
+        """Open, pending or closed; anything else is refused and flashed."""
         conversation = self._conversation(pk)
         try:
             services.set_status(conversation, request.form.get("status", ""))
-        except services.ConversationError as exc:
+        except ConversationError as exc:
             db.session.rollback()
             flash(f"Status not changed: {exc}", "danger")
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from flask_appbuilder import Model
@@ -15,16 +16,37 @@ from app.core.crypto import EncryptedJSON, EncryptedText
 from app.core.models import JSONType, utcnow
 from app.pages.models import Page
 
-CONVERSATION_STATUSES = ("open", "pending", "closed")
-MESSAGE_STATUSES = (
-    "received",
-    "queued",
-    "sending",
-    "sent",
-    "delivered",
-    "read",
-    "failed",
-)
+
+class ConversationStatus(StrEnum):
+    """Where a conversation stands in the inbox (stored as the plain value)."""
+
+    OPEN = "open"
+    PENDING = "pending"
+    CLOSED = "closed"
+
+
+class Direction(StrEnum):
+    """Who wrote a message: the contact (`in`) or the page (`out`)."""
+
+    IN = "in"
+    OUT = "out"
+
+
+class MessageStatus(StrEnum):
+    """A message's life: `received` (inbound), then queued → sending → sent → delivered → read,
+    or failed (outbound)."""
+
+    RECEIVED = "received"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+#: The statuses an agent may pick, in menu order.
+CONVERSATION_STATUSES = tuple(ConversationStatus)
 #: Our replies carry `metadata = prefix + message id`; Meta's echo hands it back (webhooks).
 OUR_METADATA_PREFIX = "omnicrm:"
 
@@ -42,7 +64,9 @@ class Conversation(Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     page_id: Mapped[int] = mapped_column(ForeignKey("page.id", ondelete="CASCADE"), nullable=False)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="open", server_default="open")
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, default=ConversationStatus.OPEN.value, server_default=ConversationStatus.OPEN.value
+    )
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
     last_message_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -74,7 +98,7 @@ class Message(Model):
     text: Mapped[str | None] = mapped_column(EncryptedText)
     attachments: Mapped[Any | None] = mapped_column(EncryptedJSON)  # list of {type, url}
     kind: Mapped[str] = mapped_column(String(32), nullable=False, default="text", server_default="text")
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="received")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=MessageStatus.RECEIVED.value)
     error_code: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(String(1000))
     messaging_type: Mapped[str | None] = mapped_column(String(32))

@@ -6,7 +6,6 @@ here so a reply refused in the browser is refused the same way over the API.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,30 +14,28 @@ from sqlalchemy import and_, func, or_, select
 
 from app import db
 from app.audit.service import record
-from app.conversations.models import CONVERSATION_STATUSES, Conversation, Message
+from app.conversations.exceptions import ConversationError, ReplyRefused
+from app.conversations.models import (
+    CONVERSATION_STATUSES,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    Message,
+    MessageStatus,
+)
+from app.conversations.outbound import enqueue_send, send_refusal
 from app.core.context import current_actor
 from app.core.models import utcnow
-from app.core.queues import get_redis
-
-logger = logging.getLogger(__name__)
 
 MAX_TEXT_LENGTH = 2000
 RESPONSE_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 HUMAN_AGENT_TAG = "HUMAN_AGENT"
 THREAD_PAGE_SIZE = 50
-PENDING_OUT = ("queued", "sending")
-
-
-class ReplyRefused(ValueError):
-    """The reply cannot be sent; the message is shown to the agent."""
-
-
-class ConversationError(ValueError):
-    """A conversation change was refused; the message says why."""
 
 
 def validate_conversation_update(conversation: Conversation) -> None:
+    """The API's edit may only set a known status (the grid offers nothing else)."""
     if conversation.status not in CONVERSATION_STATUSES:
         raise ConversationError("status must be open, pending or closed")
 
@@ -67,6 +64,7 @@ def last_inbound_at(conversation: Conversation) -> datetime | None:
 
 
 def reply_window(conversation: Conversation, now: datetime | None = None) -> ReplyWindow:
+    """Time left in Meta's 24-hour and 7-day (HUMAN_AGENT) windows, from the last inbound message."""
     from flask import current_app
 
     now = now or utcnow()
@@ -115,26 +113,8 @@ def check_can_send(conversation: Conversation) -> None:
         raise ReplyRefused(reason)
 
 
-def send_refusal(page: Any, contact: Any) -> str | None:
-    """Why nothing may be sent to this contact through this page now, or None.
-
-    Takes anything with the page's and contact's attributes (models, or rows of the columns,
-    as the outbound job loads them for a whole batch at once).
-    """
-    if page is None or not page.access_token:
-        return "the page has no access token: an admin must connect it first"
-    if page.needs_reauth:
-        return "the page's access token has expired or was revoked: an admin must replace it before replies can be sent"
-    if contact is None or contact.erased_at is not None:
-        return "the contact's data was erased: replies are no longer possible"
-    if contact.restricted:
-        return "processing of this contact's data is restricted (privacy request): replies are blocked"
-    if not contact.psid:
-        return "the contact has no Messenger id"
-    return None
-
-
 def clean_text(text: Any) -> str:
+    """The reply's text as Messenger will take it, or the reason it would not."""
     if not isinstance(text, str):
         raise ReplyRefused("the reply must be text")
     text = text.strip()
@@ -143,25 +123,6 @@ def clean_text(text: Any) -> str:
     if len(text) > MAX_TEXT_LENGTH:
         raise ReplyRefused(f"the reply is {len(text)} characters long; Messenger allows at most {MAX_TEXT_LENGTH}")
     return text
-
-
-def enqueue_send(message: Message | None = None, *, force: bool = False) -> None:
-    """After a reply is committed as queued: make sure a drain job will send it.
-
-    Redis down leaves it queued; `reconcile_sending` queues it later (force: a flag whose
-    job was lost does not hold it back).
-    """
-    from app.conversations.tasks import DRAIN_FLAG, signal_send
-
-    try:
-        if force:
-            get_redis().delete(DRAIN_FLAG)
-        signal_send()
-    except Exception:  # the row is committed; reconcile_sending re-enqueues it
-        logger.exception(
-            "could not queue the send of message %s; reconcile_sending will pick it up",
-            message.id if message is not None else "-",
-        )
 
 
 def queue_reply(
@@ -174,11 +135,11 @@ def queue_reply(
     now = utcnow()
     message = Message(
         conversation_id=conversation.id,
-        direction="out",
+        direction=Direction.OUT,
         author_id=author_id if author_id is not None else current_actor().id,
         text=text,
         kind="text",
-        status="queued",
+        status=MessageStatus.QUEUED,
         messaging_type=messaging_type,
         tag=tag,
         created_at=now,
@@ -196,18 +157,18 @@ def queue_reply(
         {"conversation_id": conversation.id, "messaging_type": messaging_type, "tag": tag},
     )
     db.session.commit()
-    enqueue_send(message)
+    enqueue_send(message.id)
     return message
 
 
 def retry_message(message: Message) -> Message:
     """An agent re-sends a failed outbound message (same rules as a new reply)."""
-    if message.direction != "out" or message.status != "failed":
+    if message.direction != Direction.OUT or message.status != MessageStatus.FAILED:
         raise ReplyRefused("only a failed outbound message can be retried")
     conversation = message.conversation
     check_can_send(conversation)
     messaging_type, tag = decide_messaging_type(conversation, human_agent=message.tag == HUMAN_AGENT_TAG)
-    message.status = "queued"
+    message.status = MessageStatus.QUEUED
     message.messaging_type = messaging_type
     message.tag = tag
     message.error_code = None
@@ -216,7 +177,7 @@ def retry_message(message: Message) -> Message:
     message.attempts = 0
     record("reply_queued", "message", message.id, {"conversation_id": conversation.id, "retry": True})
     db.session.commit()
-    enqueue_send(message)
+    enqueue_send(message.id)
     return message
 
 
@@ -241,6 +202,7 @@ def assignable_users(user_id: int | None = None) -> list[Any]:
 
 
 def assign(conversation: Conversation, user_id: int | None) -> None:
+    """Give the conversation to someone who can answer it (None: unassign); audited."""
     if user_id is not None and not assignable_users(user_id):
         raise ConversationError("no such active user who can reply (Admin, Support Manager or Agent)")
     old = conversation.assignee_id
@@ -252,6 +214,7 @@ def assign(conversation: Conversation, user_id: int | None) -> None:
 
 
 def set_status(conversation: Conversation, status: str) -> None:
+    """Open, park (pending) or close a conversation; audited, unchanged status is a no-op."""
     if status not in CONVERSATION_STATUSES:
         raise ConversationError("status must be open, pending or closed")
     old = conversation.status
@@ -263,6 +226,7 @@ def set_status(conversation: Conversation, status: str) -> None:
 
 
 def mark_read(conversation: Conversation) -> None:
+    """Opening the thread clears its unread badge (no commit when there is nothing to clear)."""
     if conversation.unread_count:
         conversation.unread_count = 0
         db.session.commit()
@@ -296,7 +260,7 @@ def messages_since(conversation: Conversation, since_id: int, limit: int = 200) 
 
 
 def inbox(
-    status: str | None = "open",
+    status: str | None = ConversationStatus.OPEN,
     assignee: str | None = None,
     user_id: int | None = None,
     page_id: int | None = None,
@@ -332,7 +296,7 @@ def waiting_since_many(conversations: list[Conversation]) -> dict[int, datetime 
     if ids:
         rows = db.session.execute(
             select(Message.conversation_id, func.max(Message.created_at))
-            .where(Message.conversation_id.in_(ids), Message.direction == "out")
+            .where(Message.conversation_id.in_(ids), Message.direction == Direction.OUT)
             .group_by(Message.conversation_id)
         )
         last_out = {conv_id: at for conv_id, at in rows}
@@ -352,6 +316,7 @@ def safe_url(url: Any) -> str | None:
 
 
 def attachment_links(message: Message) -> list[dict[str, str]]:
+    """The message's attachments as safe links only (stored payloads are untrusted input)."""
     out = []
     items = message.attachments if isinstance(message.attachments, list) else []
     for item in items:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,10 +33,13 @@ from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
 from app import db
 from app.audit.service import append_rows, make_row, record
-from app.conversations.models import OUR_METADATA_PREFIX, Conversation, Message
+from app.contacts.models import Contact
+from app.conversations.models import OUR_METADATA_PREFIX, Conversation, Direction, Message, MessageStatus
+from app.conversations.outbound import DRAIN_FLAG, OUTBOUND_QUEUE, enqueue_send, send_refusal, signal_send
 from app.core.context import current_actor, current_request_id
+from app.core.exceptions import DomainError
 from app.core.models import sqlite_write_lock, utcnow
-from app.core.queues import enqueue_once, get_queue, get_redis, task
+from app.core.queues import get_queue, get_redis, task
 from app.messenger.client import (
     GraphClient,
     PermanentGraphError,
@@ -43,6 +47,8 @@ from app.messenger.client import (
     RetryableGraphError,
     client_from_config,
 )
+from app.pages.models import Page
+from app.pages.services import mark_needs_reauth
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +63,8 @@ BATCH_SECONDS = 30.0
 FLUSH_SECONDS = 0.25
 ATTEMPT_GROUP = 10
 DRAIN_MAX_SECONDS = 120.0
-#: Redis: ids claimed but not yet attempted; the drain-queued flag (as for webhooks).
+#: Redis: ids claimed but not yet attempted (the drain-queued flag lives in outbound.py).
 UNATTEMPTED_KEY = "omnicrm:outbound:unattempted"
-DRAIN_FLAG = "omnicrm:outbound:drain-queued"
-OUTBOUND_QUEUE = "outbound"
-DRAIN_FLAG_TTL = 60  # a lost drain job delays replies at most this long
 
 _clients: dict[tuple, GraphClient] = {}
 
@@ -74,16 +77,6 @@ def graph_client() -> GraphClient:
     if client is None:
         client = _clients[key] = client_from_config(cfg)
     return client
-
-
-# ---------------------------------------------------------------------------- queueing
-
-
-def signal_send() -> bool:
-    """After a reply is committed as queued: make sure a drain job will send it
-    (`enqueue_once`). Redis down raises; the reply stays queued and `reconcile_sending`
-    queues it."""
-    return enqueue_once(DRAIN_FLAG, DRAIN_FLAG_TTL, send_message, queue=OUTBOUND_QUEUE)
 
 
 @dataclass
@@ -116,7 +109,7 @@ def _claim(limit: int, due_anyway: int | None = None) -> list[_Send]:
         due = or_(due, Message.id == due_anyway)
     candidates = (
         select(Message.id, Message.conversation_id)
-        .where(Message.direction == "out", Message.status == "queued", due)
+        .where(Message.direction == Direction.OUT, Message.status == MessageStatus.QUEUED, due)
         .order_by(Message.created_at, Message.id)
         .limit(limit)
     )
@@ -131,8 +124,8 @@ def _claim(limit: int, due_anyway: int | None = None) -> list[_Send]:
         select(Message.id, Message.conversation_id, Message.status, Message.next_attempt_at)
         .where(
             Message.conversation_id.in_(sorted({r.conversation_id for r in rows})),
-            Message.direction == "out",
-            Message.status.in_(("queued", "sending")),
+            Message.direction == Direction.OUT,
+            Message.status.in_((MessageStatus.QUEUED, MessageStatus.SENDING)),
         )
         .order_by(Message.conversation_id, Message.created_at, Message.id)
     ).all()
@@ -141,7 +134,7 @@ def _claim(limit: int, due_anyway: int | None = None) -> list[_Send]:
     for row in pending:
         if row.conversation_id in blocked:
             continue
-        if row.id in locked and row.status == "queued":
+        if row.id in locked and row.status == MessageStatus.QUEUED:
             take.append(row.id)
         else:  # in flight, waiting to retry, or claimed by another worker: later replies wait
             blocked.add(row.conversation_id)
@@ -150,8 +143,8 @@ def _claim(limit: int, due_anyway: int | None = None) -> list[_Send]:
         return []
     db.session.execute(
         update(Message)
-        .where(Message.id.in_(take), Message.status == "queued")
-        .values(status="sending", send_started_at=now, attempts=Message.attempts + 1)
+        .where(Message.id.in_(take), Message.status == MessageStatus.QUEUED)
+        .values(status=MessageStatus.SENDING, send_started_at=now, attempts=Message.attempts + 1)
         .execution_options(synchronize_session=False)
     )
     sends = _load_sends(take)
@@ -163,10 +156,6 @@ def _claim(limit: int, due_anyway: int | None = None) -> list[_Send]:
 def _load_sends(ids: list[int]) -> list[_Send]:
     """The claimed replies with what their Graph calls need, oldest first, in two queries
     (plain columns: no per-row lazy loads, each page's token decrypted once)."""
-    from app.contacts.models import Contact
-    from app.conversations.services import send_refusal
-    from app.pages.models import Page
-
     rows = db.session.execute(
         select(
             Message.id,
@@ -229,8 +218,8 @@ def _release(ids: list[int]) -> None:
     get_redis().srem(UNATTEMPTED_KEY, *ids)
     db.session.execute(
         update(Message)
-        .where(Message.id.in_(ids), Message.status == "sending")
-        .values(status="queued", send_started_at=None, attempts=Message.attempts - 1)
+        .where(Message.id.in_(ids), Message.status == MessageStatus.SENDING)
+        .values(status=MessageStatus.QUEUED, send_started_at=None, attempts=Message.attempts - 1)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -300,7 +289,7 @@ def _send_batch(batch: list[_Send]) -> tuple[int, int]:
                 tag=item.tag,
                 metadata=f"{OUR_METADATA_PREFIX}{item.id}",
             )
-        except (RetryableGraphError, ReauthRequiredError, PermanentGraphError, ValueError) as exc:
+        except (RetryableGraphError, ReauthRequiredError, PermanentGraphError, DomainError) as exc:
             _flush_sent(done)
             failed += 1
             outcome = _handle_failure(item, exc, later=[m.id for m in batch[i + 1 :]])
@@ -328,7 +317,10 @@ _SENT = (
     .values(
         # an echo may already have moved the row on: never step back
         mid=func.coalesce(Message.__table__.c.mid, bindparam("b_mid")),
-        status=case((Message.__table__.c.status == "sending", "sent"), else_=Message.__table__.c.status),
+        status=case(
+            (Message.__table__.c.status == MessageStatus.SENDING.value, MessageStatus.SENT.value),
+            else_=Message.__table__.c.status,
+        ),
         sent_at=func.coalesce(Message.__table__.c.sent_at, bindparam("b_at")),
         error_code=None,
         error_message=None,
@@ -357,18 +349,19 @@ def _handle_failure(item: _Send, exc: Exception, later: list[int]) -> str:
     if isinstance(exc, RetryableGraphError):
         return _retry_later(message, exc)
     if isinstance(exc, ReauthRequiredError):
-        _reauth(message, exc, claimed=later)
+        _reauth(message, claimed=later)
         return "reauth"
     if isinstance(exc, PermanentGraphError):
         _fail(message, str(exc.code or exc.http_status or "error"), f"Messenger refused the message: {exc.message}")
-    else:  # the client's own input checks (e.g. over-long text)
+    else:  # the client's own input checks (e.g. over-long text): a DomainError
         _fail(message, "invalid", str(exc))
     db.session.commit()
     return "failed"
 
 
 def _fail(message: Message, code: str, reason: str) -> None:
-    message.status = "failed"
+    """Give up on a reply with a code and a reason the agent reads (audited, not committed)."""
+    message.status = MessageStatus.FAILED
     message.error_code = code[:32]
     message.error_message = reason[:1000]
     message.next_attempt_at = None
@@ -376,6 +369,7 @@ def _fail(message: Message, code: str, reason: str) -> None:
 
 
 def _retry_later(message: Message, exc: RetryableGraphError) -> str:
+    """A transient Graph error: back to queued with the next BACKOFF delay, or failed when spent."""
     attempt = message.attempts or 1
     code = str(exc.code or exc.http_status or "network")
     if attempt > len(BACKOFF):
@@ -383,7 +377,7 @@ def _retry_later(message: Message, exc: RetryableGraphError) -> str:
         db.session.commit()
         return "failed"
     delay = BACKOFF[attempt - 1]
-    message.status = "queued"
+    message.status = MessageStatus.QUEUED
     message.error_code = code[:32]
     message.error_message = f"temporary Messenger error, retrying in {delay} s: {exc.message}"[:1000]
     message.next_attempt_at = utcnow() + timedelta(seconds=delay)
@@ -393,6 +387,7 @@ def _retry_later(message: Message, exc: RetryableGraphError) -> str:
 
 
 def _schedule(message: Message, delay: int) -> None:
+    """Queue this reply's retry drain after `delay` seconds, on behalf of the same actor."""
     actor = current_actor()
     get_queue(OUTBOUND_QUEUE).enqueue_in(
         timedelta(seconds=delay),
@@ -402,13 +397,11 @@ def _schedule(message: Message, delay: int) -> None:
     )
 
 
-def _reauth(message: Message, exc: ReauthRequiredError, claimed: list[int] = ()) -> None:
+def _reauth(message: Message, claimed: Sequence[int] = ()) -> None:
     """190: the page can't send until its token is replaced; fail what's waiting, with why.
 
     `claimed`: this batch's not yet attempted replies, failed too when they are the page's.
     """
-    from app.pages.services import mark_needs_reauth
-
     conversation = db.session.get(Conversation, message.conversation_id)
     mark_needs_reauth(conversation.page, REAUTH_REASON)
     _fail(message, "190", REAUTH_REASON)
@@ -417,8 +410,11 @@ def _reauth(message: Message, exc: ReauthRequiredError, claimed: list[int] = ())
         .join(Conversation, Conversation.id == Message.conversation_id)
         .where(
             Conversation.page_id == conversation.page_id,
-            Message.direction == "out",
-            or_(Message.status == "queued", and_(Message.status == "sending", Message.id.in_(list(claimed) or [-1]))),
+            Message.direction == Direction.OUT,
+            or_(
+                Message.status == MessageStatus.QUEUED,
+                and_(Message.status == MessageStatus.SENDING, Message.id.in_(list(claimed) or [-1])),
+            ),
             Message.id != message.id,
         )
     )
@@ -434,8 +430,8 @@ def reconcile_sending() -> dict[str, int]:
     stuck = list(
         db.session.scalars(
             select(Message).where(
-                Message.direction == "out",
-                Message.status == "sending",
+                Message.direction == Direction.OUT,
+                Message.status == MessageStatus.SENDING,
                 Message.send_started_at < now - STUCK_AFTER,
             )
         )
@@ -455,8 +451,8 @@ def reconcile_sending() -> dict[str, int]:
     # replies held behind a stuck one, or whose job was lost (Redis restart, enqueue failure)
     orphans = db.session.scalar(
         select(func.count(Message.id)).where(
-            Message.direction == "out",
-            Message.status == "queued",
+            Message.direction == Direction.OUT,
+            Message.status == MessageStatus.QUEUED,
             or_(
                 Message.conversation_id.in_(sorted({m.conversation_id for m in stuck}) or [-1]),
                 and_(
@@ -467,8 +463,6 @@ def reconcile_sending() -> dict[str, int]:
         )
     )
     if orphans:
-        from app.conversations.services import enqueue_send
-
         enqueue_send(force=True)
     logger.info(
         "reconcile_sending: %d stuck (%d never attempted, queued again), %d queued replies re-kicked",

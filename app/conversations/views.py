@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask_appbuilder import AppBuilder, ModelView
+from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 from app.conversations.models import Conversation, Message
+from app.conversations.permissions import READ_ONLY
 from app.core.grids import ScaleListMixin
 from app.core.roles import READ_WRITE_METHODS
-
-READ_ONLY = {k: v for k, v in READ_WRITE_METHODS.items() if v == "read"}
 
 
 class MessageModelView(ScaleListMixin, ModelView):
@@ -85,14 +84,3 @@ class ConversationModelView(ScaleListMixin, ModelView):
         "last_message_at": "Last message",
     }
     list_template = "conversations/list_with_links.html"
-
-
-def register(ab: AppBuilder) -> None:
-    from app.conversations.api import ConversationApi, MessageApi
-    from app.conversations.inbox import InboxView
-
-    ab.add_view(InboxView, "Inbox", icon="fa-inbox", category="CRM", href="/conversations/")
-    ab.add_view(ConversationModelView, "Conversations", icon="fa-comments", category="CRM")
-    ab.add_view(MessageModelView, "Messages", icon="fa-envelope", category="CRM")
-    ab.add_api(ConversationApi)
-    ab.add_api(MessageApi)

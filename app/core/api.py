@@ -30,6 +30,7 @@ from app.core.api_guard import (
     parse_id,
     primary_key_column,
 )
+from app.core.exceptions import DomainError
 from app.core.grids import EstimatedCount, ScaleListMixin
 
 logger = logging.getLogger(__name__)
@@ -206,17 +207,16 @@ class OmniModelRestApi(RequestGuard, ScaleListMixin, ModelRestApi):
             self.edit_model_schema = auto_schema(model, self.edit_columns, f"{base}Edit", self.write_only_columns)
         super()._init_model_schemas()
 
-    def _refusals(self, fn: Callable[[], Response], services: bool = False) -> Response:
-        """Run a handler; database refusals (and, for writes, a service's ValueError) as 4xx."""
+    def _refusals(self, fn: Callable[[], Response]) -> Response:
+        """Run a handler; database refusals and a service's DomainError as 4xx (a stray
+        ValueError from a bug stays a 500 with its traceback)."""
         try:
             return fn()
         except (DataError, IntegrityError) as exc:
             return self._refused(exc)
-        except ValueError as exc:
-            if not services:
-                raise
+        except DomainError as exc:
             self.datamodel.session.rollback()
-            return self.response_422(message=str(exc))
+            return self.response(exc.status, message=str(exc))
 
     def response_422(self, message: Any = None) -> Response:
         """FAB answers a failed edit or delete from inside `except DatabaseException` with the
@@ -247,10 +247,10 @@ class OmniModelRestApi(RequestGuard, ScaleListMixin, ModelRestApi):
         return self._refusals(lambda: super(OmniModelRestApi, self).get_list_headless(**kwargs))
 
     def post_headless(self) -> Response:
-        return self._refusals(super().post_headless, services=True)
+        return self._refusals(super().post_headless)
 
     def put_headless(self, pk: Any) -> Response:
-        return self._refusals(lambda: super(OmniModelRestApi, self).put_headless(pk), services=True)
+        return self._refusals(lambda: super(OmniModelRestApi, self).put_headless(pk))
 
     def delete_headless(self, pk: Any) -> Response:
         return self._refusals(lambda: super(OmniModelRestApi, self).delete_headless(pk))

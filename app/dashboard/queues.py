@@ -18,14 +18,11 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from app.core.queues import QUEUE_NAMES, get_queue, get_redis
+from app.dashboard.exceptions import QueueError
 
 logger = logging.getLogger(__name__)
 
 FAILED_LIST_LIMIT = 50
-
-
-class QueueError(ValueError):
-    """Bad queue name or job id: shown to the admin, never a 500."""
 
 
 @dataclass
@@ -50,6 +47,7 @@ class FailedJob:
 
 
 def _check_queue(name: str) -> None:
+    """Only our own queues: the name comes from a form."""
     if name not in QUEUE_NAMES:
         raise QueueError(f"unknown queue {name!r}")
 
@@ -118,6 +116,7 @@ def failed_jobs(limit: int = FAILED_LIST_LIMIT) -> list[FailedJob]:
 
 
 def requeue(queue: str, job_id: str) -> None:
+    """Put one failed job back on its queue, or say why not (unknown queue or job)."""
     _check_queue(queue)
     registry = get_queue(queue).failed_job_registry
     if job_id not in registry:

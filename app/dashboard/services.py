@@ -17,7 +17,7 @@ from sqlalchemy import Float, and_, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app import db
-from app.conversations.models import Conversation, Message
+from app.conversations.models import Conversation, ConversationStatus, Direction, Message, MessageStatus
 from app.core.models import utcnow
 from app.pages.models import Page
 from app.privacy.models import REQUEST_STATUSES, PrivacyRequest
@@ -69,7 +69,7 @@ def _since(days: int, now: datetime | None) -> datetime:
 
 def conversation_counts(user_id: int | None = None) -> dict[str, int]:
     """Open, unassigned and (for an agent) my open conversations."""
-    open_q = select(func.count()).select_from(Conversation).where(Conversation.status == "open")
+    open_q = select(func.count()).select_from(Conversation).where(Conversation.status == ConversationStatus.OPEN)
     counts = {
         "open": db.session.scalar(open_q) or 0,
         "unassigned": db.session.scalar(open_q.where(Conversation.assignee_id.is_(None))) or 0,
@@ -85,7 +85,7 @@ def waiting_longest(limit: int = LIST_LIMIT, now: datetime | None = None) -> lis
     rows = db.session.scalars(
         select(Conversation)
         .where(
-            Conversation.status == "open",
+            Conversation.status == ConversationStatus.OPEN,
             Conversation.last_inbound_at.is_not(None),
             Conversation.last_inbound_at >= Conversation.last_message_at,
         )
@@ -125,15 +125,15 @@ def messages_per_day(days: int = DAYS, now: datetime | None = None) -> dict[str,
     rows = db.session.execute(
         select(day, Message.direction, func.count()).where(Message.created_at >= since).group_by(day, Message.direction)
     ).all()
-    series: dict[str, dict[date, int]] = {"in": {}, "out": {}}
+    series: dict[str, dict[date, int]] = {Direction.IN: {}, Direction.OUT: {}}
     for raw_day, direction, count in rows:
         if direction in series:
             series[direction][_as_date(raw_day)] = int(count)
     labels = day_range(days, now)
     return {
         "days": labels,
-        "in": [series["in"].get(d, 0) for d in labels],
-        "out": [series["out"].get(d, 0) for d in labels],
+        "in": [series[Direction.IN].get(d, 0) for d in labels],
+        "out": [series[Direction.OUT].get(d, 0) for d in labels],
     }
 
 
@@ -149,7 +149,7 @@ def median_first_response_per_day(days: int = DAYS, now: datetime | None = None)
     # ix_message_conversation_created from the oldest row and stops at the first inbound one
     first_in = (
         select(Message.created_at)
-        .where(Message.conversation_id == Conversation.id, Message.direction == "in")
+        .where(Message.conversation_id == Conversation.id, Message.direction == Direction.IN)
         .order_by(Message.created_at.asc())
         .limit(1)
         .scalar_subquery()
@@ -184,7 +184,9 @@ def median_first_response_per_day(days: int = DAYS, now: datetime | None = None)
 def failed_sends(days: int = DAYS, limit: int = LIST_LIMIT, now: datetime | None = None) -> dict[str, Any]:
     """Outbound messages that failed in the window: a count and the latest few (no text)."""
     since = _since(days, now)
-    where = and_(Message.status == "failed", Message.direction == "out", Message.created_at >= since)
+    where = and_(
+        Message.status == MessageStatus.FAILED, Message.direction == Direction.OUT, Message.created_at >= since
+    )
     count = db.session.scalar(select(func.count()).select_from(Message).where(where)) or 0
     rows = db.session.execute(
         select(Message.id, Message.conversation_id, Message.created_at, Message.error_code, Message.error_message)
@@ -261,8 +263,9 @@ def privacy_overdue(limit: int = LIST_LIMIT, now: datetime | None = None) -> dic
 
 
 def sends_by_status() -> dict[str, int]:
+    """Outbound messages per status (queued, sending, sent, ... failed) for the Admins' panel."""
     rows = db.session.execute(
-        select(Message.status, func.count()).where(Message.direction == "out").group_by(Message.status)
+        select(Message.status, func.count()).where(Message.direction == Direction.OUT).group_by(Message.status)
     ).all()
     return {status: int(n) for status, n in rows}
 

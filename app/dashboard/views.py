@@ -6,10 +6,12 @@ import logging
 from datetime import UTC, datetime
 
 from flask import flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_appbuilder import AppBuilder, BaseView, IndexView, expose, has_access
 from flask_login import current_user
 
 from app.core.roles import ROLE_AGENT
+from app.dashboard.exceptions import QueueError
 
 logger = logging.getLogger(__name__)
 
@@ -89,14 +91,14 @@ class QueueDashboardView(BaseView):
 
     @expose("/run-job", methods=["POST"])
     @has_access
-    def run_job(self):
+    def run_job(self) -> ResponseReturnValue:
         """Queue one scheduled job now (outside its slot), e.g. after fixing why it failed."""
         from app.dashboard import queues
 
         name = (request.form.get("job") or "").strip()
         try:
             queues.run_scheduled_now(name)
-        except queues.QueueError as exc:
+        except QueueError as exc:
             flash(f"Not queued: {exc}", "danger")
             return redirect(url_for(".index")), 303
         flash(f"{name} queued; its result shows here when a worker has run it.", "info")
@@ -104,14 +106,15 @@ class QueueDashboardView(BaseView):
 
     @expose("/requeue", methods=["POST"])
     @has_access
-    def requeue(self):
+    def requeue(self) -> ResponseReturnValue:
+        """Requeue one failed job; a bad queue or job id is flashed, a requeue is audited."""
         from app.dashboard import queues
 
         queue = (request.form.get("queue") or "").strip()
         job_id = (request.form.get("job_id") or "").strip()
         try:
             queues.requeue(queue, job_id)
-        except queues.QueueError as exc:
+        except QueueError as exc:
             flash(f"Not requeued: {exc}", "danger")
             return redirect(url_for(".index")), 303
         queues.audit_requeue(queue, job_id, 1)

@@ -21,6 +21,8 @@ from typing import Any, Self
 import requests
 from requests.adapters import HTTPAdapter
 
+from app.core.exceptions import DomainError
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_GRAPH_API_BASE = "https://graph.facebook.com"
@@ -37,6 +39,14 @@ REAUTH_CODES = frozenset({190})
 PERMANENT_CODES = frozenset({551, 10, 200, 100})
 
 _SECRET_QUERY_RE = re.compile(r"((?:access_token|appsecret_proof|client_secret)=)[^&\s\"']+", re.IGNORECASE)
+
+
+class InvalidMessageError(DomainError):
+    """The message can't go out as given (no content, text too long): refused before any call.
+
+    A `DomainError` so the outbound job shows the reason to the agent, while a `ValueError`
+    from a bug still fails the job with a traceback.
+    """
 
 
 class GraphError(Exception):
@@ -216,9 +226,9 @@ class GraphClient:
     ) -> str:
         """Send one message via the Send API and return Meta's ``message_id`` (the mid)."""
         if text is None and attachment is None:
-            raise ValueError("send_message needs text or an attachment")
+            raise InvalidMessageError("send_message needs text or an attachment")
         if text is not None and len(text) > MAX_TEXT_LENGTH:
-            raise ValueError(f"message text exceeds {MAX_TEXT_LENGTH} characters")
+            raise InvalidMessageError(f"message text exceeds {MAX_TEXT_LENGTH} characters")
         message: dict[str, Any] = {}
         if text is not None:
             message["text"] = text

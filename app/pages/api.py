@@ -7,6 +7,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from app.core.api import OmniModelRestApi
 from app.core.roles import READ_WRITE_METHODS
 from app.pages import services
+from app.pages.exceptions import PageError
 from app.pages.models import Page
 
 PUBLIC_COLUMNS = [
@@ -37,12 +38,14 @@ class PageApi(OmniModelRestApi):
     openapi_spec_tag = "Pages"
 
     def pre_add(self, item: Page) -> None:
+        """A new page needs a valid token (a refusal is a 422)."""
         token = item.access_token
         if not token:
-            raise services.PageError("access_token is required")
+            raise PageError("access_token is required")
         item.set_token(services.validate_token(token))
 
     def pre_update(self, item: Page) -> None:
+        """A changed token is validated and stored through Page.set_token (last 4, re-auth)."""
         from sqlalchemy import inspect
 
         hist = inspect(item).attrs.access_token.history

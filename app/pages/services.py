@@ -8,16 +8,14 @@ from sqlalchemy import select
 
 from app import db
 from app.audit.service import record
+from app.pages.exceptions import PageError
 from app.pages.models import Page
 
 logger = logging.getLogger(__name__)
 
 
-class PageError(ValueError):
-    """A page operation was refused; the message says why."""
-
-
 def validate_token(token: str | None) -> str:
+    """The token stripped, or a refusal: an obviously wrong value must not replace a good one."""
     token = (token or "").strip()
     if not token:
         raise PageError("the page access token is empty")

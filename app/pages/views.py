@@ -12,6 +12,7 @@ from wtforms.validators import Optional
 
 from app.core.roles import READ_WRITE_METHODS
 from app.pages import services
+from app.pages.exceptions import PageError
 from app.pages.models import Page
 
 
@@ -72,8 +73,9 @@ class PageModelView(ModelView):
             services.set_token(item, token)
 
     def pre_add(self, item: Page) -> None:
+        """A new page needs a valid token; FAB flashes the refusal."""
         if not getattr(item, "new_access_token", None):
-            raise services.PageError("a new page needs its access token")
+            raise PageError("a new page needs its access token")
         services.validate_token(item.new_access_token)
 
     def post_add(self, item: Any) -> None:

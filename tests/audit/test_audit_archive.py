@@ -12,7 +12,8 @@ from sqlalchemy.exc import DBAPIError
 from app import db
 from app.audit.archive import verify_archive_file
 from app.audit.models import AuditLog, AuditSegment
-from app.audit.service import record, verify_chain
+from app.audit.service import record
+from app.audit.verify import verify_chain
 from app.core.models import utcnow
 
 

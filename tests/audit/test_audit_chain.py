@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from app import db
 from app.audit import service
+from app.audit.verify import verify_chain
 from app.core.context import Actor, acting_as
 
 TAMPER = {
@@ -61,7 +62,7 @@ def make_rows(n: int = 5) -> list[int]:
 
 def test_an_untouched_chain_verifies():
     ids = make_rows()
-    result = service.verify_chain()
+    result = verify_chain()
     assert result.ok and result.rows == len(ids) == 5
 
 
@@ -77,7 +78,7 @@ def test_first_row_links_to_genesis_and_rows_link_to_each_other():
 def test_tampering_with_any_column_of_any_row_is_detected(column, position):
     ids = make_rows()
     raw(f"UPDATE audit_log SET {TAMPER[column]} WHERE id = :id", id=ids[position])
-    result = service.verify_chain()
+    result = verify_chain()
     assert not result.ok
     # Editing `hash` shows up at this row (content no longer matches) ...
     assert result.broken_id == ids[position]
@@ -87,7 +88,7 @@ def test_tampering_with_any_column_of_any_row_is_detected(column, position):
 def test_deleting_a_row_is_detected(position):
     ids = make_rows()
     raw("DELETE FROM audit_log WHERE id = :id", id=ids[position])
-    result = service.verify_chain()
+    result = verify_chain()
     assert not result.ok
     expected = ids[position + 1] if position < 4 else ids[4]
     assert result.broken_id == expected
@@ -108,19 +109,19 @@ def test_reordering_rows_is_detected():
         if isinstance(params["changes"], (dict, list)):
             params["changes"] = json.dumps(params["changes"])
         raw(f"UPDATE audit_log SET {assignments} WHERE id = :id", id=target, **params)
-    result = service.verify_chain()
+    result = verify_chain()
     assert not result.ok and result.broken_id == ids[1]
 
 
 @pytest.mark.parametrize("position", [0, 3, 4, 8])
 def test_parallel_verify_finds_the_same_first_break(position):
     ids = make_rows(9)
-    assert service.verify_chain(workers=3).ok
+    assert verify_chain(workers=3).ok
     raw("UPDATE audit_log SET action = 'x' WHERE id = :id", id=ids[position])
     raw("DELETE FROM audit_log WHERE id = :id", id=ids[7])
-    result = service.verify_chain(workers=3)
+    result = verify_chain(workers=3)
     assert not result.ok and result.broken_id == ids[position]
-    assert result == service.verify_chain(workers=1)
+    assert result == verify_chain(workers=1)
 
 
 def test_a_row_appended_behind_the_apps_back_is_detected():
@@ -135,14 +136,14 @@ def test_a_row_appended_behind_the_apps_back_is_detected():
         p=last,
         h=new_hash,
     )
-    result = service.verify_chain()
+    result = verify_chain()
     assert not result.ok and result.broken_id == ids[-1] + 1
 
 
 def test_a_forged_head_is_detected():
     make_rows(2)
     raw("UPDATE audit_head SET last_id = last_id - 1")
-    result = service.verify_chain()
+    result = verify_chain()
     assert not result.ok and "signature" in result.reason
 
 
@@ -169,7 +170,7 @@ def test_cli_export_writes_guarded_csv_and_is_audited(app, tmp_path):
     assert "'=cmd" in body and ",=cmd" not in body
     actions = list(db.session.scalars(text("SELECT action FROM audit_log ORDER BY id")))
     assert actions[-1] == "audit_exported"
-    assert service.verify_chain().ok
+    assert verify_chain().ok
 
 
 def test_trigger_blocks_update_and_delete_on_postgresql():
@@ -184,7 +185,7 @@ def test_trigger_blocks_update_and_delete_on_postgresql():
         with pytest.raises(Exception, match="append-only"):
             with db.engine.begin() as conn:
                 conn.execute(text(sql))
-    assert service.verify_chain().ok
+    assert verify_chain().ok
 
 
 def _writer(n: int, tag: str, page_id: int, barrier) -> None:
@@ -214,7 +215,7 @@ def test_two_processes_writing_concurrently_keep_one_valid_chain(page):
     for p in procs:
         p.join(timeout=180)
     assert [p.exitcode for p in procs] == [0, 0]
-    result = service.verify_chain()
+    result = verify_chain()
     sql = "SELECT actor_name FROM audit_log WHERE action = 'insert' AND entity_type = 'contact' ORDER BY id"
     actors = db.session.scalars(text(sql)).all()
     assert sorted(set(actors)) == ["proc-a", "proc-b"] and len(actors) == 2 * n

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select, update
 from app import db
 from app.audit import listeners, service
 from app.audit.models import AuditLog
+from app.audit.verify import verify_chain
 from app.core.context import Actor, acting_as
 from app.core.queues import task
 
@@ -53,7 +54,7 @@ def test_insert_update_delete_of_a_contact_are_one_row_each(page):
         db.session.commit()
         [dele] = rows("delete", "contact")
         assert dele.entity_id == str(c.id)
-    assert service.verify_chain().ok
+    assert verify_chain().ok
 
 
 def test_no_row_for_a_flush_without_changes(contact):
@@ -84,7 +85,7 @@ def test_record_auth_event_commits_alone_without_the_callers_pending_work(page):
     [row] = rows("login_failed")
     assert (row.actor_name, row.actor_id, row.changes) == ("mallory", None, {"reason": "unknown_user"})
     assert rows("insert", "contact") == []
-    assert service.verify_chain().ok
+    assert verify_chain().ok
 
 
 def test_record_auth_event_after_a_flush_does_not_deadlock(page):
@@ -95,7 +96,7 @@ def test_record_auth_event_after_a_flush_does_not_deadlock(page):
     service.record_auth_event("logout", "agent", 3)
     db.session.commit()
     assert len(rows("logout")) == 1 and len(rows("insert", "contact")) == 1
-    assert service.verify_chain().ok
+    assert verify_chain().ok
 
 
 def test_login_ok_failed_logout_and_lockout(app, client, monkeypatch):
@@ -126,7 +127,7 @@ def test_login_ok_failed_logout_and_lockout(app, client, monkeypatch):
     [locked] = rows("account_locked")
     assert locked.ip == "127.0.0.1" and locked.changes == {"scope": "source"}  # that address only
     assert csrf_token_from(client.get("/login/").get_data(as_text=True))
-    assert service.verify_chain().ok
+    assert verify_chain().ok
 
 
 def test_password_change_and_role_change_are_audited_without_values(app):
@@ -160,11 +161,7 @@ def test_orm_bulk_delete_and_update_record_counts(page):
     assert bu.changes == {"count": 2, "fields": ["tags"]}
     [bd] = rows("bulk_delete", "contact")
     assert bd.changes == {"count": 5}
-    service.record_bulk_delete("message", 12, "retention")
-    db.session.commit()
-    [manual] = rows("bulk_delete", "message")
-    assert manual.changes == {"count": 12, "reason": "retention"}
-    assert service.verify_chain().ok
+    assert verify_chain().ok
 
 
 def test_high_volume_system_inserts_are_aggregated_per_flush(conversation):
@@ -225,7 +222,7 @@ def test_signature_failures_are_counted_and_written_once_per_minute():
     assert service.flush_signature_failures(datetime(2026, 1, 1, 12, 5)) == 1
     assert [r.changes["count"] for r in rows("webhook_signature_failed")] == [50, 1]
     assert service.flush_signature_failures(datetime(2026, 1, 1, 12, 6)) == 0
-    assert service.verify_chain().ok
+    assert verify_chain().ok
 
 
 def test_forged_webhook_requests_are_counted_not_logged_one_by_one(client):

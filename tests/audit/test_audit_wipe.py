@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from app import db
 from app.audit import anchor, service
 from app.audit.archive import archive_before
+from app.audit.verify import verify_chain
 from app.core.context import Actor, acting_as
 from app.core.models import utcnow
 
@@ -38,9 +39,9 @@ def make_rows(n: int = 3) -> None:
 
 
 def test_wiping_log_and_head_while_audited_tables_hold_rows_is_reported(page):
-    assert service.verify_chain().ok  # the page's insert started the chain
+    assert verify_chain().ok  # the page's insert started the chain
     raw("DELETE FROM audit_log", "DELETE FROM audit_head")
-    result = service.verify_chain()
+    result = verify_chain()
     assert not result.ok
     assert "wiped" in result.reason and "holds rows" in result.reason
 
@@ -49,23 +50,23 @@ def test_wiping_everything_after_an_archive_is_reported(tmp_path):
     make_rows(3)
     archive_before(utcnow() + timedelta(seconds=1), tmp_path)
     make_rows(1)
-    assert service.verify_chain().ok
+    assert verify_chain().ok
     raw("DELETE FROM audit_log", "DELETE FROM audit_head")
-    result = service.verify_chain()
+    result = verify_chain()
     assert not result.ok and "archived" in result.reason and "wiped" in result.reason
 
 
 def test_an_emptied_log_under_its_head_is_reported():
     make_rows(2)
     raw("DELETE FROM audit_log")
-    result = service.verify_chain()
+    result = verify_chain()
     assert not result.ok and "emptied" in result.reason
 
 
 def test_missing_rows_at_the_start_without_a_segment_are_reported():
     make_rows(4)
     raw("DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log ORDER BY id LIMIT 2)")
-    result = service.verify_chain()
+    result = verify_chain()
     assert not result.ok and "start" in result.reason and result.rows == 0
 
 
@@ -100,7 +101,7 @@ def test_each_committed_head_is_anchored_and_rollbacks_are_not(anchored):
     service.record("never_committed", "contact", 9)
     db.session.rollback()
     assert len(anchored.read_text().splitlines()) == 3
-    assert service.verify_chain().ok
+    assert verify_chain().ok
 
 
 def test_a_rollback_to_an_older_signed_head_is_caught_by_the_anchor(anchored):
@@ -121,16 +122,16 @@ def test_a_rollback_to_an_older_signed_head_is_caught_by_the_anchor(anchored):
     from flask import current_app
 
     current_app.config["AUDIT_ANCHOR_PATH"] = ""
-    assert service.verify_chain().ok  # the database alone can't tell
+    assert verify_chain().ok  # the database alone can't tell
     current_app.config["AUDIT_ANCHOR_PATH"] = anchored_path
-    result = service.verify_chain()
+    result = verify_chain()
     assert not result.ok and "AUDIT_ANCHOR_PATH" in result.reason
 
 
 def test_an_empty_chain_with_an_anchor_is_reported(anchored):
     make_rows(1)
     raw("DELETE FROM audit_log", "DELETE FROM audit_head")
-    result = service.verify_chain()
+    result = verify_chain()
     assert not result.ok
 
 
@@ -166,7 +167,7 @@ def test_guards_refuse_wiping_the_head_and_segments(sql, tmp_path):
     db.session.rollback()
     with pytest.raises(DBAPIError, match="refused"), db.engine.begin() as conn:
         conn.execute(text(sql))
-    assert service.verify_chain().ok
+    assert verify_chain().ok
 
 
 def test_a_plain_set_no_longer_opens_the_archive_bypass():
@@ -176,7 +177,7 @@ def test_a_plain_set_no_longer_opens_the_archive_bypass():
     with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
         conn.execute(text("SET LOCAL omnicrm.audit_archive = 'on'"))
         conn.execute(text("DELETE FROM audit_log"))
-    assert service.verify_chain().ok
+    assert verify_chain().ok
 
 
 def test_the_archive_function_refuses_rows_no_segment_describes():
@@ -186,7 +187,7 @@ def test_the_archive_function_refuses_rows_no_segment_describes():
     db.session.rollback()
     with pytest.raises(DBAPIError, match="segment"), db.engine.begin() as conn:
         conn.execute(text("SELECT audit_archive_delete(:t)"), {"t": last})
-    assert service.verify_chain().rows == 3
+    assert verify_chain().rows == 3
 
 
 def _documented_grants(role: str) -> list[str]:
@@ -234,4 +235,4 @@ def test_the_documented_non_owner_role_cannot_open_the_guard(sql):
         with db.engine.begin() as conn:
             conn.execute(text(f"DROP OWNED BY {role}"))
             conn.execute(text(f"DROP ROLE {role}"))
-    assert service.verify_chain().ok
+    assert verify_chain().ok

@@ -11,6 +11,7 @@ from app.devtools.fakegraph import FakeGraph
 from app.messenger.client import (
     GraphClient,
     GraphError,
+    InvalidMessageError,
     PermanentGraphError,
     ReauthRequiredError,
     RetryableGraphError,
@@ -71,9 +72,9 @@ def test_wrong_app_secret_is_rejected_as_permanent(fake: FakeGraph) -> None:
 
 
 def test_send_rejects_empty_and_too_long_text(client: GraphClient) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidMessageError):
         client.send_message(PAGE_ID, TOKEN, PSID)
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidMessageError):
         client.send_message(PAGE_ID, TOKEN, PSID, "x" * 2001)
 
 
