@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.sessions import SessionInterface
 from werkzeug.wsgi import get_input_stream
 
+from app.core.security_headers import response_headers
 from app.webhooks import services
 
 logger = logging.getLogger(__name__)
@@ -137,13 +138,8 @@ def receive():
 
 # --------------------------------------------------------------------------- WSGI fast path
 
-_SECURITY_HEADERS = [
-    ("X-Content-Type-Options", "nosniff"),
-    ("Cache-Control", "no-store"),
-    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "no-referrer"),
-]
+# not a security header: the answer to a signed machine-to-machine post is never cached
+_NO_STORE = ("Cache-Control", "no-store")
 
 
 class _Headers:
@@ -169,6 +165,8 @@ class WebhookFastPath:
     def __init__(self, app: Flask, wsgi_app: Callable) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
+        # the same security headers as every Flask response (app.core.security_headers)
+        self.headers = [*response_headers(app.config.get("OMNICRM_ENV") == "production"), _NO_STORE]
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         if environ.get("PATH_INFO") != "/webhooks/messenger" or environ.get("REQUEST_METHOD") != "POST":
@@ -197,7 +195,7 @@ class WebhookFastPath:
                 ("Content-Type", content_type),
                 ("Content-Length", str(len(body))),
                 ("X-Request-ID", request_id),
-                *_SECURITY_HEADERS,
+                *self.headers,
             ],
         )
         return [body]
