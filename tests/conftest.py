@@ -178,7 +178,7 @@ def run_jobs(queues: tuple[str, ...] = QUEUE_NAMES, max_jobs: int | None = None)
     from rq import SimpleWorker
 
     from app.core.queues import get_queue, get_redis
-    from app.webhooks.services import flush_signals
+    from app.webhooks.signals import flush_signals
 
     flush_signals()  # webhook posts signal their drain job from a background thread
 

@@ -15,10 +15,25 @@ CSP = (
     "script-src 'self' 'unsafe-inline'; font-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
 )
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def response_headers(production: bool) -> list[tuple[str, str]]:
+    """The security headers of every response, as one list: the Flask hook below and the
+    webhook's WSGI fast path (which bypasses Flask) both send exactly these."""
+    headers = [
+        ("Content-Security-Policy", CSP),
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ]
+    if production:
+        headers.append(("Strict-Transport-Security", HSTS))
+    return headers
 
 
 def install(app: Flask) -> None:
-    production = app.config.get("OMNICRM_ENV") == "production"
+    headers = response_headers(app.config.get("OMNICRM_ENV") == "production")
 
     @app.before_request
     def _request_id() -> None:
@@ -34,11 +49,7 @@ def install(app: Flask) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        for name, value in headers:
+            response.headers.setdefault(name, value)
         response.headers["X-Request-ID"] = getattr(g, "request_id", "") or ""
-        if production:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

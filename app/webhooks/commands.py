@@ -74,7 +74,7 @@ def register(group: AppGroup) -> None:
     def simulate_command(url: str | None, page_id: str | None, psid: str | None) -> None:
         """Post signed sample Messenger events to the local webhook."""
         from app.pages.models import Page
-        from app.webhooks.services import sign
+        from app.webhooks.ingest import sign
 
         if page_id is None:
             page = db.session.scalar(select(Page).order_by(Page.id).limit(1))

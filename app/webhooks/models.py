@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from flask_appbuilder import Model
 from sqlalchemy import DateTime, Index, Integer, String, Text
@@ -11,7 +12,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.core.crypto import EncryptedText
 from app.core.models import utcnow
 
-EVENT_STATUSES = ("pending", "processed", "skipped", "error")
+
+class EventStatus(StrEnum):
+    """Where a stored event stands; one name per state so no module spells them differently."""
+
+    PENDING = "pending"
+    PROCESSED = "processed"
+    SKIPPED = "skipped"
+    ERROR = "error"
 
 
 class WebhookEvent(Model):
@@ -25,7 +33,9 @@ class WebhookEvent(Model):
     # raw body, encrypted; deferred so grids and status checks never decrypt it
     payload: Mapped[str] = mapped_column(EncryptedText, nullable=False, deferred=True)
     received_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending", server_default="pending")
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, default=EventStatus.PENDING.value, server_default=EventStatus.PENDING.value
+    )
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -17,7 +17,10 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.sessions import SessionInterface
 from werkzeug.wsgi import get_input_stream
 
-from app.webhooks import services
+from app.core.security_headers import response_headers
+from app.webhooks.exceptions import BadPayload, StorageUnavailable
+from app.webhooks.ingest import MAX_BODY_BYTES, parse_payload, store_event, verify_signature
+from app.webhooks.signals import WEBHOOK_ACTOR, signal_soon
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ class WebhookFreeSessionInterface(SessionInterface):
 
 @bp.record_once
 def _install_fast_path(state: Any) -> None:
+    """Wrap the app once: null sessions for webhook requests, and the WSGI fast path."""
     app = state.app
     if not isinstance(app.session_interface, WebhookFreeSessionInterface):
         app.session_interface = WebhookFreeSessionInterface(app.session_interface)
@@ -54,11 +58,12 @@ def _install_fast_path(state: Any) -> None:
 
 
 def _text(body: str, status: int) -> Response:
+    """A plain-text answer (what Meta's handshake and the 200 expect)."""
     return Response(body, status=status, mimetype="text/plain")
 
 
 @bp.get("/webhooks/messenger")
-def verify():
+def verify() -> Response:
     """Subscription check: echo hub.challenge when the mode and verify token match."""
     mode = request.args.get("hub.mode", "")
     token = request.args.get("hub.verify_token", "")
@@ -91,10 +96,12 @@ def body_limit() -> int:
     """The webhook's own 1 MiB cap (Meta's bodies are far smaller), or MAX_CONTENT_LENGTH if lower:
     the fast path never reaches Flask, which would enforce the latter."""
     configured = current_app.config.get("MAX_CONTENT_LENGTH")
-    return min(services.MAX_BODY_BYTES, configured) if configured else services.MAX_BODY_BYTES
+    return min(MAX_BODY_BYTES, configured) if configured else MAX_BODY_BYTES
 
 
-def handle_event(read_body: Callable[[int], bytes], content_length: int | None, headers: Mapping[str, str]):
+def handle_event(
+    read_body: Callable[[int], bytes], content_length: int | None, headers: Mapping[str, str]
+) -> tuple[int, dict | str]:
     """The POST: verify, store durably, queue. Returns (status, JSON error dict or plain text).
 
     403 bad signature, 413 too large, 400 bad shape, 503 database down; needs an app context.
@@ -105,7 +112,7 @@ def handle_event(read_body: Callable[[int], bytes], content_length: int | None, 
     body = read_body(limit + 1)  # a chunked body is cut here too: never more than limit + 1 in memory
     if len(body) > limit:
         return _rejected("body too large", 413)
-    if not services.verify_signature(
+    if not verify_signature(
         body,
         headers.get("X-Hub-Signature-256"),
         headers.get("X-Hub-Signature"),
@@ -114,20 +121,20 @@ def handle_event(read_body: Callable[[int], bytes], content_length: int | None, 
         _count_signature_failure()
         return _rejected("missing or invalid signature", 403)
     try:
-        data = services.parse_payload(body)
-    except services.BadPayload as exc:
+        data = parse_payload(body)
+    except BadPayload as exc:
         return _rejected(str(exc), 400)
     try:
-        event_id = services.store_event(body, data)
-    except services.StorageUnavailable as exc:
+        event_id = store_event(body, data)
+    except StorageUnavailable as exc:
         logger.error("webhook event not stored (database unavailable): %s", exc)
         return 503, {"error": "temporarily unavailable"}
-    services.signal_soon(event_id)
+    signal_soon(event_id)
     return 200, "EVENT_RECEIVED"
 
 
 @bp.post("/webhooks/messenger")
-def receive():
+def receive() -> Response | tuple[Response, int]:
     """The route as Flask sees it (url_for, the route map); requests are served by
     `WebhookFastPath` below, which runs the same `handle_event` without Flask's per-request
     machinery. This view serves them only where that middleware is not installed."""
@@ -137,13 +144,8 @@ def receive():
 
 # --------------------------------------------------------------------------- WSGI fast path
 
-_SECURITY_HEADERS = [
-    ("X-Content-Type-Options", "nosniff"),
-    ("Cache-Control", "no-store"),
-    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "no-referrer"),
-]
+# not a security header: the answer to a signed machine-to-machine post is never cached
+_NO_STORE = ("Cache-Control", "no-store")
 
 
 class _Headers:
@@ -169,6 +171,8 @@ class WebhookFastPath:
     def __init__(self, app: Flask, wsgi_app: Callable) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
+        # the same security headers as every Flask response (app.core.security_headers)
+        self.headers = [*response_headers(app.config.get("OMNICRM_ENV") == "production"), _NO_STORE]
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         if environ.get("PATH_INFO") != "/webhooks/messenger" or environ.get("REQUEST_METHOD") != "POST":
@@ -181,7 +185,7 @@ class WebhookFastPath:
         except ValueError:
             length = None
         stream = get_input_stream(environ)  # never reads past Content-Length (keep-alive)
-        with self.app.app_context(), acting_as(services.WEBHOOK_ACTOR, request_id):
+        with self.app.app_context(), acting_as(WEBHOOK_ACTOR, request_id):
             try:
                 status, result = handle_event(stream.read, length, _Headers(environ))
             except Exception:  # nothing was stored (the signal after the INSERT never raises)
@@ -197,7 +201,7 @@ class WebhookFastPath:
                 ("Content-Type", content_type),
                 ("Content-Length", str(len(body))),
                 ("X-Request-ID", request_id),
-                *_SECURITY_HEADERS,
+                *self.headers,
             ],
         )
         return [body]

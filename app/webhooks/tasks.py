@@ -1,4 +1,8 @@
-"""RQ jobs of the webhook domain: process one stored event; sweep events left pending."""
+"""RQ jobs of the webhook domain: process one stored event; sweep events left pending.
+
+Only the job layer lives here: the rules are in `batch` and `signals`, which never import
+this module (they queue jobs by dotted path), so the dependency runs one way.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import logging
 from rq import get_current_job
 
 from app.core.queues import task
+from app.webhooks import batch, signals
 
 logger = logging.getLogger(__name__)
 
@@ -20,19 +25,17 @@ def _last_attempt() -> bool:
 @task
 def process_webhook_event(event_id: int) -> dict:
     """Apply one webhook event; failures are recorded and retried with backoff by RQ."""
-    from app.webhooks import services
-
     try:
-        outcome = services.process_event(event_id)
+        outcome = batch.process_event(event_id)
     except Exception as exc:
         final = _last_attempt()
         reason = f"{type(exc).__name__}: {exc}"[:2000]
         logger.warning("webhook event %s failed (final=%s): %s", event_id, final, type(exc).__name__)
-        services.record_failure(event_id, reason, final)
+        batch.record_failure(event_id, reason, final)
         raise
     # then help with the backlog: one job applies a batch of other pending events
     try:
-        drained = services.drain_pending()
+        drained = batch.drain_pending()
     except Exception as exc:  # noqa: BLE001 - the backlog keeps its own jobs
         logger.warning("webhook drain failed: %s", type(exc).__name__)
         drained = 0
@@ -42,14 +45,10 @@ def process_webhook_event(event_id: int) -> dict:
 @task
 def process_pending_events() -> int:
     """Drain job queued by the webhook: applies every pending event, in batches."""
-    from app.webhooks import services
-
-    return services.drain()
+    return batch.drain()
 
 
 @task
 def sweep_pending_events() -> int:
     """Cron (every 60 s): queue events that were stored while Redis was down, or lost a job."""
-    from app.webhooks import services
-
-    return services.sweep_pending()
+    return signals.sweep_pending()

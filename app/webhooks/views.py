@@ -13,11 +13,14 @@ from flask import abort, flash, make_response, redirect, request, url_for
 from flask_appbuilder import AppBuilder, ModelView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app import db
 from app.core.grids import ScaleListMixin
 from app.core.roles import READ_WRITE_METHODS
+from app.webhooks.exceptions import RevealRefused, WebhookError
 from app.webhooks.models import WebhookEvent
+from app.webhooks.signals import requeue_events
 
 MIN_REASON = 10
 MAX_REASON = 500
@@ -29,9 +32,9 @@ def reveal_payload(event: WebhookEvent, reason: str | None) -> str:
 
     reason = " ".join((reason or "").split())
     if len(reason) < MIN_REASON:
-        raise ValueError(f"give a reason of at least {MIN_REASON} characters")
+        raise RevealRefused(f"give a reason of at least {MIN_REASON} characters")
     if len(reason) > MAX_REASON:
-        raise ValueError(f"the reason is limited to {MAX_REASON} characters")
+        raise RevealRefused(f"the reason is limited to {MAX_REASON} characters")
     record("webhook_payload_revealed", "webhook_event", event.id, {"reason": reason})
     db.session.commit()
     try:
@@ -74,18 +77,17 @@ class WebhookEventModelView(ScaleListMixin, ModelView):
         "Queue the selected events for processing again?",
         "fa-refresh",
     )
-    def reprocess(self, items):
-        from app.webhooks import services
-
+    def reprocess(self, items: WebhookEvent | list[WebhookEvent]) -> WerkzeugResponse:
+        """Queue the chosen events again (after a fix, or for events left in `error`)."""
         items = items if isinstance(items, list) else [items]
-        count = services.requeue_events([item.id for item in items])
+        count = requeue_events([item.id for item in items])
         flash(f"{count} event(s) queued for processing.", "info")
         self.update_redirect()
         return redirect(self.get_redirect())
 
     @expose("/reveal/<int:pk>", methods=["GET", "POST"])
     @has_access
-    def reveal(self, pk: int):
+    def reveal(self, pk: int) -> WerkzeugResponse:
         """GET: the reason form; POST (CSRF): audit the reason, then show the payload once."""
         event = db.session.get(WebhookEvent, pk)
         if event is None:
@@ -94,7 +96,7 @@ class WebhookEventModelView(ScaleListMixin, ModelView):
         if request.method == "POST":
             try:
                 payload = reveal_payload(event, request.form.get("reason"))
-            except ValueError as exc:
+            except WebhookError as exc:
                 db.session.rollback()
                 flash(f"Payload not shown: {exc}", "danger")
                 return redirect(url_for(".reveal", pk=pk))

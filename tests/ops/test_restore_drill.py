@@ -22,7 +22,7 @@ from app import db
 from app.contacts.models import Contact
 from app.privacy import services
 from app.privacy.models import PrivacyRequest
-from app.webhooks.services import sign
+from app.webhooks.ingest import sign
 
 ROOT = Path(__file__).resolve().parents[2]
 ERASED_PSID = "6100200300999"
@@ -39,7 +39,7 @@ from app.audit.verify import verify_chain
 from app.contacts.models import Contact
 from app.conversations.models import Message
 from app.webhooks.models import WebhookEvent
-from app.webhooks.services import sign
+from app.webhooks.ingest import sign
 
 app = create_app({"SERVER_NAME": None})
 late_body = sys.argv[1].encode()

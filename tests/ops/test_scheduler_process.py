@@ -102,7 +102,7 @@ def _pending_event_without_job(app, post_webhook) -> None:
     """Meta's POST is acknowledged while Redis is down: the event is stored, no job exists."""
     from webhook_helpers import item, payload
 
-    from app.webhooks import services
+    from app.webhooks import signals
 
     old_url = app.config["REDIS_URL"]
     saved = dict(queues._connections)
@@ -111,7 +111,7 @@ def _pending_event_without_job(app, post_webhook) -> None:
     try:
         resp = post_webhook(payload(item(message={"mid": "m_sweep", "text": "sent while redis was down"})))
         assert resp.status_code == 200
-        services.flush_signals()  # the drain signal fails now, not later against the real Redis
+        signals.flush_signals()  # the drain signal fails now, not later against the real Redis
     finally:
         app.config["REDIS_URL"] = old_url
         queues._connections.clear()

@@ -12,8 +12,8 @@ from app.contacts.models import Contact
 from app.conversations.models import Message
 from app.privacy import services
 from app.privacy.models import PrivacyRequest
+from app.webhooks.ingest import sign
 from app.webhooks.models import WebhookEvent
-from app.webhooks.services import sign
 
 PSID = "6100200300400"
 

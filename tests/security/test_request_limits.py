@@ -8,7 +8,7 @@ import json
 import config
 from app import db
 from app.privacy.models import PrivacyRequest
-from app.webhooks import services
+from app.webhooks import ingest, signals
 from app.webhooks.models import WebhookEvent
 from tests.conftest import csrf_token_from
 
@@ -95,9 +95,9 @@ def test_api_login_and_api_views_answer_413_json_not_500(client, api, contact):
 
 
 def _webhook(client, body: bytes):
-    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": services.sign(body, "dev-app-secret")}
+    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": ingest.sign(body, "dev-app-secret")}
     resp = client.post("/webhooks/messenger", data=body, headers=headers)
-    services.flush_signals()
+    signals.flush_signals()
     return resp
 
 
@@ -117,7 +117,7 @@ def test_webhook_chunked_body_is_cut_at_1_mib(client, page):
         headers={
             "Content-Type": "application/json",
             "Transfer-Encoding": "chunked",
-            "X-Hub-Signature-256": services.sign(body, "dev-app-secret"),
+            "X-Hub-Signature-256": ingest.sign(body, "dev-app-secret"),
         },
         environ_overrides={"wsgi.input_terminated": True},
     )

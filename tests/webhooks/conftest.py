@@ -7,7 +7,7 @@ import json
 import pytest
 from webhook_helpers import PAGE_ID, payload, sign256
 
-from app.webhooks import services
+from app.webhooks import signals
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def post_webhook(app, client):
             hdrs["X-Hub-Signature-256"] = sign256(body, app.config["FB_APP_SECRET"])
         hdrs.update(headers or {})
         resp = client.post("/webhooks/messenger", data=body, headers=hdrs)
-        services.flush_signals()  # the drain signal goes out from a background thread
+        signals.flush_signals()  # the drain signal goes out from a background thread
         return resp
 
     return _post

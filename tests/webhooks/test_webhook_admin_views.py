@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app import db
 from app.audit.models import AuditLog
-from app.webhooks.models import WebhookEvent
+from app.webhooks.models import EventStatus, WebhookEvent
 from tests.conftest import csrf_token_from, login
 
 SECRET_TEXT = "my card number is 4111"
@@ -19,7 +19,7 @@ SECRET_TEXT = "my card number is 4111"
 @pytest.fixture
 def event():
     payload = {"object": "page", "entry": [{"id": "1", "messaging": [{"message": {"text": SECRET_TEXT}}]}]}
-    ev = WebhookEvent(payload=json.dumps(payload), status="processed", summary="message")
+    ev = WebhookEvent(payload=json.dumps(payload), status=EventStatus.PROCESSED, summary="message")
     db.session.add(ev)
     db.session.commit()
     return ev

@@ -11,8 +11,8 @@ from webhook_helpers import item, now_ms, payload
 from app import db
 from app.conversations.models import Conversation, Message
 from app.core.queues import get_queue
-from app.webhooks import services
-from app.webhooks.models import WebhookEvent
+from app.webhooks import batch, signals
+from app.webhooks.models import EventStatus, WebhookEvent
 
 
 def _statuses() -> list[str]:
@@ -27,14 +27,14 @@ def test_a_burst_shares_one_drain_job(post_webhook, page, jobs):
         assert post_webhook(payload(item(psid, t + i, message={"mid": f"m_b{i}", "text": f"n{i}"}))).status_code == 200
     assert get_queue("webhooks").count == 1
     jobs(("webhooks",))
-    assert _statuses() == ["processed"] * 30
+    assert _statuses() == [EventStatus.PROCESSED] * 30
     assert db.session.scalar(select(func.count(Message.id))) == 30
     assert sorted(db.session.scalars(select(Conversation.unread_count))) == [10, 10, 10]
     # the flag was cleared by the drain: the next event queues a new drain job
     assert post_webhook(payload(item(ts=t + 99, message={"mid": "m_next", "text": "next"}))).status_code == 200
     assert get_queue("webhooks").count == 1
     jobs(("webhooks",))
-    assert _statuses()[-1] == "processed"
+    assert _statuses()[-1] == EventStatus.PROCESSED
 
 
 def test_a_batch_drops_the_own_jobs_of_events_it_applied(post_webhook, page, jobs):
@@ -43,14 +43,14 @@ def test_a_batch_drops_the_own_jobs_of_events_it_applied(post_webhook, page, job
     t = now_ms()
     for i in range(6):
         assert post_webhook(payload(item(ts=t + i, message={"mid": f"m_o{i}", "text": f"o{i}"}))).status_code == 200
-    get_redis().delete(services.DRAIN_FLAG)
+    get_redis().delete(signals.DRAIN_FLAG)
     get_queue("webhooks").empty()
     ids = list(db.session.scalars(select(WebhookEvent.id).order_by(WebhookEvent.id)))
     for event_id in ids:  # as the sweeper would
-        assert services.enqueue_event(event_id)
+        assert signals.enqueue_event(event_id)
     assert get_queue("webhooks").count == 6
     jobs(("webhooks",), max_jobs=1)
-    assert _statuses() == ["processed"] * 6
+    assert _statuses() == [EventStatus.PROCESSED] * 6
     assert get_queue("webhooks").count == 0  # the other 5 jobs were no longer needed
 
 
@@ -62,9 +62,9 @@ def test_a_poison_event_does_not_block_the_batch(post_webhook, page, jobs):
         text("UPDATE webhook_event SET payload = 'garbage' WHERE id = (SELECT min(id) + 2 FROM webhook_event)")
     )
     db.session.commit()
-    assert services.drain_pending() == 4
+    assert batch.drain_pending() == 4
     statuses = _statuses()
-    assert statuses.count("processed") == 4 and statuses[2] == "pending"
+    assert statuses.count(EventStatus.PROCESSED) == 4 and statuses[2] == EventStatus.PENDING
     event = db.session.scalars(select(WebhookEvent).order_by(WebhookEvent.id).offset(2)).first()
     assert event.attempts == 1 and "DecryptionError" in event.error
     assert db.session.scalar(select(func.count(Message.id))) == 4
@@ -83,7 +83,7 @@ def test_parallel_workers_on_one_conversation_lose_nothing(app, post_webhook, pa
         with app.app_context():
             try:
                 for event_id in chunk:
-                    services.process_event(event_id)
+                    batch.process_event(event_id)
             except BaseException as exc:  # surfaced below
                 errors.append(exc)
             finally:
@@ -95,7 +95,7 @@ def test_parallel_workers_on_one_conversation_lose_nothing(app, post_webhook, pa
     for th in threads:
         th.join(timeout=120)
     assert not errors, errors
-    assert _statuses() == ["processed"] * 24
+    assert _statuses() == [EventStatus.PROCESSED] * 24
     conv = db.session.scalar(select(Conversation))
     assert conv.unread_count == 24  # no lost update: the conversation row is locked per event
     msgs = list(db.session.scalars(select(Message).order_by(Message.created_at)))
@@ -131,8 +131,8 @@ def test_concurrent_posts_are_signalled_together_and_counted(app, page, jobs):
     for th in threads:
         th.join(timeout=30)
     assert codes == [200] * 20
-    assert services.flush_signals()
+    assert signals.flush_signals()
     assert int(get_redis().get(metrics.WEBHOOK_RECEIVED_KEY)) == 20
     assert get_queue("webhooks").count == 1
     jobs(("webhooks",))
-    assert _statuses() == ["processed"] * 20
+    assert _statuses() == [EventStatus.PROCESSED] * 20

@@ -12,7 +12,7 @@ from app.contacts.models import Contact
 from app.conversations.models import Conversation, Message
 from app.core.crypto import keyed_hash
 from app.core.models import utcnow
-from app.webhooks import services
+from app.webhooks import batch
 from app.webhooks.models import WebhookEvent
 
 LIVE = "8800990011"
@@ -67,7 +67,7 @@ def test_outcome_counts_items_not_events(post_webhook, contact):
         == 200
     )
     event_id = db.session.scalar(select(WebhookEvent.id))
-    outcome = services.process_event(event_id)
+    outcome = batch.process_event(event_id)
     assert (outcome.handled, outcome.discarded) == (2, 1)
 
 

@@ -15,7 +15,7 @@ from app.core import queues
 from app.core.crypto import keyed_hash
 from app.core.models import utcnow
 from app.core.queues import get_queue
-from app.webhooks.models import WebhookEvent
+from app.webhooks.models import EventStatus, WebhookEvent
 
 
 def _events() -> list[WebhookEvent]:
@@ -65,7 +65,7 @@ def test_signed_event_is_stored_encrypted_and_queued(post_webhook, page):
     assert resp.status_code == 200
     assert resp.get_data(as_text=True) == "EVENT_RECEIVED"
     [event] = _events()
-    assert event.status == "pending"
+    assert event.status == EventStatus.PENDING
     assert json.loads(event.payload) == body
     assert event.page_fb_id == PAGE_ID
     assert event.psid_hashes == f"|{keyed_hash(PSID)}|"
@@ -191,19 +191,19 @@ def test_redis_down_still_acknowledges_then_sweeper_queues(app, post_webhook, pa
         queues._connections.clear()
         queues._connections.update(saved)
     [event] = _events()
-    assert event.status == "pending"
+    assert event.status == EventStatus.PENDING
     assert get_queue("webhooks").count == 0
 
-    from app.webhooks import services, tasks
+    from app.webhooks import signals, tasks
 
-    assert services.sweep_pending() == 0  # too young: a job may still be on its way
+    assert signals.sweep_pending() == 0  # too young: a job may still be on its way
     db.session.execute(update(WebhookEvent).values(received_at=utcnow() - timedelta(minutes=5)))
     db.session.commit()
     assert tasks.sweep_pending_events() == 1  # the cron job's entry point
-    assert services.sweep_pending(older_than_seconds=0) == 0  # already queued: not twice
+    assert signals.sweep_pending(older_than_seconds=0) == 0  # already queued: not twice
     jobs(("webhooks",))
     [event] = _events()
-    assert event.status == "processed"
+    assert event.status == EventStatus.PROCESSED
     assert db.session.scalar(select(func.count(Message.id))) == 1
 
 

@@ -7,7 +7,7 @@ import re
 
 from webhook_helpers import item, payload, sign256
 
-from app.webhooks import services
+from app.webhooks import signals
 
 
 def _metric(text: str, name: str) -> float:
@@ -33,7 +33,7 @@ def test_received_and_rejected_are_counted(app, client, page):
     garbage = b"not json"
     shape = client.post("/webhooks/messenger", data=garbage, headers={"X-Hub-Signature-256": sign256(garbage, secret)})
     assert shape.status_code == 400
-    services.flush_signals()  # counted by the background drain signal
+    signals.flush_signals()  # counted by the background drain signal
     after = client.get("/metrics").get_data(as_text=True)
     assert _metric(after, "omnicrm_webhook_events_received_total") == received0 + 1
     assert _metric(after, "omnicrm_webhook_events_rejected_total") == rejected0 + 2

@@ -14,8 +14,8 @@ from app.conversations.models import Conversation, Message
 from app.core.crypto import keyed_hash
 from app.core.models import utcnow
 from app.core.queues import enqueue, get_queue
-from app.webhooks import services
-from app.webhooks.models import WebhookEvent
+from app.webhooks import batch, signals
+from app.webhooks.models import EventStatus, WebhookEvent
 
 
 def _messages() -> list[Message]:
@@ -48,7 +48,7 @@ def test_text_message_creates_contact_conversation_and_message(deliver, page):
         "received",
     )
     assert abs((msg.created_at - contact.last_inbound_at).total_seconds()) < 0.01
-    assert _event().status == "processed"
+    assert _event().status == EventStatus.PROCESSED
     assert get_queue("default").count == 1  # profile fetch for the new contact
 
 
@@ -95,20 +95,20 @@ def test_postback_reaction_referral_optin(deliver, page):
     assert msgs[2].meta["action"] == "unreact"
     assert msgs[3].meta == {"ref": "summer", "source": "SHORTLINK", "type": "OPEN_THREAD"}
     assert msgs[4].meta == {"ref": "newsletter", "type": "notification_messages"}  # no token kept
-    assert _event().status == "processed"
+    assert _event().status == EventStatus.PROCESSED
 
 
 def test_unknown_kinds_are_kept_and_skipped(deliver, page):
     deliver(item(account_linking={"status": "linked"}), item(policy_enforcement={"action": "block"}))
     event = _event()
-    assert event.status == "skipped"
+    assert event.status == EventStatus.SKIPPED
     assert event.summary == "unknown:2"
     assert _messages() == []
 
 
 def test_unknown_page_is_skipped(deliver, page):
     deliver(item(page_id="999", message={"mid": "m_x", "text": "hi"}), page_id="999")
-    assert _event().status == "skipped"
+    assert _event().status == EventStatus.SKIPPED
     assert _messages() == []
 
 
@@ -149,8 +149,8 @@ def test_duplicate_delivery_gives_one_message(post_webhook, page, jobs):
     conv = db.session.scalar(select(Conversation))
     assert conv.unread_count == 1
     statuses = db.session.scalars(select(WebhookEvent.status)).all()
-    assert statuses == ["processed", "processed"]
-    services.process_event(_event().id)  # processing an event again changes nothing
+    assert statuses == [EventStatus.PROCESSED, EventStatus.PROCESSED]
+    batch.process_event(_event().id)  # processing an event again changes nothing
     assert len(_messages()) == 2
 
 
@@ -265,34 +265,34 @@ def test_failure_is_retried_then_left_in_error_and_reprocessable(app, post_webho
     db.session.commit()
     jobs(("webhooks",))  # the drain job fails it: counted, left pending for its own job
     event = _event()  # (payload is deferred: reading the status does not decrypt it)
-    assert (event.status, event.attempts) == ("pending", 1)
+    assert (event.status, event.attempts) == (EventStatus.PENDING, 1)
     assert "DecryptionError" in event.error
 
-    assert services.sweep_pending(older_than_seconds=0) == 1  # its own job, with RQ retries
+    assert signals.sweep_pending(older_than_seconds=0) == 1  # its own job, with RQ retries
     jobs(("webhooks",))
     event = _event()
-    assert (event.status, event.attempts) == ("pending", 2)
+    assert (event.status, event.attempts) == (EventStatus.PENDING, 2)
     assert f"webhook-event-{event_id}" in get_queue("webhooks").scheduled_job_registry.get_job_ids()
-    assert services.sweep_pending(older_than_seconds=0) == 0  # a retry is scheduled: not twice
+    assert signals.sweep_pending(older_than_seconds=0) == 0  # a retry is scheduled: not twice
 
     enqueue("app.webhooks.tasks.process_webhook_event", event_id, queue="webhooks")  # no retries left
     jobs(("webhooks",))
     event = _event()
-    assert (event.status, event.attempts) == ("error", 3)
+    assert (event.status, event.attempts) == (EventStatus.ERROR, 3)
     assert _messages() == []
 
     db.session.execute(text("UPDATE webhook_event SET payload = :p"), {"p": good})
     db.session.commit()
-    assert services.requeue_events([event_id]) == 1
+    assert signals.requeue_events([event_id]) == 1
     jobs(("webhooks",))
     event = _event()
-    assert event.status == "processed" and event.error is None
+    assert event.status == EventStatus.PROCESSED and event.error is None
     assert [m.mid for m in _messages()] == ["m_err"]
 
 
 def test_admin_grid_and_reprocess_action(login_as, client, post_webhook, page, jobs):
     assert post_webhook(payload(item(message={"mid": "m_v", "text": "hi"}))).status_code == 200
-    db.session.execute(update(WebhookEvent).values(status="error", error="boom"))
+    db.session.execute(update(WebhookEvent).values(status=EventStatus.ERROR, error="boom"))
     db.session.commit()
     event_id = _event().id
     login_as("agent")
@@ -311,5 +311,11 @@ def test_admin_grid_and_reprocess_action(login_as, client, post_webhook, page, j
     )
     assert resp.status_code == 302
     jobs(("webhooks",))
-    assert _event().status == "processed"
+    assert _event().status == EventStatus.PROCESSED
     assert json.loads(_event().payload)["object"] == "page"
+
+
+def test_event_statuses_keep_their_stored_names():
+    """The column holds these exact strings (contract): the enum must not rename them."""
+    assert [status.value for status in EventStatus] == ["pending", "processed", "skipped", "error"]
+    assert EventStatus.PENDING == "pending" and str(EventStatus.ERROR) == "error"

@@ -1,0 +1,69 @@
+"""The units of processing: one messaging item to apply, the batch's lookups, the outcome.
+
+Shared by the batch (which collects items), the lookups (which load their rows), the erasure
+filter and the item handlers, so none of those needs to import another for its types.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from app.contacts.models import Contact
+from app.conversations.models import Conversation
+from app.core.crypto import keyed_hash
+from app.pages.models import Page
+from app.webhooks.models import WebhookEvent
+from app.webhooks.payload import clean_str
+
+# kinds without a mid of their own: a stable pseudo-mid makes their retries dedupe
+_PSEUDO_MID_KINDS = frozenset({"postback", "reaction", "referral", "optin"})
+
+
+@dataclass
+class Outcome:
+    """What processing did (returned to the job and the tests)."""
+
+    handled: int = 0
+    skipped: int = 0
+    discarded: int = 0
+    events: int = 0
+    new_contacts: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Work:
+    """One messaging item of a stored event, with its page, person, kind and time resolved."""
+
+    event: WebhookEvent
+    page: Page
+    psid: str
+    kind: str
+    item: dict
+    ts: datetime
+
+
+@dataclass
+class Batch:
+    """Rows loaded once for every item of a batch (see `lookups.prepare`)."""
+
+    contacts: dict[tuple[int, str], Contact] = field(default_factory=dict)
+    convs: dict[int, Conversation] = field(default_factory=dict)  # by contact id
+    mids: set[str] = field(default_factory=set)  # mids already stored (or added in this batch)
+
+
+def dedupe_key(kind: str, psid: str, item: dict) -> str:
+    """A stable pseudo-mid for events without one (reactions, referrals, optins), so retries dedupe."""
+    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
+    return f"x:{kind}:{keyed_hash(psid + '|' + canonical)}"
+
+
+def candidate_mid(work: Work) -> str | None:
+    """The mid the item's message would be stored under (Meta's, else a pseudo-mid)."""
+    body = work.item.get(work.kind if work.kind != "echo" else "message")
+    if work.kind in {"message", "echo"} or (work.kind == "postback" and isinstance(body, dict) and body.get("mid")):
+        return clean_str(body.get("mid"), 255) if isinstance(body, dict) else None
+    if work.kind in _PSEUDO_MID_KINDS:
+        return dedupe_key(work.kind, work.psid, work.item)
+    return None
