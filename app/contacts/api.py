@@ -77,7 +77,7 @@ class ContactApi(OmniModelRestApi):
         """Only Admins delete, and never a contact under legal hold (services.check_delete)."""
         services.check_delete(item)
 
-    def _refused(self, exc: DomainError) -> Response:
+    def _answer_refusal(self, exc: DomainError) -> Response:
         """A refusal answers its own status (403 forbidden, 409 on hold, 422 otherwise)."""
         self.datamodel.session.rollback()
         return self.response(exc.status, message=str(exc))
@@ -87,14 +87,14 @@ class ContactApi(OmniModelRestApi):
         try:
             return super().put_headless(pk)
         except ContactForbidden as exc:
-            return self._refused(exc)
+            return self._answer_refusal(exc)
 
     def delete_headless(self, pk: int) -> Response:
         """Deleting is the Admin's only (403 otherwise); a contact under legal hold: 409."""
         try:
             return super().delete_headless(pk)
         except (ContactForbidden, ContactOnHold) as exc:
-            return self._refused(exc)
+            return self._answer_refusal(exc)
 
     @expose("/<int:pk>/legal_hold", methods=["POST"])
     @protect()
@@ -126,5 +126,5 @@ class ContactApi(OmniModelRestApi):
         try:
             services.set_legal_hold(contact, body["legal_hold"])
         except (ContactForbidden, ContactError) as exc:
-            return self._refused(exc)
+            return self._answer_refusal(exc)
         return self.response(200, id=contact.id, legal_hold=contact.legal_hold)

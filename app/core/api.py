@@ -213,7 +213,10 @@ class OmniModelRestApi(RequestGuard, ScaleListMixin, ModelRestApi):
         try:
             return fn()
         except (DataError, IntegrityError) as exc:
-            return self._refused(exc)
+            refused = self._refused(exc)
+            if refused is None:
+                raise
+            return refused
         except DomainError as exc:
             self.datamodel.session.rollback()
             return self.response(exc.status, message=str(exc))
