@@ -10,7 +10,8 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 from markupsafe import Markup, escape
 
 from app import db
-from app.privacy import services
+from app.privacy import meta_callback
+from app.privacy.exceptions import PrivacyError, SignedRequestError
 
 logger = logging.getLogger(__name__)
 
@@ -36,17 +37,17 @@ def facebook_data_deletion():
             return _bad("body is not JSON")
         signed = body.get("signed_request") if isinstance(body, dict) else None
     try:
-        payload = services.parse_signed_request(
+        payload = meta_callback.parse_signed_request(
             signed,
             current_app.config["FB_APP_SECRET"],
             max_age=int(current_app.config.get("SIGNED_REQUEST_MAX_AGE", 86400)),
         )
-    except services.SignedRequestError as exc:
+    except SignedRequestError as exc:
         logger.info("data-deletion callback refused: %s", exc)
         return _bad(str(exc))
     try:
-        code = services.handle_deletion_callback(payload["user_id"])
-    except services.PrivacyError as exc:
+        code = meta_callback.handle_deletion_callback(payload["user_id"])
+    except PrivacyError as exc:
         db.session.rollback()
         return _bad(str(exc))
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
@@ -56,7 +57,7 @@ def facebook_data_deletion():
 @bp.get("/privacy/deletion/<code>")
 def deletion_status(code: str):
     """Status and dates of a deletion request, no personal data (HTML, or JSON on request)."""
-    status = services.public_status(code)
+    status = meta_callback.public_status(code)
     wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
     if status is None:
         if wants_json:
