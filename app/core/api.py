@@ -12,6 +12,7 @@ from marshmallow import fields
 from marshmallow_sqlalchemy import SQLAlchemyAutoSchema
 from werkzeug.wrappers import Response
 
+from app.core.exceptions import DomainError
 from app.core.grids import EstimatedCount, ScaleListMixin
 
 logger = logging.getLogger(__name__)
@@ -73,8 +74,10 @@ class OmniModelRestApi(ScaleListMixin, ModelRestApi):
         """A refused change (ValueError from a service) is a 422 with the reason, never a 500."""
         try:
             return fn()
-        except ValueError as exc:
+        except DomainError as exc:
             self.datamodel.session.rollback()
+            if exc.status != 422:
+                return self.response(exc.status, message=str(exc))
             return self.response_422(message=str(exc))
 
     def post_headless(self) -> Response:
