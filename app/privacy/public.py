@@ -7,6 +7,7 @@ import os
 import re
 
 from flask import Blueprint, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from app import db
@@ -22,12 +23,13 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _BULLET = re.compile(r"^[-*]\s+")
 
 
-def _bad(reason: str, status: int = 400):
+def _bad(reason: str, status: int = 400) -> ResponseReturnValue:
+    """Public refusals are JSON with a safe reason, never an HTML error page."""
     return jsonify({"error": reason}), status
 
 
 @bp.post("/privacy/facebook/data-deletion")
-def facebook_data_deletion():
+def facebook_data_deletion() -> ResponseReturnValue:
     """Meta Data Deletion Request Callback: verify, open erasure request(s), answer url + code."""
     signed = request.form.get("signed_request")
     if signed is None and request.is_json:
@@ -55,7 +57,7 @@ def facebook_data_deletion():
 
 
 @bp.get("/privacy/deletion/<code>")
-def deletion_status(code: str):
+def deletion_status(code: str) -> ResponseReturnValue:
     """Status and dates of a deletion request, no personal data (HTML, or JSON on request)."""
     status = meta_callback.public_status(code)
     wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
