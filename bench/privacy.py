@@ -87,12 +87,12 @@ def seed(n: int, psid: str) -> int:
 def run_request(request_type: str, contact_id: int) -> tuple[str, str | None]:
     from app import db
     from app.contacts.models import Contact
-    from app.privacy import services
+    from app.privacy import processing, requests
 
-    req = services.create_request(request_type, db.session.get(Contact, contact_id), requested_by_id=None)
+    req = requests.create_request(request_type, db.session.get(Contact, contact_id), requested_by_id=None)
     req.status = "approved"
     db.session.commit()
-    done = services.process(req.id)
+    done = processing.process(req.id)
     return done.status, done.result or done.error
 
 

@@ -89,6 +89,6 @@ def after_update(contact: Contact) -> None:
     """Side effects of a saved edit: a minor opens an erasure request (privacy policy §9),
     recorded as caused by whoever marked the contact (four eyes: they cannot approve it)."""
     if contact.is_minor:
-        from app.privacy import services as privacy_services
+        from app.privacy import requests as privacy_services
 
         privacy_services.open_minor_erasure(contact, caused_by_id=privacy_services.acting_user_id())

@@ -162,7 +162,7 @@ def _export_files() -> list[str]:
 
 def rotate_export_file(path: str, dry_run: bool = False) -> bool:
     """Re-encrypt one export file chunk by chunk (same length-prefixed format); True if changed."""
-    from app.privacy.services import EXPORT_MAGIC
+    from app.privacy.export_file import EXPORT_MAGIC
 
     with open(path, "rb") as fin:
         if fin.read(len(EXPORT_MAGIC)) != EXPORT_MAGIC:

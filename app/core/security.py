@@ -123,7 +123,7 @@ class OmniUserDBModelView(UserDBModelView):
     def request_deletion(self, items: Any):
         from flask_login import current_user
 
-        from app.privacy import services as privacy
+        from app.privacy import accounts as privacy
 
         opened, refused = [], []
         for user in _selected(items):

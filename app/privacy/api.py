@@ -12,9 +12,12 @@ from werkzeug.wrappers import Response
 from app import db
 from app.contacts.models import Contact
 from app.core.api import OmniModelRestApi
-from app.privacy import services
-from app.privacy.models import PrivacyRequest
-from app.privacy.views import PRIVACY_METHODS, UrgencyInterface
+from app.privacy import decisions
+from app.privacy.exceptions import PrivacyError
+from app.privacy.interface import UrgencyInterface
+from app.privacy.models import PrivacyRequest, RequestSource
+from app.privacy.permissions import PRIVACY_METHODS
+from app.privacy.requests import acting_user_id, create_request
 
 logger = logging.getLogger(__name__)
 
@@ -68,14 +71,14 @@ class PrivacyRequestApi(OmniModelRestApi):
         if details is not None and not isinstance(details, dict):
             return self.response_400(message="details must be an object")
         try:
-            req = services.create_request(
+            req = create_request(
                 str(body.get("request_type") or ""),
                 contact,
-                source="staff",
-                requested_by_id=services.acting_user_id(),
+                source=RequestSource.STAFF,
+                requested_by_id=acting_user_id(),
                 details=details,
             )
-        except services.PrivacyError as exc:
+        except PrivacyError as exc:
             db.session.rollback()
             return self.response(422, message=str(exc))
         return self.response(201, id=req.id, result=self._brief(req))
@@ -96,7 +99,7 @@ class PrivacyRequestApi(OmniModelRestApi):
             return self.response_404()
         try:
             req = fn(req)
-        except services.PrivacyError as exc:
+        except PrivacyError as exc:
             db.session.rollback()
             return self.response(422, message=str(exc))
         return self.response(200, result=self._brief(req))
@@ -117,7 +120,7 @@ class PrivacyRequestApi(OmniModelRestApi):
             404: {description: not found}
             422: {description: refused, with the reason}
         """
-        return self._decide(pk, lambda req: services.approve(req, services.acting_user_id()))
+        return self._decide(pk, lambda req: decisions.approve(req, acting_user_id()))
 
     @expose("/<int:pk>/deny", methods=["POST"])
     @protect()
@@ -146,4 +149,4 @@ class PrivacyRequestApi(OmniModelRestApi):
         reason = body.get("reason") if isinstance(body, dict) else None
         if reason is not None and not isinstance(reason, str):
             return self.response_400(message="reason must be a string")
-        return self._decide(pk, lambda req: services.deny(req, services.acting_user_id(), reason))
+        return self._decide(pk, lambda req: decisions.deny(req, acting_user_id(), reason))

@@ -16,11 +16,11 @@ retention_cli = AppGroup("retention", help="Data retention (privacy policy secti
 def retention_run_command() -> None:
     """Apply retention now and print what was removed per page."""
     from app.core.context import acting_as, cli_actor
-    from app.privacy import services
+    from app.privacy import export, retention
 
     with acting_as(cli_actor()):
-        report = services.run_retention()
-        expired = services.purge_expired_exports()
+        report = retention.run_retention()
+        expired = export.purge_expired_exports()
     for line in report.lines():
         click.echo(line)
     click.echo(f"expired export files: {expired} removed")
@@ -35,13 +35,13 @@ def account_delete_command(username: str) -> None:
     """Open an account-deletion request for a staff user (a privacy officer approves it)."""
     from app import appbuilder
     from app.core.context import acting_as, cli_actor
-    from app.privacy import services
+    from app.privacy import accounts
 
     user = appbuilder.sm.find_user(username=username)
     if user is None:
         raise click.UsageError(f"no user named {username!r}")
     with acting_as(cli_actor()):
-        req = services.request_account_deletion(user.id)
+        req = accounts.request_account_deletion(user.id)
     click.echo(f"Account deletion request #{req.id} opened (due {req.due_at.date().isoformat()}).")
 
 

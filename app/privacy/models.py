@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from flask_appbuilder import Model
@@ -14,24 +15,41 @@ from app.contacts.models import Contact
 from app.core.crypto import EncryptedJSON
 from app.core.models import utcnow
 
-REQUEST_TYPES = (
-    "access",
-    "erasure",
-    "rectification",
-    "restriction",
-    "marketing_opt_out",
-)
-REQUEST_SOURCES = ("staff", "facebook_callback", "account")
-OPEN_STATUSES = ("pending", "approved", "in_processing", "error")
-REQUEST_STATUSES = (
-    "pending",
-    "approved",
-    "denied",
-    "in_processing",
-    "complete",
-    "error",
-    "canceled",
-)
+
+class RequestStatus(StrEnum):
+    """Where a request stands; the values are what the `status` column stores."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    IN_PROCESSING = "in_processing"
+    COMPLETE = "complete"
+    ERROR = "error"
+    CANCELED = "canceled"
+
+
+class RequestType(StrEnum):
+    """The data-subject right asked for; the values are what `request_type` stores."""
+
+    ACCESS = "access"
+    ERASURE = "erasure"
+    RECTIFICATION = "rectification"
+    RESTRICTION = "restriction"
+    MARKETING_OPT_OUT = "marketing_opt_out"
+
+
+class RequestSource(StrEnum):
+    """Who opened the request; the values are what `source` stores."""
+
+    STAFF = "staff"
+    FACEBOOK_CALLBACK = "facebook_callback"
+    ACCOUNT = "account"
+
+
+# still being worked on: counts towards the due date, blocks a second request of the same kind
+OPEN_STATUSES = (RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.IN_PROCESSING, RequestStatus.ERROR)
+# plain strings, in this order: the dashboard and the metrics list one count per status
+REQUEST_STATUSES = tuple(s.value for s in RequestStatus)
 
 
 class PrivacyRequest(Model):
@@ -45,8 +63,12 @@ class PrivacyRequest(Model):
     request_type: Mapped[str] = mapped_column(String(32), nullable=False)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
     subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending", server_default="pending")
-    source: Mapped[str] = mapped_column(String(32), nullable=False, default="staff", server_default="staff")
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, default=RequestStatus.PENDING.value, server_default=RequestStatus.PENDING.value
+    )
+    source: Mapped[str] = mapped_column(
+        String(32), nullable=False, default=RequestSource.STAFF.value, server_default=RequestSource.STAFF.value
+    )
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
     received_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)

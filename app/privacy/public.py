@@ -7,10 +7,12 @@ import os
 import re
 
 from flask import Blueprint, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from app import db
-from app.privacy import services
+from app.privacy import meta_callback
+from app.privacy.exceptions import PrivacyError, SignedRequestError
 
 logger = logging.getLogger(__name__)
 
@@ -21,12 +23,13 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _BULLET = re.compile(r"^[-*]\s+")
 
 
-def _bad(reason: str, status: int = 400):
+def _bad(reason: str, status: int = 400) -> ResponseReturnValue:
+    """Public refusals are JSON with a safe reason, never an HTML error page."""
     return jsonify({"error": reason}), status
 
 
 @bp.post("/privacy/facebook/data-deletion")
-def facebook_data_deletion():
+def facebook_data_deletion() -> ResponseReturnValue:
     """Meta Data Deletion Request Callback: verify, open erasure request(s), answer url + code."""
     signed = request.form.get("signed_request")
     if signed is None and request.is_json:
@@ -36,17 +39,17 @@ def facebook_data_deletion():
             return _bad("body is not JSON")
         signed = body.get("signed_request") if isinstance(body, dict) else None
     try:
-        payload = services.parse_signed_request(
+        payload = meta_callback.parse_signed_request(
             signed,
             current_app.config["FB_APP_SECRET"],
             max_age=int(current_app.config.get("SIGNED_REQUEST_MAX_AGE", 86400)),
         )
-    except services.SignedRequestError as exc:
+    except SignedRequestError as exc:
         logger.info("data-deletion callback refused: %s", exc)
         return _bad(str(exc))
     try:
-        code = services.handle_deletion_callback(payload["user_id"])
-    except services.PrivacyError as exc:
+        code = meta_callback.handle_deletion_callback(payload["user_id"])
+    except PrivacyError as exc:
         db.session.rollback()
         return _bad(str(exc))
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
@@ -54,9 +57,9 @@ def facebook_data_deletion():
 
 
 @bp.get("/privacy/deletion/<code>")
-def deletion_status(code: str):
+def deletion_status(code: str) -> ResponseReturnValue:
     """Status and dates of a deletion request, no personal data (HTML, or JSON on request)."""
-    status = services.public_status(code)
+    status = meta_callback.public_status(code)
     wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
     if status is None:
         if wants_json:

@@ -1,10 +1,15 @@
-"""RQ jobs of the privacy domain: request processing (queue `privacy`) and the periodic sweeps."""
+"""RQ jobs of the privacy domain: request processing (queue `privacy`) and the periodic sweeps.
+
+Jobs call the services; services queue jobs by dotted path and never import this module.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from app.core.queues import task
+from app.privacy import export, processing, retention
 
 logger = logging.getLogger(__name__)
 
@@ -12,18 +17,14 @@ logger = logging.getLogger(__name__)
 @task
 def process_request(request_id: int) -> str | None:
     """Run one approved privacy request; unexpected failures re-raise so RQ retries."""
-    from app.privacy import services
-
-    req = services.process(request_id)
+    req = processing.process(request_id)
     return req.status if req is not None else None
 
 
 @task
-def run_retention() -> dict:
+def run_retention() -> dict[str, Any]:
     """Daily: per-page retention, erased contacts' leftovers, deleted staff accounts."""
-    from app.privacy import services
-
-    report = services.run_retention()
+    report = retention.run_retention()
     for line in report.lines():
         logger.info("retention: %s", line)
     return {"pages": report.per_page, "erased_leftovers": report.erased_leftovers, "accounts": report.accounts_removed}
@@ -32,14 +33,10 @@ def run_retention() -> dict:
 @task
 def flag_overdue() -> int:
     """Hourly: audit requests that passed their due date."""
-    from app.privacy import services
-
-    return services.flag_overdue()
+    return retention.flag_overdue()
 
 
 @task
 def purge_expired_exports() -> int:
     """Delete export files whose 7-day link expired."""
-    from app.privacy import services
-
-    return services.purge_expired_exports()
+    return export.purge_expired_exports()

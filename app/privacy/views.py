@@ -1,6 +1,7 @@
 """Privacy requests admin: urgency grid, request form, four-eyes decisions, expiring download.
 
-Thin: every rule lives in app.privacy.services; this module maps forms and buttons to it.
+Thin: every rule lives in the privacy service modules (requests, decisions, export); this
+module maps forms and buttons to them.
 """
 
 from __future__ import annotations
@@ -11,49 +12,41 @@ from typing import Any
 from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
 from flask_appbuilder import AppBuilder, ModelView, expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from markupsafe import Markup
-from sqlalchemy import case
 
 from app import db
 from app.contacts.models import Contact
 from app.core.models import utcnow
-from app.core.roles import READ_WRITE_METHODS
-from app.privacy import services
-from app.privacy.models import OPEN_STATUSES, PrivacyRequest
+from app.privacy import deadlines, decisions
+from app.privacy.api import PrivacyRequestApi
+from app.privacy.exceptions import PrivacyError
+from app.privacy.export import export_for_download
+from app.privacy.interface import UrgencyInterface
+from app.privacy.models import OPEN_STATUSES, PrivacyRequest, RequestSource, RequestType
+from app.privacy.permissions import PRIVACY_METHODS
+from app.privacy.requests import RECTIFIABLE_FIELDS, acting_user_id, create_request
 
 logger = logging.getLogger(__name__)
 
-PRIVACY_METHODS = {
-    **READ_WRITE_METHODS,
-    "add": "create",
-    "post": "create",
-    "decide": "approve",
-    "retry": "approve",
-    "lift": "approve",
-    "cancel": "write",
-    "download_export": "download",
-}
-
 COLOURS = {"green": "success", "amber": "warning", "red": "danger", "overdue": "danger", "closed": "default"}
 TYPE_LABELS = {
-    "access": "Access (data export)",
-    "erasure": "Erasure",
-    "rectification": "Rectification",
-    "restriction": "Restriction of processing",
-    "marketing_opt_out": "Marketing opt-out",
+    RequestType.ACCESS: "Access (data export)",
+    RequestType.ERASURE: "Erasure",
+    RequestType.RECTIFICATION: "Rectification",
+    RequestType.RESTRICTION: "Restriction of processing",
+    RequestType.MARKETING_OPT_OUT: "Marketing opt-out",
 }
 
 
 def due_badge(req: PrivacyRequest) -> Markup:
     """Days left with colour; only ids, dates and fixed words go in (no user data)."""
-    level = services.urgency(req)
+    level = deadlines.urgency(req)
     if level == "closed":
         return Markup('<span class="label label-default">{}</span>').format(req.due_at.date().isoformat())
     if level == "overdue":
-        text = f"overdue by {-services.days_left(req)} d"
+        text = f"overdue by {-deadlines.days_left(req)} d"
     else:
-        text = f"{services.days_left(req)} days left"
+        text = f"{deadlines.days_left(req)} days left"
     return Markup('<span class="label label-{} due-{}">{}</span>').format(COLOURS[level], level, text)
 
 
@@ -65,19 +58,6 @@ class FilterOverdue(BaseFilter):
 
     def apply(self, query: Any, value: Any) -> Any:
         return query.filter(PrivacyRequest.due_at < utcnow(), PrivacyRequest.status.in_(OPEN_STATUSES))
-
-
-class UrgencyInterface(SQLAInterface):
-    """Default order: open requests first, most urgent (earliest due) first."""
-
-    def apply_order_by(self, query: Any, order_column: str, order_direction: str, *args: Any, **kwargs: Any) -> Any:
-        if not order_column and self.obj is PrivacyRequest:
-            return query.order_by(
-                case((PrivacyRequest.status.in_(OPEN_STATUSES), 0), else_=1),
-                PrivacyRequest.due_at.asc(),
-                PrivacyRequest.id.asc(),
-            )
-        return super().apply_order_by(query, order_column, order_direction, *args, **kwargs)
 
 
 class PrivacyRequestModelView(ModelView):
@@ -113,7 +93,7 @@ class PrivacyRequestModelView(ModelView):
         return bool(self.appbuilder.sm.has_access(f"can_{verb}", self.class_permission_name))
 
     def _user_id(self) -> int | None:
-        return services.acting_user_id()
+        return acting_user_id()
 
     def _back(self, pk: int) -> Response:
         return redirect(url_for(f"{type(self).__name__}.show", pk=pk))
@@ -182,18 +162,18 @@ class PrivacyRequestModelView(ModelView):
             contact = db.session.get(Contact, int(contact_id))
         error = None
         if request.method == "POST":
-            details = {k: form.get(k, "") for k in services.RECTIFIABLE_FIELDS if form.get(k)}
+            details = {k: form.get(k, "") for k in RECTIFIABLE_FIELDS if form.get(k)}
             try:
                 if contact is None:
-                    raise services.PrivacyError("choose an existing contact (its id)")
-                req = services.create_request(
+                    raise PrivacyError("choose an existing contact (its id)")
+                req = create_request(
                     form.get("request_type", ""),
                     contact,
-                    source="staff",
+                    source=RequestSource.STAFF,
                     requested_by_id=self._user_id(),
                     details=details or None,
                 )
-            except services.PrivacyError as exc:
+            except PrivacyError as exc:
                 db.session.rollback()
                 error = str(exc)
             else:
@@ -211,7 +191,7 @@ class PrivacyRequestModelView(ModelView):
             contact=contact,
             error=error,
             types=TYPE_LABELS,
-            fields=services.RECTIFIABLE_FIELDS,
+            fields=RECTIFIABLE_FIELDS,
             title="New privacy request",
         ), (422 if error else 200)
 
@@ -222,14 +202,14 @@ class PrivacyRequestModelView(ModelView):
         decision = request.form.get("decision")
         try:
             if decision == "approve":
-                services.approve(req, self._user_id())
+                decisions.approve(req, self._user_id())
                 flash(f"Request #{pk} approved; processing has started.", "success")
             elif decision == "deny":
-                services.deny(req, self._user_id(), request.form.get("reason"))
+                decisions.deny(req, self._user_id(), request.form.get("reason"))
                 flash(f"Request #{pk} denied.", "info")
             else:
-                raise services.PrivacyError("choose approve or deny")
-        except services.PrivacyError as exc:
+                raise PrivacyError("choose approve or deny")
+        except PrivacyError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
         return self._back(pk)
@@ -237,23 +217,23 @@ class PrivacyRequestModelView(ModelView):
     @expose("/retry/<int:pk>", methods=["POST"])
     @has_access
     def retry(self, pk: int) -> Any:
-        return self._simple(pk, lambda req: services.retry(req), "queued again")
+        return self._simple(pk, lambda req: decisions.retry(req), "queued again")
 
     @expose("/lift/<int:pk>", methods=["POST"])
     @has_access
     def lift(self, pk: int) -> Any:
-        return self._simple(pk, lambda req: services.lift_restriction(req), "restriction lifted")
+        return self._simple(pk, lambda req: decisions.lift_restriction(req), "restriction lifted")
 
     @expose("/cancel/<int:pk>", methods=["POST"])
     @has_access
     def cancel(self, pk: int) -> Any:
-        return self._simple(pk, lambda req: services.cancel(req, request.form.get("reason")), "canceled")
+        return self._simple(pk, lambda req: decisions.cancel(req, request.form.get("reason")), "canceled")
 
     def _simple(self, pk: int, fn: Any, done: str) -> Any:
         req = self._load(pk)
         try:
             fn(req)
-        except services.PrivacyError as exc:
+        except PrivacyError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
         else:
@@ -265,8 +245,8 @@ class PrivacyRequestModelView(ModelView):
     def download_export(self, pk: int) -> Any:
         req = self._load(pk)
         try:
-            req, chunks = services.export_for_download(req)
-        except services.PrivacyError as exc:
+            req, chunks = export_for_download(req)
+        except PrivacyError as exc:
             db.session.rollback()
             flash(str(exc), "danger")
             return self._back(pk)
@@ -288,8 +268,7 @@ def contact_link(contact: Contact) -> Markup:
 
 
 def register(ab: AppBuilder) -> None:
-    from app.privacy.api import PrivacyRequestApi
-
+    """Add the admin view and the REST resource (views -> api only: no cycle)."""
     ab.add_view(
         PrivacyRequestModelView,
         "Privacy Requests",

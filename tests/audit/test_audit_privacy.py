@@ -115,7 +115,7 @@ def test_no_personal_value_appears_in_any_audit_row(app, client):
 def test_contact_tags_and_locale_are_redacted(page):
     """Tags and locale describe the person and outlive erasure in the log: names only."""
     from app.contacts.models import Contact
-    from app.privacy import services as privacy
+    from app.privacy import erasure as privacy
 
     with acting_as(Actor(1, "admin", "10.0.0.1", "ua")):
         contact = Contact(page=page, psid="4400550066", tags="vip-zq7,diabetic-zq7", locale="tr_TRZ")

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from app import db
 from app.contacts.models import Contact
-from app.privacy import services
+from app.privacy import decisions, requests
 from app.privacy.models import PrivacyRequest
 from app.webhooks.ingest import sign
 
@@ -89,8 +89,8 @@ def test_pg_dump_and_restore_gives_a_whole_installation(app, client, page, fakeg
     jobs()
     sm = app.appbuilder.sm
     contact = db.session.query(Contact).filter_by(psid=ERASED_PSID).one()
-    req = services.create_request("erasure", contact, requested_by_id=sm.find_user(username="agent").id)
-    services.approve(req, sm.find_user(username="privacy").id)
+    req = requests.create_request("erasure", contact, requested_by_id=sm.find_user(username="agent").id)
+    decisions.approve(req, sm.find_user(username="privacy").id)
     jobs()
     db.session.expire_all()
     assert db.session.get(PrivacyRequest, req.id).status == "complete"

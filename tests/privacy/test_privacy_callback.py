@@ -11,7 +11,7 @@ import time
 import pytest
 
 from app import db
-from app.privacy import services
+from app.privacy import decisions, requests
 from app.privacy.models import PrivacyRequest
 
 URL = "/privacy/facebook/data-deletion"
@@ -90,7 +90,7 @@ def test_callback_then_officer_approves_and_status_completes(client, app, secret
         "confirmation_code"
     ]
     req = db.session.query(PrivacyRequest).one()
-    services.approve(req, app.appbuilder.sm.find_user(username="privacy").id)
+    decisions.approve(req, app.appbuilder.sm.find_user(username="privacy").id)
     jobs(("privacy",))
     data = client.get(f"/privacy/deletion/{code}", headers={"Accept": "application/json"}).get_json()
     assert data["status"] == "complete" and data["completed_at"]
@@ -209,8 +209,8 @@ def test_deeply_nested_json_body_is_400(client):
 
 def test_status_code_lookup_is_exact(client, contact):
     code = "5" + "a" * 23
-    first = services.create_request("erasure", contact, source="facebook_callback", code=code)
-    sibling = services.create_request("erasure", contact, source="facebook_callback", code=f"{code}-1")
+    first = requests.create_request("erasure", contact, source="facebook_callback", code=code)
+    sibling = requests.create_request("erasure", contact, source="facebook_callback", code=f"{code}-1")
     assert (first.confirmation_code, sibling.confirmation_code) == (code, f"{code}-1")
     accept = {"Accept": "application/json"}
     assert client.get(f"/privacy/deletion/{code}", headers=accept).status_code == 200

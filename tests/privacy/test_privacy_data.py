@@ -16,7 +16,8 @@ from app.contacts.models import Contact
 from app.conversations.models import Conversation, Message
 from app.core import crypto
 from app.core.models import utcnow
-from app.privacy import services
+from app.privacy import decisions, export, export_file, requests, retention
+from app.privacy.exceptions import PrivacyError
 from app.privacy.models import PrivacyRequest
 from app.webhooks.models import WebhookEvent
 
@@ -65,20 +66,20 @@ def add_event(page_fb_id: str, psid: str, body: str) -> WebhookEvent:
 
 
 def run(req: PrivacyRequest, jobs) -> PrivacyRequest:
-    services.approve(req, uid("privacy"))
+    decisions.approve(req, uid("privacy"))
     jobs(("privacy",))
     db.session.expire_all()
     return db.session.get(PrivacyRequest, req.id)
 
 
 def open_export(req: PrivacyRequest) -> zipfile.ZipFile:
-    raw = b"".join(services.decrypt_file(req.export_path))
+    raw = b"".join(export_file.decrypt_file(req.export_path))
     return zipfile.ZipFile(io.BytesIO(raw))
 
 
 def test_export_contents_and_csv_guard(contact, conversation, jobs):
     add_messages(conversation, TEXTS)
-    req = run(services.create_request("access", contact, requested_by_id=uid("agent")), jobs)
+    req = run(requests.create_request("access", contact, requested_by_id=uid("agent")), jobs)
     assert req.status == "complete" and req.export_path and os.path.exists(req.export_path)
     assert timedelta(days=6, hours=23) < req.export_expires_at - utcnow() <= timedelta(days=7)
     with open(req.export_path, "rb") as fh:
@@ -100,7 +101,7 @@ def test_export_contents_and_csv_guard(contact, conversation, jobs):
 
 def test_export_download_roles_expiry_and_purge(login_as, client, contact, conversation, jobs):
     add_messages(conversation, TEXTS[:2])
-    req = run(services.create_request("access", contact, requested_by_id=uid("agent")), jobs)
+    req = run(requests.create_request("access", contact, requested_by_id=uid("agent")), jobs)
     agent = login_as("agent")
     assert agent.get(f"/privacyrequestmodelview/export/{req.id}").status_code == 403
     client.get("/logout/")
@@ -114,7 +115,7 @@ def test_export_download_roles_expiry_and_purge(login_as, client, contact, conve
     resp = po.get(f"/privacyrequestmodelview/export/{req.id}")
     assert resp.status_code == 302
     path = req.export_path
-    assert services.purge_expired_exports() == 1
+    assert export.purge_expired_exports() == 1
     assert not os.path.exists(path)
     assert db.session.get(PrivacyRequest, req.id).export_path is None
 
@@ -153,11 +154,11 @@ def test_erasure_leaves_nothing(contact, conversation, page, jobs):
     db.session.commit()
     other_event_id = add_event(page.fb_page_id, "9990001112", "grace's event").id
     # an export and a rectification carrying personal values exist too
-    export = run(services.create_request("access", contact, requested_by_id=uid("agent")), jobs)
-    rect = services.create_request(
+    export = run(requests.create_request("access", contact, requested_by_id=uid("agent")), jobs)
+    rect = requests.create_request(
         "rectification", contact, requested_by_id=uid("agent"), details={"last_name": "Byron"}
     )
-    services.deny(rect, uid("privacy"), "duplicate")
+    decisions.deny(rect, uid("privacy"), "duplicate")
     contact.notes = "allergic to penicillin"
     contact.tags = "vip"
     contact.profile_pic = "https://cdn.example/ada.jpg"
@@ -168,7 +169,7 @@ def test_erasure_leaves_nothing(contact, conversation, page, jobs):
 
     export_path = export.export_path
     assert os.path.exists(export_path)
-    req = run(services.create_request("erasure", contact, requested_by_id=uid("agent")), jobs)
+    req = run(requests.create_request("erasure", contact, requested_by_id=uid("agent")), jobs)
     assert req.status == "complete", req.error
     assert not os.path.exists(export_path)
     assert db.session.get(PrivacyRequest, export.id).export_path is None
@@ -185,19 +186,19 @@ def test_erasure_leaves_nothing(contact, conversation, page, jobs):
 
 def test_late_event_after_erasure_is_swept(contact, conversation, page, jobs):
     add_messages(conversation, TEXTS[:1])
-    req = run(services.create_request("erasure", contact, requested_by_id=uid("agent")), jobs)
+    req = run(requests.create_request("erasure", contact, requested_by_id=uid("agent")), jobs)
     assert req.status == "complete"
     # a late retry of an old event lands after the erasure: the tombstone's hash finds it
     late_id = add_event(page.fb_page_id, PSID, "late retry text").id
-    report = services.run_retention()
+    report = retention.run_retention()
     assert report.erased_leftovers >= 1
     assert db.session.get(WebhookEvent, late_id) is None
     assert _scan([PSID, "late retry text"]) == []
 
 
 def test_erased_contact_rejects_further_requests(contact, jobs):
-    run(services.create_request("erasure", contact, requested_by_id=uid("agent")), jobs)
+    run(requests.create_request("erasure", contact, requested_by_id=uid("agent")), jobs)
     import pytest
 
-    with pytest.raises(services.PrivacyError, match="erased"):
-        services.create_request("access", db.session.get(Contact, contact.id), requested_by_id=uid("agent"))
+    with pytest.raises(PrivacyError, match="erased"):
+        requests.create_request("access", db.session.get(Contact, contact.id), requested_by_id=uid("agent"))

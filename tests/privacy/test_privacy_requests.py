@@ -9,7 +9,8 @@ from conftest import csrf_token_from, login
 
 from app import db
 from app.core.models import utcnow
-from app.privacy import services
+from app.privacy import accounts, deadlines, decisions, processing, requests, retention
+from app.privacy.exceptions import PrivacyError
 from app.privacy.models import PrivacyRequest
 
 
@@ -30,7 +31,7 @@ def uid(username: str) -> int:
     ],
 )
 def test_due_date_is_one_calendar_month(received, due, contact):
-    req = services.create_request("access", contact, requested_by_id=uid("agent"), received_at=received)
+    req = requests.create_request("access", contact, requested_by_id=uid("agent"), received_at=received)
     assert req.due_at == due
     assert db.session.get(PrivacyRequest, req.id).due_at == due
 
@@ -38,43 +39,43 @@ def test_due_date_is_one_calendar_month(received, due, contact):
 def test_urgency_colours(contact):
     # days left count calendar days: noon, so "+1 hour" never crosses midnight (at 23:xx it did)
     now = utcnow().replace(hour=12, minute=0)
-    req = services.create_request("access", contact, requested_by_id=uid("agent"))
+    req = requests.create_request("access", contact, requested_by_id=uid("agent"))
     for delta, colour in ((20, "green"), (9, "amber"), (5, "amber"), (4, "red"), (0, "red")):
         req.due_at = now + timedelta(days=delta, hours=1)
-        assert services.urgency(req, now) == colour, delta
+        assert deadlines.urgency(req, now) == colour, delta
     req.due_at = now - timedelta(minutes=1)
-    assert services.urgency(req, now) == "overdue"
+    assert deadlines.urgency(req, now) == "overdue"
     req.status = "complete"
-    assert services.urgency(req, now) == "closed"
+    assert deadlines.urgency(req, now) == "closed"
 
 
 def test_create_validates(contact):
-    with pytest.raises(services.PrivacyError, match="unknown request type"):
-        services.create_request("nonsense", contact)
-    with pytest.raises(services.PrivacyError, match="contact"):
-        services.create_request("access", None)
-    with pytest.raises(services.PrivacyError, match="cannot be rectified"):
-        services.create_request("rectification", contact, details={"psid": "x"})
-    with pytest.raises(services.PrivacyError, match="at least one"):
-        services.create_request("rectification", contact, details={"first_name": "  "})
+    with pytest.raises(PrivacyError, match="unknown request type"):
+        requests.create_request("nonsense", contact)
+    with pytest.raises(PrivacyError, match="contact"):
+        requests.create_request("access", None)
+    with pytest.raises(PrivacyError, match="cannot be rectified"):
+        requests.create_request("rectification", contact, details={"psid": "x"})
+    with pytest.raises(PrivacyError, match="at least one"):
+        requests.create_request("rectification", contact, details={"first_name": "  "})
     db.session.rollback()
     assert db.session.query(PrivacyRequest).count() == 0
 
 
 def test_four_eyes_and_deny_reason(contact):
-    req = services.create_request("marketing_opt_out", contact, requested_by_id=uid("privacy"))
-    with pytest.raises(services.PrivacyError, match="four eyes"):
-        services.approve(req, uid("privacy"))
-    with pytest.raises(services.PrivacyError, match="four eyes"):
-        services.deny(req, uid("privacy"), "no")
-    with pytest.raises(services.PrivacyError, match="reason"):
-        services.deny(req, uid("privacy2"), "   ")
+    req = requests.create_request("marketing_opt_out", contact, requested_by_id=uid("privacy"))
+    with pytest.raises(PrivacyError, match="four eyes"):
+        decisions.approve(req, uid("privacy"))
+    with pytest.raises(PrivacyError, match="four eyes"):
+        decisions.deny(req, uid("privacy"), "no")
+    with pytest.raises(PrivacyError, match="reason"):
+        decisions.deny(req, uid("privacy2"), "   ")
     assert db.session.get(PrivacyRequest, req.id).status == "pending"
-    services.deny(req, uid("privacy2"), "identity could not be verified")
+    decisions.deny(req, uid("privacy2"), "identity could not be verified")
     req = db.session.get(PrivacyRequest, req.id)
     assert (req.status, req.approved_by_id, req.reason) == ("denied", uid("privacy2"), "identity could not be verified")
-    with pytest.raises(services.PrivacyError, match="only pending"):
-        services.approve(req, uid("privacy2"))
+    with pytest.raises(PrivacyError, match="only pending"):
+        decisions.approve(req, uid("privacy2"))
 
 
 @pytest.mark.parametrize(
@@ -92,8 +93,8 @@ def test_four_eyes_and_deny_reason(contact):
 def test_approve_process_complete(contact, jobs, request_type, details, check):
     from app.contacts.models import Contact
 
-    req = services.create_request(request_type, contact, requested_by_id=uid("agent"), details=details)
-    services.approve(req, uid("privacy"))
+    req = requests.create_request(request_type, contact, requested_by_id=uid("agent"), details=details)
+    decisions.approve(req, uid("privacy"))
     assert db.session.get(PrivacyRequest, req.id).status == "approved"
     jobs(("privacy",))
     db.session.expire_all()
@@ -104,29 +105,29 @@ def test_approve_process_complete(contact, jobs, request_type, details, check):
 
 
 def test_lift_restriction(contact, jobs):
-    req = services.create_request("restriction", contact, requested_by_id=uid("agent"))
-    services.approve(req, uid("privacy"))
+    req = requests.create_request("restriction", contact, requested_by_id=uid("agent"))
+    decisions.approve(req, uid("privacy"))
     jobs(("privacy",))
     db.session.expire_all()
     assert contact.restricted is True
-    services.lift_restriction(req.id)
+    decisions.lift_restriction(req.id)
     db.session.expire_all()
     assert contact.restricted is False
-    with pytest.raises(services.PrivacyError):
-        services.lift_restriction(req.id)
+    with pytest.raises(PrivacyError):
+        decisions.lift_restriction(req.id)
 
 
 def test_legal_hold_blocks_erasure(contact, jobs):
-    req = services.create_request("erasure", contact, requested_by_id=uid("agent"))
+    req = requests.create_request("erasure", contact, requested_by_id=uid("agent"))
     contact.legal_hold = True
     db.session.commit()
-    with pytest.raises(services.PrivacyError, match="legal hold"):
-        services.approve(req, uid("privacy"))
+    with pytest.raises(PrivacyError, match="legal hold"):
+        decisions.approve(req, uid("privacy"))
     db.session.rollback()
     # hold placed after approval: the job stops with a reason, nothing erased
     contact.legal_hold = False
     db.session.commit()
-    services.approve(req, uid("privacy"))
+    decisions.approve(req, uid("privacy"))
     contact.legal_hold = True
     db.session.commit()
     jobs(("privacy",))
@@ -137,7 +138,7 @@ def test_legal_hold_blocks_erasure(contact, jobs):
     # lifted: retry completes it
     contact.legal_hold = False
     db.session.commit()
-    services.retry(req.id)
+    decisions.retry(req.id)
     assert db.session.get(PrivacyRequest, req.id).status == "approved"
     jobs(("privacy",))
     db.session.expire_all()
@@ -146,15 +147,15 @@ def test_legal_hold_blocks_erasure(contact, jobs):
 
 
 def test_cancel_and_retry_rules(contact):
-    req = services.create_request("access", contact, requested_by_id=uid("agent"))
-    with pytest.raises(services.PrivacyError, match="only failed"):
-        services.retry(req)
-    services.cancel(req, "duplicate")
+    req = requests.create_request("access", contact, requested_by_id=uid("agent"))
+    with pytest.raises(PrivacyError, match="only failed"):
+        decisions.retry(req)
+    decisions.cancel(req, "duplicate")
     assert db.session.get(PrivacyRequest, req.id).status == "canceled"
-    with pytest.raises(services.PrivacyError):
-        services.cancel(req)
+    with pytest.raises(PrivacyError):
+        decisions.cancel(req)
     # a canceled request queued earlier is skipped by the job
-    assert services.process(req.id).status == "canceled"
+    assert processing.process(req.id).status == "canceled"
 
 
 def test_minor_opens_one_erasure(contact):
@@ -169,11 +170,11 @@ def test_minor_opens_one_erasure(contact):
 
 
 def test_flag_overdue_once(contact):
-    req = services.create_request("access", contact, requested_by_id=uid("agent"))
+    req = requests.create_request("access", contact, requested_by_id=uid("agent"))
     now = utcnow()
-    assert services.flag_overdue(now) == 0
-    assert services.flag_overdue(req.due_at + timedelta(seconds=1)) == 1
-    assert services.flag_overdue(req.due_at + timedelta(hours=2)) == 0
+    assert retention.flag_overdue(now) == 0
+    assert retention.flag_overdue(req.due_at + timedelta(seconds=1)) == 1
+    assert retention.flag_overdue(req.due_at + timedelta(hours=2)) == 0
     assert db.session.get(PrivacyRequest, req.id).overdue_flagged_at is not None
 
 
@@ -183,17 +184,17 @@ def test_account_deletion_anonymises(app):
     sm = app.appbuilder.sm
     user = sm.add_user("leaver", "Lee", "Ver", "leaver@example.test", [sm.find_role("Agent")], "correct-horse-battery")
     db.session.commit()
-    req = services.request_account_deletion(user.id, requested_by_id=uid("admin"))
-    with pytest.raises(services.PrivacyError, match="four eyes"):
-        services.approve(req, user.id)
-    services.approve(req, uid("privacy"))
-    assert services.process(req.id).status == "complete"
+    req = accounts.request_account_deletion(user.id, requested_by_id=uid("admin"))
+    with pytest.raises(PrivacyError, match="four eyes"):
+        decisions.approve(req, user.id)
+    decisions.approve(req, uid("privacy"))
+    assert processing.process(req.id).status == "complete"
     db.session.expire_all()
     u = db.session.get(User, user.id)
     assert (u.username, u.active, u.first_name) == (f"deleted-{user.id}", False, "Deleted")
     assert "leaver" not in u.email
     # retention removes the anonymised account for good
-    assert services.purge_deleted_accounts() == 1
+    assert accounts.purge_deleted_accounts() == 1
     assert db.session.get(User, user.id) is None
 
 
@@ -217,8 +218,8 @@ def test_admin_requests_account_deletion_from_the_users_grid(app, login_as):
         uid("admin"),
     )
     # a second request for the same account is refused with the reason
-    with pytest.raises(services.PrivacyError, match=f"already open \\(#{req.id}\\)"):
-        services.request_account_deletion(user.id)
+    with pytest.raises(PrivacyError, match=f"already open \\(#{req.id}\\)"):
+        accounts.request_account_deletion(user.id)
     client.post("/users/action_post", data={"action": "request_deletion", "rowid": [str(user.id)], "csrf_token": token})
     assert db.session.scalars(db.select(PrivacyRequest).filter_by(subject_user_id=user.id)).all() == [req]
     # an agent has no access to the users grid at all
@@ -272,7 +273,7 @@ def test_add_form_bad_input_is_422(login_as, contact):
 
 
 def test_privacy_officer_approves_in_ui_and_sees_complete(login_as, contact, jobs):
-    req = services.create_request("erasure", contact, requested_by_id=uid("agent"))
+    req = requests.create_request("erasure", contact, requested_by_id=uid("agent"))
     client = login_as("privacy")
     listing = client.get("/privacyrequestmodelview/list/")
     assert listing.status_code == 200 and "days left" in listing.get_data(as_text=True)
@@ -287,11 +288,11 @@ def test_privacy_officer_approves_in_ui_and_sees_complete(login_as, contact, job
 
 
 def test_privacy_officer_cannot_approve_own_in_ui(login_as, contact):
-    req = services.create_request("access", contact, requested_by_id=uid("privacy"))
+    req = requests.create_request("access", contact, requested_by_id=uid("privacy"))
     client = login_as("privacy")
     page = client.get(f"/privacyrequestmodelview/show/{req.id}").get_data(as_text=True)
     assert "another privacy officer must decide" in page and "Approve</button>" not in page
-    other = services.create_request("access", contact, requested_by_id=uid("agent"))
+    other = requests.create_request("access", contact, requested_by_id=uid("agent"))
     token = csrf_token_from(client.get(f"/privacyrequestmodelview/show/{other.id}").get_data(as_text=True))
     client.post(f"/privacyrequestmodelview/decide/{req.id}", data={"csrf_token": token, "decision": "approve"})
     follow = client.get(f"/privacyrequestmodelview/show/{req.id}").get_data(as_text=True)
@@ -300,7 +301,7 @@ def test_privacy_officer_cannot_approve_own_in_ui(login_as, contact):
 
 
 def test_deny_in_ui_needs_reason(login_as, contact):
-    req = services.create_request("access", contact, requested_by_id=uid("agent"))
+    req = requests.create_request("access", contact, requested_by_id=uid("agent"))
     client = login_as("privacy")
     token = csrf_token_from(client.get(f"/privacyrequestmodelview/show/{req.id}").get_data(as_text=True))
     client.post(f"/privacyrequestmodelview/decide/{req.id}", data={"csrf_token": token, "decision": "deny"})
@@ -315,17 +316,17 @@ def test_deny_in_ui_needs_reason(login_as, contact):
 
 def test_grid_overdue_filter_and_urgency_order(login_as, contact):
     now = utcnow()
-    late = services.create_request(
+    late = requests.create_request(
         "access", contact, requested_by_id=uid("agent"), received_at=now - timedelta(days=40)
     )
-    soon = services.create_request(
+    soon = requests.create_request(
         "access", contact, requested_by_id=uid("agent"), received_at=now - timedelta(days=28)
     )
-    fresh = services.create_request("access", contact, requested_by_id=uid("agent"))
-    done = services.create_request(
+    fresh = requests.create_request("access", contact, requested_by_id=uid("agent"))
+    done = requests.create_request(
         "access", contact, requested_by_id=uid("agent"), received_at=now - timedelta(days=60)
     )
-    services.cancel(done)
+    decisions.cancel(done)
     client = login_as("privacy")
     html = client.get("/privacyrequestmodelview/list/").get_data(as_text=True)
     order = [html.index(f'data-id="{r.id}"') for r in (late, soon, fresh, done)]
@@ -357,7 +358,7 @@ def test_api_create_approve_deny(client, api, contact, jobs):
     jobs(("privacy",))
     listing = client.get("/api/v1/privacy_request/", headers=po).get_json()
     assert listing["result"][0]["status"] == "complete"
-    own = services.create_request("access", contact, requested_by_id=uid("privacy"))
+    own = requests.create_request("access", contact, requested_by_id=uid("privacy"))
     resp = client.post(f"/api/v1/privacy_request/{own.id}/approve", headers=po)
     assert resp.status_code == 422 and "four eyes" in resp.get_json()["message"]
 

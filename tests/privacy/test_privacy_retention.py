@@ -10,7 +10,7 @@ from app.contacts.models import Contact
 from app.conversations.models import Conversation, Message
 from app.core import crypto
 from app.core.models import utcnow
-from app.privacy import services
+from app.privacy import retention
 from app.webhooks.models import WebhookEvent
 
 
@@ -44,7 +44,7 @@ def test_retention_boundary_is_exact(page, contact, conversation):
     newer = _msg(conversation, cutoff + timedelta(seconds=1), "fresh")
     ev_old = _event(page.fb_page_id, contact.psid, cutoff - timedelta(seconds=1))
     ev_limit = _event(page.fb_page_id, contact.psid, cutoff)
-    report = services.run_retention(now)
+    report = retention.run_retention(now)
     assert report.per_page["Test Page"] == {"messages": 1, "webhook_events": 1, "retention_days": 30}
     assert db.session.get(Message, older) is None
     assert db.session.get(Message, at_limit) is not None and db.session.get(Message, newer) is not None
@@ -55,7 +55,7 @@ def test_retention_default_365_days(page, conversation):
     now = utcnow()
     kept = _msg(conversation, now - timedelta(days=364), "kept")
     gone = _msg(conversation, now - timedelta(days=366), "gone")
-    services.run_retention(now)
+    retention.run_retention(now)
     assert db.session.get(Message, kept) is not None and db.session.get(Message, gone) is None
 
 
@@ -69,7 +69,7 @@ def test_legal_hold_stops_retention(page, contact, conversation):
     db.session.add(other)
     db.session.commit()
     other_ev = _event(page.fb_page_id, "123123", now - timedelta(days=900))
-    report = services.run_retention(now)
+    report = retention.run_retention(now)
     assert report.per_page["Test Page"]["messages"] == 0
     assert db.session.get(Message, old) is not None and db.session.get(WebhookEvent, ev) is not None
     assert db.session.get(WebhookEvent, other_ev) is None
@@ -82,11 +82,11 @@ def test_legal_hold_keeps_erased_leftovers(page, contact, conversation):
     db.session.commit()
     mid = _msg(conversation, utcnow(), "under hold")
     conv_id = conversation.id
-    services.run_retention()
+    retention.run_retention()
     assert db.session.get(Message, mid) is not None
     contact.legal_hold = False
     db.session.commit()
-    services.run_retention()
+    retention.run_retention()
     assert db.session.get(Message, mid) is None
     assert db.session.get(Conversation, conv_id) is None
     assert db.session.get(Contact, contact.id).psid is None
@@ -175,7 +175,7 @@ def test_multi_page_event_follows_the_longest_retention(page):
     kept = _raw(both, 60, now)  # older than page 1's 30 days, younger than page 2's 90
     gone = _raw(both, 91, now)
     with_unknown = _raw(f"{page.fb_page_id},999", 31, now)  # connected page's 30 days apply
-    report = services.run_retention(now)
+    report = retention.run_retention(now)
     assert _alive(kept, gone, with_unknown) == [True, False, False]
     assert report.other_webhook_events == 2
     assert report.per_page["Test Page"]["webhook_events"] == 0
@@ -186,12 +186,12 @@ def test_unknown_page_and_no_page_follow_raw_event_retention(app, page):
     unknown_old, unknown_new = _raw("555", 31, now), _raw("555", 29, now)
     none_old, none_new = _raw(None, 31, now), _raw(None, 29, now)
     unknowns_old = _raw("555,666", 31, now)
-    report = services.run_retention(now)
+    report = retention.run_retention(now)
     assert _alive(unknown_old, unknown_new, none_old, none_new, unknowns_old) == [False, True, False, True, False]
     assert report.other_webhook_events == 3
     app.config["RAW_EVENT_RETENTION_DAYS"] = 7
     try:
-        services.run_retention(now)
+        retention.run_retention(now)
     finally:
         app.config["RAW_EVENT_RETENTION_DAYS"] = 30
     assert _alive(unknown_new, none_new) == [False, False]
@@ -200,7 +200,7 @@ def test_unknown_page_and_no_page_follow_raw_event_retention(app, page):
 def test_raw_events_without_any_page_connected(app):
     now = utcnow()
     old, new = _raw("123", 45, now), _raw(None, 5, now)
-    services.run_retention(now)
+    retention.run_retention(now)
     assert _alive(old, new) == [False, True]
 
 
@@ -210,7 +210,7 @@ def test_legal_hold_keeps_raw_events_of_other_kinds(page, contact):
     now = utcnow()
     held = [_raw(v, 400, now, psid=contact.psid) for v in ("555", None, f"{page.fb_page_id},555")]
     free = _raw("555", 400, now)
-    services.run_retention(now)
+    retention.run_retention(now)
     assert _alive(*held, free) == [True, True, True, False]
 
 
@@ -222,13 +222,13 @@ def test_erased_leftovers_keep_the_fresh_contacts_events(page, contact):
     contact.psid = None
     contact.erased_at = utcnow() - timedelta(days=1)
     db.session.commit()
-    services.run_retention()  # no fresh contact: everything mentioning the hash goes
+    retention.run_retention()  # no fresh contact: everything mentioning the hash goes
     assert _alive(before, after) == [False, False]
     before = _raw(page.fb_page_id, 2, utcnow(), psid=psid)
     after = _raw(page.fb_page_id, 0.5, utcnow(), psid=psid)
     db.session.add(Contact(page=page, psid=psid, psid_hash=crypto.keyed_hash(psid)))  # they wrote again
     db.session.commit()
-    services.run_retention()
+    retention.run_retention()
     assert _alive(before, after) == [False, True]
 
 

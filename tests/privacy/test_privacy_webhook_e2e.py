@@ -10,7 +10,7 @@ from test_privacy_data import _scan
 from app import db
 from app.contacts.models import Contact
 from app.conversations.models import Message
-from app.privacy import services
+from app.privacy import decisions, requests
 from app.privacy.models import PrivacyRequest
 from app.webhooks.ingest import sign
 from app.webhooks.models import WebhookEvent
@@ -60,8 +60,8 @@ def test_erasure_through_webhooks_and_late_retry(client, app, page, fakegraph, j
     assert _scan([PSID, *texts])
 
     po = app.appbuilder.sm.find_user(username="privacy").id
-    req = services.create_request("erasure", contact, requested_by_id=app.appbuilder.sm.find_user(username="agent").id)
-    services.approve(req, po)
+    req = requests.create_request("erasure", contact, requested_by_id=app.appbuilder.sm.find_user(username="agent").id)
+    decisions.approve(req, po)
     jobs()
     db.session.expire_all()
     assert db.session.get(PrivacyRequest, req.id).status == "complete"

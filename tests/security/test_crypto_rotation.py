@@ -205,7 +205,7 @@ def test_rotation_does_not_overwrite_a_value_changed_meanwhile(app, conversation
 
 
 def test_export_files_are_rotated(app, keyring, tmp_path):
-    from app.privacy.services import decrypt_file, encrypt_file
+    from app.privacy.export_file import decrypt_file, encrypt_file
 
     k1, k2 = (Fernet.generate_key().decode() for _ in range(2))
     keyring(k1)

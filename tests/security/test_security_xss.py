@@ -203,7 +203,7 @@ def test_payloads_arriving_through_the_webhook_are_escaped(app, client, login_as
 
 def test_csv_exports_guard_against_formula_injection():
     from app.audit.views import csv_cell
-    from app.privacy.services import csv_safe
+    from app.privacy.export import csv_safe
 
     for guard in (csv_cell, csv_safe):
         for cell in ('=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)"):

@@ -1,0 +1,16 @@
+"""Method -> permission map of `PrivacyRequest`, shared by the admin views and the REST API."""
+
+from __future__ import annotations
+
+from app.core.roles import READ_WRITE_METHODS
+
+PRIVACY_METHODS = {
+    **READ_WRITE_METHODS,
+    "add": "create",
+    "post": "create",
+    "decide": "approve",
+    "retry": "approve",
+    "lift": "approve",
+    "cancel": "write",
+    "download_export": "download",
+}

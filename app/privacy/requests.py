@@ -1,0 +1,148 @@
+"""Opening privacy requests: validation, due date, confirmation code, the audit row.
+
+Views, the REST API, Meta's callback and the contacts domain all open requests here, so the
+rules hold everywhere.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from app import db
+from app.audit import service as audit
+from app.contacts.models import Contact
+from app.core.context import current_actor
+from app.core.models import utcnow
+from app.privacy.deadlines import due_date
+from app.privacy.exceptions import PrivacyError
+from app.privacy.models import OPEN_STATUSES, PrivacyRequest, RequestSource, RequestStatus, RequestType
+
+RECTIFIABLE_FIELDS = ("first_name", "last_name", "locale")
+
+
+def new_code() -> str:
+    """Hex only: '-' separates the numbered requests of one Meta callback."""
+    return secrets.token_hex(12)
+
+
+def acting_user_id() -> int | None:
+    """Who is acting now (request, job or command), recorded as requester or decider."""
+    return current_actor().id
+
+
+def _check_origin(request_type: str, contact: Contact | None, source: str, subject_user_id: int | None) -> None:
+    """Each source has its own shape: staff name a contact, an account deletion names a user."""
+    if request_type not in tuple(RequestType):
+        raise PrivacyError(f"unknown request type {request_type!r}")
+    if source not in tuple(RequestSource):
+        raise PrivacyError(f"unknown source {source!r}")
+    if source == RequestSource.ACCOUNT:
+        if request_type != RequestType.ERASURE or subject_user_id is None:
+            raise PrivacyError("an account deletion is an erasure request for a staff account")
+    elif contact is None and source == RequestSource.STAFF:
+        raise PrivacyError("choose the contact this request is about")
+    if contact is not None and contact.erased_at and request_type != RequestType.ERASURE:
+        raise PrivacyError("this contact was erased; nothing is left to process")
+
+
+def create_request(
+    request_type: str,
+    contact: Contact | None = None,
+    *,
+    source: str = RequestSource.STAFF,
+    requested_by_id: int | None = None,
+    details: dict[str, Any] | None = None,
+    subject_user_id: int | None = None,
+    received_at: datetime | None = None,
+    code: str | None = None,
+    commit: bool = True,
+) -> PrivacyRequest:
+    """Open a pending request (validated); the due date is one calendar month later."""
+    _check_origin(request_type, contact, source, subject_user_id)
+    details = validate_details(request_type, details)
+    received = received_at or utcnow()
+    req = PrivacyRequest(
+        request_type=request_type,
+        contact_id=contact.id if contact is not None else None,
+        source=source,
+        requested_by_id=requested_by_id,
+        subject_user_id=subject_user_id,
+        details=details,
+        received_at=received,
+        due_at=due_date(received),
+        confirmation_code=code or new_code(),
+        status=RequestStatus.PENDING,
+        progress=0,
+    )
+    db.session.add(req)
+    db.session.flush()
+    audit.record(
+        "privacy_request_created",
+        "privacy_request",
+        req.id,
+        {"status": [None, RequestStatus.PENDING], "request_type": request_type, "source": source},
+    )
+    if commit:
+        db.session.commit()
+    return req
+
+
+def _clean_field(key: str, value: Any) -> str:
+    """One corrected field: text, trimmed, within the column's length."""
+    if not isinstance(value, str):
+        raise PrivacyError(f"{key} must be text")
+    value = value.strip()
+    limit = 16 if key == "locale" else 255
+    if len(value) > limit:
+        raise PrivacyError(f"{key} is longer than {limit} characters")
+    return value
+
+
+def validate_details(request_type: str, details: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Rectification carries allowed field changes only; other types carry none."""
+    if request_type != RequestType.RECTIFICATION:
+        return None
+    if not isinstance(details, dict):
+        raise PrivacyError("a rectification needs the corrected fields")
+    unknown = sorted(set(details) - set(RECTIFIABLE_FIELDS))
+    if unknown:
+        raise PrivacyError(f"fields that cannot be rectified: {', '.join(unknown)}")
+    clean: dict[str, Any] = {}
+    for key, value in details.items():
+        if value is None:
+            continue
+        value = _clean_field(key, value)
+        if value:
+            clean[key] = value
+    if not clean:
+        raise PrivacyError("a rectification needs at least one corrected field")
+    return clean
+
+
+def open_minor_erasure(contact: Contact, caused_by_id: int | None = None) -> PrivacyRequest | None:
+    """A contact marked under 13 gets an erasure request (policy §9); one open request at most.
+
+    `caused_by_id` (whoever marked the contact) is recorded as the requester, so four eyes
+    keeps them from approving the erasure they caused.
+    """
+    if contact.id is None or contact.erased_at:
+        return None
+    existing = db.session.scalar(
+        select(PrivacyRequest).where(
+            PrivacyRequest.contact_id == contact.id,
+            PrivacyRequest.request_type == RequestType.ERASURE,
+            PrivacyRequest.status.in_(OPEN_STATUSES),
+        )
+    )
+    if existing is not None:
+        return existing
+    req = create_request(
+        RequestType.ERASURE, contact, source=RequestSource.STAFF, requested_by_id=caused_by_id, commit=False
+    )
+    req.result = "opened automatically: contact marked under 13"
+    db.session.commit()
+    return req
