@@ -100,7 +100,7 @@ def build_config(env: str | None = None) -> dict:
         # follow the longest retention of their pages
         "RAW_EVENT_RETENTION_DAYS": _int("RAW_EVENT_RETENTION_DAYS", 30),
         # Flask-AppBuilder
-        "FAB_SECURITY_MANAGER_CLASS": "app.core.security.OmniSecurityManager",
+        "FAB_SECURITY_MANAGER_CLASS": "app.web.security.OmniSecurityManager",
         "FAB_UPDATE_PERMS": False,
         "FAB_CREATE_DB": False,
         "FAB_ADD_SECURITY_API": False,
@@ -116,7 +116,7 @@ def build_config(env: str | None = None) -> dict:
         "AUTH_RATE_LIMIT": os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second"),
         # Login rate-limit counters; empty -> REDIS_URL (or the embedded Redis socket), shared by workers.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", ""),
-        # Failed logins are counted per account + client address (app/core/login_guard.py).
+        # Failed logins are counted per account + client address (app/web/login_guard.py).
         "LOGIN_LOCKOUT_THRESHOLD": _int("LOGIN_LOCKOUT_THRESHOLD", 5),
         "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 60),
         "LOGIN_THROTTLE_FREE_ATTEMPTS": _int("LOGIN_THROTTLE_FREE_ATTEMPTS", 3),
@@ -132,7 +132,7 @@ def build_config(env: str | None = None) -> dict:
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_int("SESSION_LIFETIME_MINUTES", 480)),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=_int("JWT_LIFETIME_MINUTES", 60)),
         # The library default is 30 days; refresh tokens are also refused once the account is
-        # deactivated, its password changes or its login source is locked (core/security.py).
+        # deactivated, its password changes or its login source is locked (web/security.py).
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(minutes=_int("JWT_REFRESH_LIFETIME_MINUTES", 720)),
         "LANGUAGES": {"en": {"flag": "gb", "name": "English"}},
         "BABEL_DEFAULT_LOCALE": "en",
@@ -140,7 +140,7 @@ def build_config(env: str | None = None) -> dict:
     }
     from app.core.roles import FAB_ROLES
     from app.core.schedule import parse_overrides
-    from app.core.security import password_policy
+    from app.web.security import password_policy
 
     try:
         parse_overrides(cfg["CRON_OVERRIDES"])

@@ -47,7 +47,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         appbuilder.init_app(app, db.session)
         register_views(appbuilder)
         register_blueprints(app)
-        from app.core.keys import check_stored_sample
+        from app.ops.keys import check_stored_sample
 
         check_stored_sample(app)  # a wrong ENCRYPTION_KEYS stops here, naming the setting
 
@@ -55,16 +55,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     listeners.install(app)
 
-    from app.core.cli import register_cli
+    from app.ops.cli import register_cli
 
     register_cli(app)
-    from app.core import security_headers
+    from app.web import security_headers
 
     security_headers.install(app)
-    from app.core import limits
+    from app.web import limits
 
     limits.install(app)
-    from app.core import server_timing
+    from app.web import server_timing
 
     server_timing.install(app)
     return app
@@ -100,8 +100,8 @@ def register_views(ab: AppBuilder) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Public, non-FAB routes: webhook, privacy callback/pages, health."""
-    from app.core.health import bp as health_bp
     from app.privacy.public import bp as privacy_public_bp
+    from app.web.health import bp as health_bp
     from app.webhooks.routes import bp as webhook_bp
 
     for bp in (webhook_bp, privacy_public_bp, health_bp):
@@ -111,7 +111,7 @@ def register_blueprints(app: Flask) -> None:
     appbuilder.sm.limiter.exempt(webhook_bp)
     csrf.exempt(privacy_public_bp)
     csrf.exempt(health_bp)
-    from app.core.metrics import bp as metrics_bp
+    from app.web.metrics import bp as metrics_bp
 
     app.register_blueprint(metrics_bp)
     csrf.exempt(metrics_bp)

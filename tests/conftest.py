@@ -82,7 +82,7 @@ def app():
     app.test_client_class = _PerRequestUserClient
     _reset_schema(app)
     with app.app_context():
-        from app.core.cli import ensure_roles
+        from app.ops.cli import ensure_roles
 
         ensure_roles()
         sm = app.appbuilder.sm

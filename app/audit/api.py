@@ -7,7 +7,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from app.audit.chain import COLUMNS as CHAIN_COLUMNS
 from app.audit.models import AuditLog
 from app.audit.permissions import READ_ONLY
-from app.core.api import OmniModelRestApi
+from app.web.api import OmniModelRestApi
 
 COLUMNS = list(CHAIN_COLUMNS)  # every column: the API shows the chain as stored
 

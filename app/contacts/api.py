@@ -11,9 +11,9 @@ from werkzeug.wrappers import Response
 from app.contacts import services
 from app.contacts.exceptions import ContactError, ContactForbidden, ContactOnHold
 from app.contacts.models import Contact
-from app.core.api import OmniModelRestApi
 from app.core.exceptions import DomainError
 from app.core.roles import READ_WRITE_METHODS
+from app.web.api import OmniModelRestApi
 
 COLUMNS = [
     "id",

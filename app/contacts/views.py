@@ -12,9 +12,9 @@ from app import db
 from app.contacts import services
 from app.contacts.exceptions import ContactError, ContactForbidden
 from app.contacts.models import Contact
-from app.core.grids import ScaleListMixin
 from app.core.roles import READ_WRITE_METHODS
-from app.core.urls import safe_next
+from app.web.grids import ScaleListMixin
+from app.web.urls import safe_next
 
 
 class ContactModelView(ScaleListMixin, ModelView):

@@ -12,8 +12,8 @@ from app.conversations import services
 from app.conversations.exceptions import ReplyRefused
 from app.conversations.models import Conversation, Message
 from app.conversations.permissions import READ_ONLY
-from app.core.api import OmniModelRestApi
 from app.core.roles import READ_WRITE_METHODS
+from app.web.api import OmniModelRestApi
 
 MESSAGE_COLUMNS = [
     "id",

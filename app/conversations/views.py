@@ -7,8 +7,8 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 
 from app.conversations.models import Conversation, Message
 from app.conversations.permissions import READ_ONLY
-from app.core.grids import ScaleListMixin
 from app.core.roles import READ_WRITE_METHODS
+from app.web.grids import ScaleListMixin
 
 
 class MessageModelView(ScaleListMixin, ModelView):

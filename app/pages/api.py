@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 
-from app.core.api import OmniModelRestApi
 from app.core.roles import READ_WRITE_METHODS
 from app.pages import services
 from app.pages.exceptions import PageError
 from app.pages.models import Page
+from app.web.api import OmniModelRestApi
 
 PUBLIC_COLUMNS = [
     "id",

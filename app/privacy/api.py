@@ -11,13 +11,13 @@ from werkzeug.wrappers import Response
 
 from app import db
 from app.contacts.models import Contact
-from app.core.api import OmniModelRestApi
 from app.privacy import decisions
 from app.privacy.exceptions import PrivacyError
 from app.privacy.interface import UrgencyInterface
 from app.privacy.models import PrivacyRequest, RequestSource
 from app.privacy.permissions import PRIVACY_METHODS
 from app.privacy.requests import acting_user_id, create_request
+from app.web.api import OmniModelRestApi
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.sessions import SessionInterface
 from werkzeug.wsgi import get_input_stream
 
-from app.core.security_headers import response_headers
+from app.web.security_headers import response_headers
 from app.webhooks.exceptions import BadPayload, StorageUnavailable
 from app.webhooks.ingest import MAX_BODY_BYTES, parse_payload, store_event, verify_signature
 from app.webhooks.signals import WEBHOOK_ACTOR, signal_soon
@@ -86,9 +86,9 @@ def _count_signature_failure() -> None:
 
 def _rejected(reason: str, status: int) -> tuple[int, dict]:
     """A refused POST: counted for /metrics (best effort), answered with the reason."""
-    from app.core import metrics
+    from app.core import counters
 
-    metrics.incr(metrics.WEBHOOK_REJECTED_KEY)
+    counters.incr(counters.WEBHOOK_REJECTED_KEY)
     return status, {"error": reason}
 
 
@@ -171,7 +171,7 @@ class WebhookFastPath:
     def __init__(self, app: Flask, wsgi_app: Callable) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
-        # the same security headers as every Flask response (app.core.security_headers)
+        # the same security headers as every Flask response (app.web.security_headers)
         self.headers = [*response_headers(app.config.get("OMNICRM_ENV") == "production"), _NO_STORE]
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:

@@ -21,7 +21,7 @@ from rq.job import Job
 from sqlalchemy import select, update
 
 from app import db
-from app.core import metrics, queues
+from app.core import counters, queues
 from app.core.context import Actor, acting_as, current_request_id
 from app.core.models import utcnow
 from app.webhooks.models import EventStatus, WebhookEvent
@@ -70,7 +70,7 @@ def signal_new_event(event_id: int, count: int = 1) -> bool:
     paying RQ's per-job cost each). Redis down: False; the events stay pending and the
     sweeper queues them.
     """
-    metrics.incr(metrics.WEBHOOK_RECEIVED_KEY, count)
+    counters.incr(counters.WEBHOOK_RECEIVED_KEY, count)
     try:
         with acting_as(WEBHOOK_ACTOR, current_request_id()):
             queues.enqueue_once(

@@ -16,8 +16,8 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app import db
-from app.core.grids import ScaleListMixin
 from app.core.roles import READ_WRITE_METHODS
+from app.web.grids import ScaleListMixin
 from app.webhooks.exceptions import RevealRefused, WebhookError
 from app.webhooks.models import WebhookEvent
 from app.webhooks.signals import requeue_events

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.exc import DataError, IntegrityError
 
 from app import db
-from app.core.api_guard import database_refusal
+from app.web.api_guard import database_refusal
 
 BIG_ID = "16436458822371"  # past PostgreSQL's integer
 HUGE_ID = "9" * 27

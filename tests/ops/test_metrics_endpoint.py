@@ -9,10 +9,11 @@ import pytest
 
 from app import db
 from app.conversations.models import Message
-from app.core import metrics
+from app.core import counters
 from app.core.models import utcnow
 from app.core.queues import enqueue, get_redis
 from app.privacy.models import PrivacyRequest
+from app.web import metrics
 from app.webhooks.models import WebhookEvent
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
@@ -36,9 +37,9 @@ def metrics_config(app):
 def test_exposition_has_every_family(client, conversation):
     now = utcnow()
     redis = get_redis()
-    redis.set(metrics.WEBHOOK_RECEIVED_KEY, 7)
-    metrics.incr(metrics.WEBHOOK_REJECTED_KEY)
-    metrics.incr(metrics.WEBHOOK_REJECTED_KEY)
+    redis.set(counters.WEBHOOK_RECEIVED_KEY, 7)
+    counters.incr(counters.WEBHOOK_REJECTED_KEY)
+    counters.incr(counters.WEBHOOK_REJECTED_KEY)
     db.session.add_all(
         [
             WebhookEvent(payload="{}", status="pending", received_at=now - timedelta(seconds=90)),

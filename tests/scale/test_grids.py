@@ -15,9 +15,9 @@ from sqlalchemy import event, text
 from app import db
 from app.contacts.models import Contact
 from app.conversations.models import Conversation, Message
-from app.core.grids import EstimatedCount, EstimatedCountInterface, smart_count
 from app.core.models import utcnow
 from app.pages.models import Page
+from app.web.grids import EstimatedCount, EstimatedCountInterface, smart_count
 
 _SEQ = itertools.count()
 RECORD_COUNT = re.compile(r"Record Count:</strong>\s*([^<\n]+)")
@@ -155,7 +155,7 @@ def test_grid_page_issues_a_constant_number_of_queries(app, login_as, path) -> N
 
 def test_deep_pages_return_the_same_rows_in_order(app, login_as, monkeypatch) -> None:
     """Past DEFERRED_JOIN_OFFSET the page is found on keys first: same rows, same order."""
-    import app.core.grids as grids
+    import app.web.grids as grids
 
     monkeypatch.setattr(grids, "DEFERRED_JOIN_OFFSET", 10)
     contacts = add_contacts(60)

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from app import db
-from app.core import crypto, keys
+from app.core import crypto
+from app.ops import keys
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from app.core import security_headers
+from app.web import security_headers
 
 
 def _bare_app(env: str) -> Flask:

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 
 from app import db
-from app.core import login_guard
-from app.core.security import password_policy, ratelimit_storage_uri
+from app.web import login_guard
+from app.web.security import password_policy, ratelimit_storage_uri
 from tests.conftest import PASSWORD, api_token, csrf_token_from, login
 
 ROOT = Path(__file__).resolve().parents[2]

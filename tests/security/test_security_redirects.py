@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.urls import is_safe_path
+from app.web.urls import is_safe_path
 from tests.conftest import csrf_token_from, login
 
 EVIL = [

@@ -107,10 +107,10 @@ def test_concurrent_posts_are_signalled_together_and_counted(app, page, jobs):
     """Requests hand their drain signal to one background thread: 20 posts, one drain job."""
     from webhook_helpers import sign256
 
-    from app.core import metrics
+    from app.core import counters
     from app.core.queues import get_redis
 
-    get_redis().delete(metrics.WEBHOOK_RECEIVED_KEY)
+    get_redis().delete(counters.WEBHOOK_RECEIVED_KEY)
     t = now_ms()
     bodies = [
         json.dumps(payload(item(ts=t + i, message={"mid": f"m_c{i}", "text": f"c{i}"}))).encode() for i in range(20)
@@ -132,7 +132,7 @@ def test_concurrent_posts_are_signalled_together_and_counted(app, page, jobs):
         th.join(timeout=30)
     assert codes == [200] * 20
     assert signals.flush_signals()
-    assert int(get_redis().get(metrics.WEBHOOK_RECEIVED_KEY)) == 20
+    assert int(get_redis().get(counters.WEBHOOK_RECEIVED_KEY)) == 20
     assert get_queue("webhooks").count == 1
     jobs(("webhooks",))
     assert _statuses() == [EventStatus.PROCESSED] * 20

@@ -52,7 +52,7 @@ def check_keys() -> Check:
 
     from app import db
     from app.core import crypto
-    from app.core.keys import encrypted_tables
+    from app.ops.keys import encrypted_tables
 
     tried = 0
     with db.engine.connect() as conn:

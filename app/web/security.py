@@ -1,6 +1,6 @@
 """Security manager: audited logins, brute-force guard, password policy, revocable JWTs.
 
-Failed logins are throttled and locked per account *and* address (app.core.login_guard), so a
+Failed logins are throttled and locked per account *and* address (app.web.login_guard), so a
 stranger cannot lock a real user out. JWTs carry a password stamp and their login source and are
 refused once the account is inactive, its password changed, or that source locked.
 Also: the users grid gets an admin "Unlock" action, the login rate limit keeps its counters in
@@ -24,7 +24,7 @@ from flask_appbuilder.security.views import UserDBModelView
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 
-from app.core.api import OmniSecurityApi
+from app.web.api import OmniSecurityApi
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def password_stamp(user: Any) -> str:
 
 def token_refusal(user: Any, claims: dict[str, Any]) -> str | None:
     """Why a (valid, unexpired) JWT must not be honoured for this account, or None."""
-    from app.core import login_guard
+    from app.web import login_guard
 
     if user is None or not user.is_active:
         return "inactive"
@@ -148,7 +148,7 @@ def unlock_users(users: list[Any]) -> int:
     """Lift every source's lockout and reset fail_login_count, audited; grid and scripts."""
     from app import db
     from app.audit.service import record
-    from app.core import login_guard
+    from app.web import login_guard
 
     count = 0
     for user in users:
@@ -192,7 +192,7 @@ class OmniSecurityManager(SecurityManager):
         return jwt_manager
 
     def _jwt_claims(self, identity: Any) -> dict[str, str]:
-        from app.core import login_guard
+        from app.web import login_guard
 
         user = self.get_user_by_id(int(identity))
         if user is None:
@@ -210,7 +210,7 @@ class OmniSecurityManager(SecurityManager):
         return user
 
     def auth_user_db(self, username: str, password: str) -> Any:
-        from app.core import login_guard
+        from app.web import login_guard
 
         user = None
         if username:
@@ -237,7 +237,7 @@ class OmniSecurityManager(SecurityManager):
 
     def _failed(self, account: str, address: str, username: str, user: Any) -> None:
         """Count the failure against this source; audit the lock when it trips."""
-        from app.core import login_guard
+        from app.web import login_guard
 
         if user is None:
             self._audit("login_failed", username, user_id=None, reason="unknown_user")

@@ -21,7 +21,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from app.core.api_guard import (
+from app.core.exceptions import DomainError
+from app.web.api_guard import (
     MalformedInput,
     check_query_arg,
     check_values,
@@ -30,8 +31,7 @@ from app.core.api_guard import (
     parse_id,
     primary_key_column,
 )
-from app.core.exceptions import DomainError
-from app.core.grids import EstimatedCount, ScaleListMixin
+from app.web.grids import EstimatedCount, ScaleListMixin
 
 logger = logging.getLogger(__name__)
 

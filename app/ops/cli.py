@@ -49,7 +49,7 @@ def init_command() -> None:
 )
 def demo_command(contacts: int) -> None:
     """Demo users for every role, two pages, contacts and conversations."""
-    from app.core import demo
+    from app.devtools import demo
 
     if current_app.config.get("OMNICRM_ENV") == "production":
         # Demo users have printed, well-known passwords and demo data mixes with real contacts.
@@ -98,9 +98,9 @@ def page_add_command(page_id: str, name: str, token_file, retention_days: int) -
 
 def register_cli(app: Flask) -> None:
     from app.audit.commands import register as register_audit
-    from app.core.doctor import register as register_doctor
-    from app.core.keys import register as register_keys
-    from app.core.schedule_commands import register as register_jobs
+    from app.ops.doctor import register as register_doctor
+    from app.ops.keys import register as register_keys
+    from app.ops.schedule_commands import register as register_jobs
     from app.privacy.commands import register as register_privacy
     from app.webhooks.commands import register as register_webhooks
 

@@ -18,23 +18,13 @@ from collections.abc import Iterable
 
 from flask import Blueprint, Response, abort, current_app, request
 
+from app.core.counters import WEBHOOK_RECEIVED_KEY, WEBHOOK_REJECTED_KEY
+
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("metrics", __name__)
 
-WEBHOOK_RECEIVED_KEY = "omnicrm:metrics:webhook_received"
-WEBHOOK_REJECTED_KEY = "omnicrm:metrics:webhook_rejected"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-def incr(key: str, amount: int = 1) -> None:
-    """Best-effort counter bump for other modules (a Redis outage must not fail a request)."""
-    try:
-        from app.core.queues import get_redis
-
-        get_redis().incrby(key, amount)
-    except Exception as exc:  # noqa: BLE001
-        logger.warning("metrics counter %s not updated: %s", key, type(exc).__name__)
 
 
 def parse_nets(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
