@@ -59,6 +59,7 @@ test-postgres:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/bandit -q -r app -lll
 	$(BIN)/pip-audit -r requirements.txt --progress-spinner off
 
