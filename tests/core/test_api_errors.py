@@ -35,9 +35,9 @@ def admin(api) -> dict[str, str]:
 
 @pytest.fixture
 def privacy_request(contact):
-    from app.privacy import services
+    from app.privacy.requests import create_request
 
-    req = services.create_request("access", contact, source="staff")
+    req = create_request("access", contact, source="staff")
     db.session.commit()
     return req
 
@@ -305,12 +305,12 @@ class _Orig(Exception):
 def test_a_database_refusal_in_a_custom_action_is_the_clients(
     client, admin, monkeypatch, privacy_request, exc: Exception, status: int
 ) -> None:
-    from app.privacy import services
+    from app.privacy import decisions
 
     def refused(*args: Any, **kwargs: Any) -> None:
         raise exc
 
-    monkeypatch.setattr(services, "approve", refused)
+    monkeypatch.setattr(decisions, "approve", refused)
     resp = client.post(f"/api/v1/privacy_request/{privacy_request.id}/approve", headers=admin)
     assert resp.status_code == status
     message = _json_reason(resp)
