@@ -1,9 +1,11 @@
+# Flask-AppBuilder ships no type hints: its decorators are Any to mypy.
+# mypy: allow-untyped-decorators
 """REST resource `privacy_request`: list/show/create, plus the approve and deny actions."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import request
 from flask_appbuilder.api import expose, protect, safe
@@ -56,6 +58,12 @@ class PrivacyRequestApi(OmniModelRestApi):
     order_columns = ["id", "due_at", "status", "received_at"]
     openapi_spec_tag = "Privacy requests"
 
+    if TYPE_CHECKING:  # Flask-AppBuilder's BaseApi answers, as it defines them (it ships no hints)
+
+        def response(self, code: int, **kwargs: Any) -> Response: ...
+        def response_400(self, message: str | None = None) -> Response: ...
+        def response_404(self) -> Response: ...
+
     def post_headless(self) -> Response:
         """Create through the service (validation, due date, code, audit)."""
         body = request.get_json(silent=True)
@@ -94,7 +102,7 @@ class PrivacyRequestApi(OmniModelRestApi):
         }
 
     def _decide(self, pk: int, fn: Any) -> Response:
-        req = db.session.get(PrivacyRequest, pk)
+        req: PrivacyRequest | None = db.session.get(PrivacyRequest, pk)
         if req is None:
             return self.response_404()
         try:

@@ -7,6 +7,10 @@ import logging
 import click
 from flask.cli import AppGroup
 
+from app import appbuilder
+from app.core.context import acting_as, cli_actor
+from app.privacy import accounts, export, retention
+
 logger = logging.getLogger(__name__)
 
 retention_cli = AppGroup("retention", help="Data retention (privacy policy section 8).")
@@ -15,9 +19,6 @@ retention_cli = AppGroup("retention", help="Data retention (privacy policy secti
 @retention_cli.command("run")
 def retention_run_command() -> None:
     """Apply retention now and print what was removed per page."""
-    from app.core.context import acting_as, cli_actor
-    from app.privacy import export, retention
-
     with acting_as(cli_actor()):
         report = retention.run_retention()
         expired = export.purge_expired_exports()
@@ -33,10 +34,6 @@ account_cli = AppGroup("account", help="Staff accounts (privacy policy section 7
 @click.argument("username")
 def account_delete_command(username: str) -> None:
     """Open an account-deletion request for a staff user (a privacy officer approves it)."""
-    from app import appbuilder
-    from app.core.context import acting_as, cli_actor
-    from app.privacy import accounts
-
     user = appbuilder.sm.find_user(username=username)
     if user is None:
         raise click.UsageError(f"no user named {username!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dateutil.relativedelta import relativedelta
+from dateutil.relativedelta import relativedelta  # type: ignore[import-untyped]  # no types-python-dateutil in the venv
 
 from app.core.models import utcnow
 from app.privacy.models import OPEN_STATUSES, PrivacyRequest
@@ -12,7 +12,8 @@ from app.privacy.models import OPEN_STATUSES, PrivacyRequest
 
 def due_date(received_at: datetime) -> datetime:
     """One calendar month after receipt (GDPR Art. 12(3)); 31 Jan -> 28/29 Feb."""
-    return received_at + relativedelta(months=1)
+    due: datetime = received_at + relativedelta(months=1)
+    return due
 
 
 def days_left(req: PrivacyRequest, now: datetime | None = None) -> int:

@@ -23,7 +23,7 @@ BATCH = 25000
 ERASED_FIELDS = ("psid", "first_name", "last_name", "profile_pic", "locale", "notes", "tags")
 
 
-def batched_delete(model: type, id_query: Any, counter: list[int]) -> int:
+def batched_delete(model: type[Any], id_query: Any, counter: list[int]) -> int:
     """Delete the rows the id query selects, in id ranges of BATCH (committing between).
 
     Ranges (not "LIMIT n" re-selects) keep it linear: each batch touches only its own rows.

@@ -140,7 +140,7 @@ def _contact_doc(contact: Contact) -> dict[str, Any]:
 
 def export_dir() -> str:
     """EXPORT_DIR, created private on first use."""
-    path = current_app.config["EXPORT_DIR"]
+    path: str = current_app.config["EXPORT_DIR"]
     os.makedirs(path, mode=0o700, exist_ok=True)
     return path
 

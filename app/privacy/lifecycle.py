@@ -25,7 +25,7 @@ def get_request(req_or_id: PrivacyRequest | int) -> PrivacyRequest:
     """Callers hold either the row or its id; both end up with the row or a refusal."""
     if isinstance(req_or_id, PrivacyRequest):
         return req_or_id
-    req = db.session.get(PrivacyRequest, int(req_or_id))
+    req: PrivacyRequest | None = db.session.get(PrivacyRequest, int(req_or_id))
     if req is None:
         raise PrivacyError("no such privacy request")
     return req

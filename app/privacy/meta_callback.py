@@ -71,7 +71,7 @@ def _check_signature(signed_request: Any, app_secret: str) -> str:
         raise SignedRequestError("signed_request is missing")
     if len(signed_request) > 8192:
         raise SignedRequestError("signed_request is too long")
-    parts = signed_request.strip().split(".")
+    parts: list[str] = signed_request.strip().split(".")
     if len(parts) != 2:
         raise SignedRequestError("signed_request must be two base64url parts joined by a dot")
     sig = _b64url_decode(parts[0])
@@ -159,7 +159,7 @@ def _contacts_of(app_scoped_user_id: str) -> list[Contact]:
 def handle_deletion_callback(app_scoped_user_id: str) -> str:
     """Meta's data-deletion callback: erasure requests for the user's contacts; returns the code."""
     subject_ref = crypto.keyed_hash("asid:" + app_scoped_user_id)
-    existing = db.session.scalar(
+    existing: PrivacyRequest | None = db.session.scalar(
         select(PrivacyRequest)
         .where(PrivacyRequest.subject_ref == subject_ref, PrivacyRequest.status.in_(OPEN_STATUSES))
         .order_by(PrivacyRequest.id)

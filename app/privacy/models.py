@@ -1,3 +1,5 @@
+# Flask-AppBuilder ships no type hints: its Model base is Any to mypy.
+# mypy: allow-subclassing-any
 """The `privacy_request` table."""
 
 from __future__ import annotations

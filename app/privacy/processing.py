@@ -58,7 +58,7 @@ HANDLERS: dict[str, Callable[[PrivacyRequest], str]] = {
 
 def process(request_id: int) -> PrivacyRequest | None:
     """Run an approved request: in_processing -> complete, or error (with a reason)."""
-    req = db.session.get(PrivacyRequest, request_id)
+    req: PrivacyRequest | None = db.session.get(PrivacyRequest, request_id)
     if req is None or req.status not in RUNNABLE:
         logger.info("privacy request %s is not runnable; skipped", request_id)
         return req
@@ -73,18 +73,19 @@ def process(request_id: int) -> PrivacyRequest | None:
     except PrivacyError as exc:
         db.session.rollback()
         _fail(request_id, str(exc))
-        return db.session.get(PrivacyRequest, request_id)
+        failed: PrivacyRequest | None = db.session.get(PrivacyRequest, request_id)
+        return failed
     except Exception as exc:
         db.session.rollback()
         _fail(request_id, f"unexpected {type(exc).__name__}; retried automatically, or use Retry")
         raise
-    req = db.session.get(PrivacyRequest, request_id)
-    req.result = result
-    req.progress = 100
-    req.completed_at = utcnow()
-    transition(req, RequestStatus.COMPLETE, "privacy_request_completed")
+    done: PrivacyRequest = db.session.get(PrivacyRequest, request_id)  # the row read above (still open)
+    done.result = result
+    done.progress = 100
+    done.completed_at = utcnow()
+    transition(done, RequestStatus.COMPLETE, "privacy_request_completed")
     db.session.commit()
-    return req
+    return done
 
 
 def _fail(request_id: int, message: str) -> None:

@@ -132,14 +132,14 @@ def policy_text() -> tuple[str, str | None]:
 
 
 @bp.get("/privacy")
-def privacy_policy():
+def privacy_policy() -> str:
     """The privacy policy page."""
     text, updated = policy_text()
     return render_template("privacy/policy.html", body=render_markdown(text), last_updated=updated)
 
 
 @bp.get("/privacy/data-deletion")
-def data_deletion_instructions():
+def data_deletion_instructions() -> str:
     """How to have your data deleted (Meta links here from the app settings)."""
     return render_template(
         "privacy/data_deletion.html",

@@ -95,11 +95,11 @@ def _clean_field(key: str, value: Any) -> str:
     """One corrected field: text, trimmed, within the column's length."""
     if not isinstance(value, str):
         raise PrivacyError(f"{key} must be text")
-    value = value.strip()
+    cleaned = value.strip()
     limit = 16 if key == "locale" else 255
-    if len(value) > limit:
+    if len(cleaned) > limit:
         raise PrivacyError(f"{key} is longer than {limit} characters")
-    return value
+    return cleaned
 
 
 def validate_details(request_type: str, details: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -131,7 +131,7 @@ def open_minor_erasure(contact: Contact, caused_by_id: int | None = None) -> Pri
     """
     if contact.id is None or contact.erased_at:
         return None
-    existing = db.session.scalar(
+    existing: PrivacyRequest | None = db.session.scalar(
         select(PrivacyRequest).where(
             PrivacyRequest.contact_id == contact.id,
             PrivacyRequest.request_type == RequestType.ERASURE,

@@ -1,3 +1,5 @@
+# Flask-AppBuilder ships no type hints: its base classes and decorators are Any to mypy.
+# mypy: allow-subclassing-any, allow-untyped-decorators
 """Privacy requests admin: urgency grid, request form, four-eyes decisions, expiring download.
 
 Thin: every rule lives in the privacy service modules (requests, decisions, export); this
@@ -13,6 +15,7 @@ from flask import Response, abort, flash, redirect, request, stream_with_context
 from flask_appbuilder import AppBuilder, ModelView, expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from markupsafe import Markup
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app import db
 from app.contacts.models import Contact
@@ -29,7 +32,7 @@ from app.privacy.requests import RECTIFIABLE_FIELDS, acting_user_id, create_requ
 logger = logging.getLogger(__name__)
 
 COLOURS = {"green": "success", "amber": "warning", "red": "danger", "overdue": "danger", "closed": "default"}
-TYPE_LABELS = {
+TYPE_LABELS: dict[str, str] = {  # RequestType keys; request_type columns hold the plain str
     RequestType.ACCESS: "Access (data export)",
     RequestType.ERASURE: "Erasure",
     RequestType.RECTIFICATION: "Rectification",
@@ -95,11 +98,11 @@ class PrivacyRequestModelView(ModelView):
     def _user_id(self) -> int | None:
         return acting_user_id()
 
-    def _back(self, pk: int) -> Response:
+    def _back(self, pk: int) -> WerkzeugResponse:
         return redirect(url_for(f"{type(self).__name__}.show", pk=pk))
 
     def _load(self, pk: int) -> PrivacyRequest:
-        req = db.session.get(PrivacyRequest, pk)
+        req: PrivacyRequest | None = db.session.get(PrivacyRequest, pk)
         if req is None:
             abort(404)
         return req

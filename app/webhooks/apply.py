@@ -35,13 +35,15 @@ def _add_message(batch: Batch, **values: Any) -> Message | None:
     return msg
 
 
-def _attachments(message: dict) -> list[dict]:
+def _attachments(message: dict[str, Any]) -> list[dict[str, Any]]:
     """The attachments of a message, reduced to type, URL, title and coordinates."""
     out = []
     for att in message.get("attachments") or []:
         if not isinstance(att, dict):
             continue
-        payload = att.get("payload") if isinstance(att.get("payload"), dict) else {}
+        payload = att.get("payload")
+        if not isinstance(payload, dict):
+            payload = {}
         entry: dict[str, Any] = {
             "type": clean_str(att.get("type"), 32) or "fallback",
             "url": clean_str(payload.get("url") or att.get("url"), 2048),
@@ -66,7 +68,7 @@ def _touch_inbound(conv: Conversation, contact: Contact, ts: datetime, *, unread
         conv.status = "open"
 
 
-def _body(w: Work) -> dict:
+def _body(w: Work) -> dict[str, Any]:
     """The item's own object (e.g. `item["delivery"]`), or {} when it is not an object."""
     body = w.item[w.kind]
     return body if isinstance(body, dict) else {}
@@ -176,7 +178,9 @@ def _handle_delivery(batch: Batch, conv: Conversation, contact: Contact, w: Work
     """Our messages up to the watermark, or with the listed mids, are delivered."""
     delivery = _body(w)
     watermark = ms(delivery.get("watermark"))
-    raw_mids = delivery.get("mids") if isinstance(delivery.get("mids"), list) else []
+    raw_mids = delivery.get("mids")
+    if not isinstance(raw_mids, list):
+        raw_mids = []
     mids = [str(m)[:255] for m in raw_mids if isinstance(m, str) and clean_str(m) == m]
     conds = []
     if watermark is not None:

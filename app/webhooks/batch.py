@@ -35,25 +35,31 @@ logger = logging.getLogger(__name__)
 _DONE = frozenset({EventStatus.PROCESSED, EventStatus.SKIPPED})
 
 
-def _decode(events: list[WebhookEvent], raw: dict[int, str] | None) -> tuple[list[tuple[WebhookEvent, list]], dict]:
+def _decode(
+    events: list[WebhookEvent], raw: dict[int, str] | None
+) -> tuple[list[tuple[WebhookEvent, list[Any]]], dict[str, Page]]:
     """Each event's entries, and the connected pages they name (by Facebook id)."""
-    decoded: list[tuple[WebhookEvent, list]] = []
+    decoded: list[tuple[WebhookEvent, list[Any]]] = []
     page_ids: set[str] = set()
     for event in events:
         data = json.loads(decrypt(raw[event.id]) if raw is not None else event.payload)
-        entries = data.get("entry") if isinstance(data, dict) and isinstance(data.get("entry"), list) else []
+        entries = data.get("entry") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            entries = []
         decoded.append((event, entries))
         page_ids.update(pid for e in entries if isinstance(e, dict) and (pid := id_of(e)))
     pages = {p.fb_page_id: p for p in db.session.scalars(select(Page).where(Page.fb_page_id.in_(page_ids)))}
     return decoded, pages
 
 
-def _entry_work(event: WebhookEvent, entry: dict, pages: dict[str, Page], outcome: Outcome) -> list[Work]:
+def _entry_work(event: WebhookEvent, entry: dict[str, Any], pages: dict[str, Page], outcome: Outcome) -> list[Work]:
     """The applicable items of one entry; the rest (no page, no person, unknown) are skipped."""
     page_fb_id = id_of(entry) or ""
     page = pages.get(page_fb_id)
     outcome.skipped += sum(1 for k in entry if k not in ENTRY_KEYS)
-    items = entry.get("messaging") if isinstance(entry.get("messaging"), list) else []
+    items = entry.get("messaging")
+    if not isinstance(items, list):
+        items = []
     work: list[Work] = []
     for item in items:
         kind = item_kind(item) if isinstance(item, dict) else "unknown"

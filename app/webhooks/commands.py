@@ -10,6 +10,7 @@ import json
 import logging
 import time
 import uuid
+from typing import Any
 
 import click
 import requests
@@ -18,17 +19,19 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app import db
+from app.pages.models import Page
+from app.webhooks.ingest import sign
 
 logger = logging.getLogger(__name__)
 
 
-def sample_events(page_id: str, psid: str, now_ms: int | None = None) -> list[tuple[str, dict]]:
+def sample_events(page_id: str, psid: str, now_ms: int | None = None) -> list[tuple[str, dict[str, Any]]]:
     """A short conversation: text, attachment, postback, reaction, delivery and read."""
     now = now_ms or int(time.time() * 1000)
     tag = uuid.uuid4().hex[:12]
     mid_text = f"m_sim_{tag}_1"
 
-    def wrap(ts: int, item: dict) -> dict:
+    def wrap(ts: int, item: dict[str, Any]) -> dict[str, Any]:
         event = {"sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": ts, **item}
         return {"object": "page", "entry": [{"id": page_id, "time": ts, "messaging": [event]}]}
 
@@ -73,9 +76,6 @@ def register(group: AppGroup) -> None:
     @click.option("--psid", default=None, help="Sender PSID (default: a new random one).")
     def simulate_command(url: str | None, page_id: str | None, psid: str | None) -> None:
         """Post signed sample Messenger events to the local webhook."""
-        from app.pages.models import Page
-        from app.webhooks.ingest import sign
-
         if page_id is None:
             page = db.session.scalar(select(Page).order_by(Page.id).limit(1))
             if page is None:

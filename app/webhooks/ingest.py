@@ -12,6 +12,8 @@ import hmac
 import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
+from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import Engine, create_engine
@@ -47,7 +49,7 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def parse_payload(body: bytes) -> dict:
+def parse_payload(body: bytes) -> dict[str, Any]:
     """Decode and shape-check a webhook body; raises BadPayload with a reason."""
     try:
         data = json.loads(body.decode("utf-8"))
@@ -69,7 +71,7 @@ def parse_payload(body: bytes) -> dict:
     return data
 
 
-def describe(data: dict) -> tuple[str | None, str, str]:
+def describe(data: dict[str, Any]) -> tuple[str | None, str, str]:
     """(page_fb_id, psid_hashes "|h1|h2|", summary of event kinds) — no personal data in the summary."""
     pages: list[str] = []
     hashes: set[str] = set()
@@ -100,7 +102,7 @@ def ingest_engine() -> Engine:
     fresh connection, and otherwise the webhook answers 503 so Meta retries.
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    engine = app.extensions.get("omnicrm_webhook_engine")
+    engine: Engine | None = app.extensions.get("omnicrm_webhook_engine")
     if engine is None:
         options = {k: v for k, v in (app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}).items() if k != "pool_pre_ping"}
         # autocommit: the single INSERT is its own transaction, durable when it returns, in one
@@ -123,7 +125,7 @@ def _insert_sql(paramstyle: str) -> str:
     return f"INSERT INTO webhook_event ({', '.join(_INSERT_COLUMNS)}) VALUES ({marks}) RETURNING id"  # noqa: S608
 
 
-def store_event(body: bytes, data: dict) -> int:
+def store_event(body: bytes, data: dict[str, Any]) -> int:
     """One INSERT + COMMIT of the raw (encrypted) body on a pooled DB-API connection; returns
     the event id. Raises StorageUnavailable when the database does not take it."""
     page_fb_id, psid_hashes, summary = describe(data)
@@ -138,7 +140,8 @@ def store_event(body: bytes, data: dict) -> int:
         try:
             cursor = conn.cursor()
             cursor.execute(_insert_sql(engine.dialect.paramstyle), params)
-            event_id = int(cursor.fetchone()[0])
+            # INSERT ... RETURNING id always yields exactly one row
+            event_id = int(cast(Sequence[Any], cursor.fetchone())[0])
             cursor.close()
             conn.commit()
             conn.close()  # back to the pool

@@ -21,7 +21,7 @@ from app.core.models import utcnow
 from app.webhooks.work import Batch, Outcome, Work, candidate_mid
 
 
-def _new_row(model: type, lookup: Select, **values: Any) -> Any:
+def _new_row(model: type, lookup: Select[Any], **values: Any) -> Any:
     """Insert a contact/conversation; on a unique-key race re-read the winner's row."""
     try:
         with db.session.begin_nested():
@@ -33,7 +33,7 @@ def _new_row(model: type, lookup: Select, **values: Any) -> Any:
         return db.session.scalars(lookup.execution_options(populate_existing=True)).one()
 
 
-def _new_rows(model: type, rows: list[dict[str, Any]], lookup: Callable[[dict[str, Any]], Select]) -> list[Any]:
+def _new_rows(model: type, rows: list[dict[str, Any]], lookup: Callable[[dict[str, Any]], Select[Any]]) -> list[Any]:
     """Insert many contacts/conversations in one flush; on a race fall back to one by one."""
     if not rows:
         return []
@@ -54,7 +54,7 @@ def _load_contacts(work: list[Work], batch: Batch, outcome: Outcome) -> None:
     for contact in db.session.scalars(
         select(Contact).where(Contact.psid.in_(psids), Contact.page_id.in_({k[0] for k in keys}))
     ):
-        batch.contacts[(contact.page_id, contact.psid)] = contact  # type: ignore[index]
+        batch.contacts[(contact.page_id, contact.psid)] = contact
     now = utcnow()
     missing = [
         {"page_id": page_id, "psid": psid, "psid_hash": keyed_hash(psid), "first_seen_at": now}
@@ -64,7 +64,7 @@ def _load_contacts(work: list[Work], batch: Batch, outcome: Outcome) -> None:
     for contact in _new_rows(
         Contact, missing, lambda v: select(Contact).where(Contact.page_id == v["page_id"], Contact.psid == v["psid"])
     ):
-        batch.contacts[(contact.page_id, contact.psid)] = contact  # type: ignore[index]
+        batch.contacts[(contact.page_id, contact.psid)] = contact
         outcome.new_contacts.append(contact.id)
 
 

@@ -1,3 +1,5 @@
+# Flask-AppBuilder ships no type hints: its Model base is Any to mypy.
+# mypy: allow-subclassing-any
 """The `webhook_event` table: every POST body Meta sent, kept until processed."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ ENTRY_KEYS = frozenset({"id", "time", "messaging"})
 _MAX_MS = 32503680000000  # year 3000: anything later is not a timestamp
 
 
-def item_kind(item: dict) -> str:
+def item_kind(item: dict[str, Any]) -> str:
     """The kind of one messaging item ("echo" for the Page's own messages, "unknown" if none)."""
     if isinstance(item.get("message"), dict):
         return "echo" if item["message"].get("is_echo") else "message"
@@ -40,7 +40,7 @@ def id_of(party: Any) -> str | None:
     return None
 
 
-def user_psid(item: dict, kind: str, page_fb_id: str) -> str | None:
+def user_psid(item: dict[str, Any], kind: str, page_fb_id: str) -> str | None:
     """The person's PSID: the recipient for echoes (sent by the Page), else the sender."""
     psid = id_of(item.get("recipient") if kind == "echo" else item.get("sender"))
     return psid if psid and psid != page_fb_id else None
@@ -53,7 +53,7 @@ def ms(value: Any) -> datetime | None:
     return None
 
 
-def ts(item: dict) -> datetime:
+def ts(item: dict[str, Any]) -> datetime:
     """An item's timestamp as naive UTC; now when missing or absurd."""
     return ms(item.get("timestamp")) or utcnow()
 

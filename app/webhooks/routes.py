@@ -9,14 +9,17 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.sessions import SessionInterface
 from werkzeug.wsgi import get_input_stream
 
+from app.audit.service import record_signature_failure
+from app.core import counters
+from app.core.context import acting_as, new_request_id
 from app.web.security_headers import response_headers
 from app.webhooks.exceptions import BadPayload, StorageUnavailable
 from app.webhooks.ingest import MAX_BODY_BYTES, parse_payload, store_event, verify_signature
@@ -54,7 +57,7 @@ def _install_fast_path(state: Any) -> None:
     app = state.app
     if not isinstance(app.session_interface, WebhookFreeSessionInterface):
         app.session_interface = WebhookFreeSessionInterface(app.session_interface)
-    app.wsgi_app = WebhookFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = WebhookFastPath(app, app.wsgi_app)
 
 
 def _text(body: str, status: int) -> Response:
@@ -77,17 +80,13 @@ def verify() -> Response:
 def _count_signature_failure() -> None:
     """Forged/unsigned posts are audited as a per-minute count (Redis), never one row each."""
     try:
-        from app.audit.service import record_signature_failure
-
         record_signature_failure()
     except Exception as exc:  # noqa: BLE001 - auditing must not turn a 403 into a 500
         logger.warning("signature failure not counted: %s", type(exc).__name__)
 
 
-def _rejected(reason: str, status: int) -> tuple[int, dict]:
+def _rejected(reason: str, status: int) -> tuple[int, dict[str, str]]:
     """A refused POST: counted for /metrics (best effort), answered with the reason."""
-    from app.core import counters
-
     counters.incr(counters.WEBHOOK_REJECTED_KEY)
     return status, {"error": reason}
 
@@ -99,9 +98,15 @@ def body_limit() -> int:
     return min(MAX_BODY_BYTES, configured) if configured else MAX_BODY_BYTES
 
 
+class HeaderSource(Protocol):
+    """What `handle_event` reads headers through: Flask's request headers or `_Headers`."""
+
+    def get(self, name: str, /) -> str | None: ...
+
+
 def handle_event(
-    read_body: Callable[[int], bytes], content_length: int | None, headers: Mapping[str, str]
-) -> tuple[int, dict | str]:
+    read_body: Callable[[int], bytes], content_length: int | None, headers: HeaderSource
+) -> tuple[int, dict[str, str] | str]:
     """The POST: verify, store durably, queue. Returns (status, JSON error dict or plain text).
 
     403 bad signature, 413 too large, 400 bad shape, 503 database down; needs an app context.
@@ -151,7 +156,7 @@ _NO_STORE = ("Cache-Control", "no-store")
 class _Headers:
     """Request headers straight from the WSGI environ (what `handle_event` reads)."""
 
-    def __init__(self, environ: dict) -> None:
+    def __init__(self, environ: dict[str, Any]) -> None:
         self.environ = environ
 
     def get(self, name: str, default: str | None = None) -> str | None:
@@ -168,17 +173,15 @@ class WebhookFastPath:
     Everything else goes to the wrapped Flask app.
     """
 
-    def __init__(self, app: Flask, wsgi_app: Callable) -> None:
+    def __init__(self, app: Flask, wsgi_app: Callable[..., Any]) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
         # the same security headers as every Flask response (app.web.security_headers)
         self.headers = [*response_headers(app.config.get("OMNICRM_ENV") == "production"), _NO_STORE]
 
-    def __call__(self, environ: dict, start_response: Callable) -> Any:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if environ.get("PATH_INFO") != "/webhooks/messenger" or environ.get("REQUEST_METHOD") != "POST":
             return self.wsgi_app(environ, start_response)
-        from app.core.context import acting_as, new_request_id
-
         request_id = (environ.get("HTTP_X_REQUEST_ID") or "")[:64] or new_request_id()
         try:
             length: int | None = max(0, int(environ.get("CONTENT_LENGTH") or ""))

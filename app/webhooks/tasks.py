@@ -7,6 +7,7 @@ this module (they queue jobs by dotted path), so the dependency runs one way.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from rq import get_current_job
 
@@ -23,7 +24,7 @@ def _last_attempt() -> bool:
 
 
 @task
-def process_webhook_event(event_id: int) -> dict:
+def process_webhook_event(event_id: int) -> dict[str, Any]:
     """Apply one webhook event; failures are recorded and retried with backoff by RQ."""
     try:
         outcome = batch.process_event(event_id)

@@ -1,3 +1,5 @@
+# Flask-AppBuilder ships no type hints: its base classes and decorators are Any to mypy.
+# mypy: allow-subclassing-any, allow-untyped-decorators
 """Admin-only grid of raw webhook events: read-only, with reprocess and an audited reveal.
 
 Events are evidence of what Meta sent: nobody adds or edits one (a forged inbound event would
@@ -16,6 +18,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app import db
+from app.audit.service import record
 from app.core.roles import READ_WRITE_METHODS
 from app.web.grids import ScaleListMixin
 from app.webhooks.exceptions import RevealRefused, WebhookError
@@ -28,8 +31,6 @@ MAX_REASON = 500
 
 def reveal_payload(event: WebhookEvent, reason: str | None) -> str:
     """The decrypted payload for one event, only with a reason, which is audited first."""
-    from app.audit.service import record
-
     reason = " ".join((reason or "").split())
     if len(reason) < MIN_REASON:
         raise RevealRefused(f"give a reason of at least {MIN_REASON} characters")

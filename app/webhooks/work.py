@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from app.contacts.models import Contact
 from app.conversations.models import Conversation
@@ -40,7 +41,7 @@ class Work:
     page: Page
     psid: str
     kind: str
-    item: dict
+    item: dict[str, Any]
     ts: datetime
 
 
@@ -53,7 +54,7 @@ class Batch:
     mids: set[str] = field(default_factory=set)  # mids already stored (or added in this batch)
 
 
-def dedupe_key(kind: str, psid: str, item: dict) -> str:
+def dedupe_key(kind: str, psid: str, item: dict[str, Any]) -> str:
     """A stable pseudo-mid for events without one (reactions, referrals, optins), so retries dedupe."""
     canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
     return f"x:{kind}:{keyed_hash(psid + '|' + canonical)}"
