@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from flask import current_app, has_app_context
 from sqlalchemy import Connection, Engine, event
+
+from app.core.models import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +28,6 @@ _TAIL_BYTES = 4096
 
 def anchor_path() -> Path | None:
     """The configured anchor file, or None (not set, or no app context)."""
-    from flask import current_app, has_app_context
-
     if not has_app_context():
         return None
     raw = current_app.config.get("AUDIT_ANCHOR_PATH") or ""
@@ -42,8 +43,6 @@ def stage(conn: Connection, last_id: int, last_hash: str) -> None:
 
 def append(path: str | Path, last_id: int, last_hash: str) -> None:
     """One JSON line per head; O_APPEND keeps lines from several processes whole."""
-    from app.core.models import utcnow
-
     line = orjson.dumps({"id": last_id, "hash": last_hash, "at": utcnow().isoformat(timespec="seconds")}) + b"\n"
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:

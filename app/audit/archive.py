@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, text
@@ -69,6 +71,7 @@ def archive_before(cutoff: datetime, out_dir: Path) -> ArchiveResult:
             count += 1
             last_hash = data["hash"]
     sha = digest.hexdigest()
+    assert last_hash is not None  # `through` exists, so at least one row was written
     conn.execute(
         insert(_segment_table).values(
             created_at=utcnow(),
@@ -98,7 +101,7 @@ def _delete_archived(conn: Connection, through: int) -> None:
 def verify_archive_file(path: Path, start: str = GENESIS) -> bool:
     """An archive file is a chain slice of its own: check it links and hashes from `start`."""
 
-    def rows():
+    def rows() -> Iterator[tuple[Any, ...]]:
         with open(path, "rb") as fh:
             for line in fh:
                 d = orjson.loads(line)

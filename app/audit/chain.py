@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import psycopg
+from psycopg.types.json import set_json_loads
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +71,6 @@ def walk(rows: Iterable[Any], prev: str | None) -> dict[str, Any]:
 
 def walk_range_pg(dsn: str, lo: int, hi: int, batch: int) -> dict[str, Any]:
     """Worker process: walk ids [lo, hi) on its own PostgreSQL connection (server-side cursor)."""
-    import psycopg
-    from psycopg.types.json import set_json_loads
-
     with psycopg.connect(dsn) as conn:
         cur = conn.cursor(name="audit_verify_part")
         set_json_loads(orjson.loads, cur)

@@ -5,10 +5,20 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from datetime import UTC
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
+
+from app import db
+from app.audit import views
+from app.audit.archive import ArchiveError, archive_before
+from app.audit.service import record
+from app.audit.verify import verify_chain
+from app.core.context import acting_as, cli_actor
 
 logger = logging.getLogger(__name__)
 
@@ -20,8 +30,6 @@ audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes (PostgreSQL).")
 def verify_command(batch: int, workers: int) -> None:
     """Walk the hash chain in id order; exit 1 at the first broken row."""
-    from app.audit.verify import verify_chain
-
     started = time.perf_counter()
     result = verify_chain(batch=batch, workers=workers)
     elapsed = time.perf_counter() - started
@@ -36,14 +44,8 @@ def verify_command(batch: int, workers: int) -> None:
 @click.option("--since", default=None, help="ISO date/time (UTC), inclusive.")
 @click.option("--until", default=None, help="ISO date/time (UTC), exclusive.")
 @click.option("--output", type=click.File("w"), default="-", help="CSV file (default stdout).")
-def export_command(since: str | None, until: str | None, output) -> None:
+def export_command(since: str | None, until: str | None, output: IO[str]) -> None:
     """Write audit rows as CSV (cells guarded against spreadsheet formulas); itself audited."""
-    from datetime import datetime
-
-    from app import db
-    from app.audit import views
-    from app.core.context import acting_as, cli_actor
-
     try:
         start = datetime.fromisoformat(since) if since else None
         end = datetime.fromisoformat(until) if until else None
@@ -51,8 +53,6 @@ def export_command(since: str | None, until: str | None, output) -> None:
         raise click.UsageError(f"bad date: {exc}") from exc
     with acting_as(cli_actor()):
         count = views.write_csv(output, views.filtered_query(start=start, end=end))
-        from app.audit.service import record
-
         record("audit_exported", "audit_log", None, {"rows": count, "since": since, "until": until, "via": "cli"})
         db.session.commit()
     click.echo(f"{count} rows exported.", err=True)
@@ -69,14 +69,6 @@ def export_command(since: str | None, until: str | None, output) -> None:
 )
 def archive_command(before: str, out_dir: str | None) -> None:
     """Move old audit rows to a verified file and start a new signed chain segment."""
-    from datetime import datetime
-    from pathlib import Path
-
-    from flask import current_app
-
-    from app.audit.archive import ArchiveError, archive_before
-    from app.core.context import acting_as, cli_actor
-
     try:
         cutoff = datetime.fromisoformat(before)
     except ValueError as exc:

@@ -16,14 +16,19 @@ import contextvars
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from flask import Flask, flash, request
+from flask import Flask, current_app, flash, request
+from flask_login import current_user
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session
 
+from app import db
 from app.audit import service
 from app.core.context import current_actor, current_request_id
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +47,7 @@ MAX_IDS = 1000
 
 _disabled: contextvars.ContextVar[bool] = contextvars.ContextVar("audit_disabled", default=False)
 _installed = False
-_personal_cache: dict[Mapper, frozenset[str]] = {}
+_personal_cache: dict[Mapper[Any], frozenset[str]] = {}
 
 
 @contextmanager
@@ -55,8 +60,8 @@ def disabled() -> Iterator[None]:
         _disabled.reset(token)
 
 
-def _table_of(mapper: Mapper) -> str | None:
-    table = getattr(mapper.local_table, "name", None)
+def _table_of(mapper: Mapper[Any]) -> str | None:
+    table: str | None = getattr(mapper.local_table, "name", None)
     if table is None or table in SKIP_TABLES:
         return None
     if table.startswith("ab_") and table not in FAB_AUDITED:
@@ -64,7 +69,7 @@ def _table_of(mapper: Mapper) -> str | None:
     return table
 
 
-def _personal_keys(mapper: Mapper) -> frozenset[str]:
+def _personal_keys(mapper: Mapper[Any]) -> frozenset[str]:
     """Attribute keys whose values never enter an audit row: by name, or encrypted columns."""
     keys = _personal_cache.get(mapper)
     if keys is None:
@@ -95,7 +100,7 @@ def _pk(state: Any) -> Any:
     return values[0] if len(values) == 1 else "-".join(str(v) for v in values)
 
 
-def _insert_changes(state: Any, mapper: Mapper, table: str) -> dict[str, Any]:
+def _insert_changes(state: Any, mapper: Mapper[Any], table: str) -> dict[str, Any]:
     personal = _personal_keys(mapper)
     names_only = table in NAMES_ONLY_TABLES
     data = state.dict
@@ -109,7 +114,7 @@ def _insert_changes(state: Any, mapper: Mapper, table: str) -> dict[str, Any]:
     return changes
 
 
-def _update_changes(state: Any, mapper: Mapper, table: str) -> dict[str, Any]:
+def _update_changes(state: Any, mapper: Mapper[Any], table: str) -> dict[str, Any]:
     personal = _personal_keys(mapper)
     names_only = table in NAMES_ONLY_TABLES
     changes: dict[str, Any] = {}
@@ -142,7 +147,7 @@ def _update_changes(state: Any, mapper: Mapper, table: str) -> dict[str, Any]:
     return changes
 
 
-def _delete_changes(state: Any, mapper: Mapper, table: str) -> dict[str, Any]:
+def _delete_changes(state: Any, mapper: Mapper[Any], table: str) -> dict[str, Any]:
     return _insert_changes(state, mapper, table)
 
 
@@ -219,7 +224,7 @@ def _on_orm_execute(state: ORMExecuteState) -> Any:
     if table is None:
         return None
     result = state.invoke_statement()
-    count = result.rowcount
+    count = cast("CursorResult[Any]", result).rowcount  # UPDATE/DELETE: a cursor result
     if count:
         changes: dict[str, Any] = {"count": count}
         if state.is_update:
@@ -239,12 +244,9 @@ def _alert_banner() -> None:
     """Admins and auditors see an open chain-broken alert on the dashboard and the audit grid."""
     if request.method != "GET" or request.endpoint not in {"DashboardIndexView.index", "AuditLogModelView.list"}:
         return
-    from flask import current_app
-    from flask_login import current_user
-
     if not current_user.is_authenticated:
         return
-    if not current_app.appbuilder.sm.has_access("can_read", "AuditLog"):
+    if not current_app.extensions["appbuilder"].sm.has_access("can_read", "AuditLog"):
         return
     alert = service.current_alert()
     if alert:
@@ -260,8 +262,6 @@ def install(app: Flask) -> None:
     app.before_request(_alert_banner)
     if _installed:
         return
-    from app import db
-
     session_class = db.session.session_factory.class_
     event.listen(session_class, "after_flush", _after_flush)
     event.listen(session_class, "do_orm_execute", _on_orm_execute, retval=True)

@@ -14,18 +14,24 @@ import json
 import logging
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from sqlalchemy import Connection, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from app import db
 from app.audit import anchor, chain
 from app.audit.models import AuditHead, AuditLog, AuditSegment
 from app.audit.signing import head_signature
 from app.core.context import Actor, current_actor, current_request_id
 from app.core.models import sqlite_write_lock, utcnow
+from app.core.queues import get_redis
 
 if TYPE_CHECKING:
+    import psycopg
+
     from app.audit.verify import VerifyResult
 
 logger = logging.getLogger(__name__)
@@ -177,7 +183,7 @@ _COPY_COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
 
 def _copy_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Big flushes on PostgreSQL: COPY on the same connection (same transaction)."""
-    cursor = conn.connection.dbapi_connection.cursor()
+    cursor = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection).cursor()  # the psycopg dialect
     try:
         with cursor.copy(f"COPY audit_log ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
@@ -197,13 +203,13 @@ def _write_head(conn: Connection, last_id: int, last_hash: str) -> None:
         "updated_at": utcnow(),
         "signature": head_signature(last_id, last_hash),
     }
+    updates = {k: v for k, v in values.items() if k != "id"}
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        conn.execute(pg_insert(_head_table).values(**values).on_conflict_do_update(index_elements=["id"], set_=updates))
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(_head_table).values(**values)
-    stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={k: v for k, v in values.items() if k != "id"})
-    conn.execute(stmt)
+        conn.execute(
+            sqlite_insert(_head_table).values(**values).on_conflict_do_update(index_elements=["id"], set_=updates)
+        )
     anchor.stage(conn, last_id, last_hash)
 
 
@@ -211,10 +217,9 @@ TX_WRITES = "audit_tx_writes"
 
 
 def _session_connection() -> Connection:
-    from app import db
-
     db.session.info[TX_WRITES] = True
-    return db.session.connection()
+    conn: Connection = db.session.connection()
+    return conn
 
 
 def session_has_written() -> bool:
@@ -223,8 +228,6 @@ def session_has_written() -> bool:
     Then it holds the chain lock (PostgreSQL) or the write lock (SQLite), and a second
     connection of this same thread would wait for it forever.
     """
-    from app import db
-
     return bool(db.session.info.get(TX_WRITES))
 
 
@@ -246,8 +249,6 @@ def record(
 
 def record_standalone(rows: list[dict[str, Any]]) -> None:
     """Commit audit rows on their own connection, leaving the caller's session untouched."""
-    from app import db
-
     with db.engine.begin() as conn:
         append_rows(conn, rows)
 
@@ -288,8 +289,6 @@ def record_signature_failure(now: datetime | None = None) -> None:
     Counted in Redis (one INCR per attack request, no database write), so a flood of forged
     requests costs one audit row per minute.
     """
-    from app.core.queues import get_redis
-
     minute = _minute(now or utcnow())
     try:
         r = get_redis()
@@ -305,8 +304,6 @@ def record_signature_failure(now: datetime | None = None) -> None:
 
 def flush_signature_failures(now: datetime | None = None, include_current: bool = False) -> int:
     """Write one `webhook_signature_failed` row per finished minute. Returns rows written."""
-    from app.core.queues import get_redis
-
     current = _minute(now or utcnow())
     r = get_redis()
     rows = []
@@ -341,23 +338,17 @@ ALERT_KEY = "omnicrm:audit:chain_broken"
 
 def set_alert(result: VerifyResult) -> None:
     """A broken chain raises a banner for Admins (Redis) until a later verification clears it."""
-    from app.core.queues import get_redis
-
     payload = {"row_id": result.broken_id, "reason": result.reason, "at": _ts(utcnow())}
     get_redis().set(ALERT_KEY, json.dumps(payload))
 
 
 def clear_alert() -> None:
     """The chain verified again: drop the banner."""
-    from app.core.queues import get_redis
-
     get_redis().delete(ALERT_KEY)
 
 
 def current_alert() -> dict[str, Any] | None:
     """The open chain-broken alert, if any (None when Redis is unreachable)."""
-    from app.core.queues import get_redis
-
     try:
         raw = get_redis().get(ALERT_KEY)
     except Exception:  # noqa: BLE001 - the dashboard must render without Redis

@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from flask import current_app
+
 
 def head_signature(last_id: int, last_hash: str) -> str:
     """HMAC of the head with a key derived from SECRET_KEY: a database-only attacker can't forge it."""
-    from flask import current_app
-
     key = hashlib.sha256(b"omnicrm-audit-head:" + str(current_app.config["SECRET_KEY"]).encode()).digest()
     return hmac.new(key, f"{last_id}:{last_hash}".encode(), hashlib.sha256).hexdigest()
 

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from app import db
+from app.audit import service
+from app.audit.verify import verify_chain
 from app.core.queues import task
 
 logger = logging.getLogger(__name__)
 
 
 @task
-def verify_chain_job() -> dict:
+def verify_chain_job() -> dict[str, Any]:
     """Hourly: verify the chain; a break raises an admin-visible alert and is itself audited.
 
     Also flushes finished minutes of webhook signature-failure counts.
     """
-    from app import db
-    from app.audit import service
-    from app.audit.verify import verify_chain
-
     try:
         service.flush_signature_failures()
     except Exception:

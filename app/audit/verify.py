@@ -10,16 +10,22 @@ file outside the database) records a head the database no longer reaches.
 from __future__ import annotations
 
 import hmac
+import multiprocessing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
+from psycopg.types.json import set_json_loads
 from sqlalchemy import Connection, Row, func, literal, select, table
 
+from app import db
 from app.audit import anchor, chain
 from app.audit.models import AuditHead, AuditLog, AuditSegment
 from app.audit.signing import head_signature, segment_signature
+
+if TYPE_CHECKING:
+    import psycopg
 
 GENESIS = chain.GENESIS
 # Tables whose every insert is audited: rows here while the chain is empty mean it was wiped.
@@ -44,10 +50,9 @@ def _stream(conn: Connection, batch: int) -> Iterator[Any]:
     cols = [t.c.id, *(t.c[f] for f in _HASHED), t.c.prev_hash, t.c.hash]
     if conn.dialect.name == "postgresql":
         # A server-side cursor on the raw driver: no ORM/Core row overhead, JSONB via orjson.
-        from psycopg.types.json import set_json_loads
-
         names = ", ".join(c.name for c in cols)
-        cursor = conn.connection.dbapi_connection.cursor(name="audit_verify")
+        raw = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection)  # the psycopg dialect
+        cursor = raw.cursor(name="audit_verify")
         set_json_loads(orjson.loads, cursor)
         cursor.itersize = batch
         try:
@@ -71,8 +76,6 @@ def verify_rows(rows: Iterable[Any], start: str = GENESIS) -> VerifyResult:
 
 def verify_parallel(conn: Connection, workers: int, batch: int, start: str = GENESIS) -> VerifyResult:
     """PostgreSQL: walk id slices in worker processes, then check the seams in order."""
-    import multiprocessing
-
     t = _audit_table
     lo, hi = conn.execute(select(func.min(t.c.id), func.max(t.c.id))).one()
     if lo is None:
@@ -95,7 +98,7 @@ def verify_parallel(conn: Connection, workers: int, batch: int, start: str = GEN
     return VerifyResult(True, count, last_id, "")
 
 
-def _segment_start(conn: Connection) -> tuple[Row | None, str, VerifyResult | None]:
+def _segment_start(conn: Connection) -> tuple[Row[Any] | None, str, VerifyResult | None]:
     """The latest archive segment, the hash the live chain starts from, or why it can't be trusted."""
     segment = conn.execute(select(_segment_table).order_by(_segment_table.c.id.desc()).limit(1)).first()
     if segment is None:
@@ -109,7 +112,7 @@ def _segment_start(conn: Connection) -> tuple[Row | None, str, VerifyResult | No
     return segment, segment.start_prev_hash, None
 
 
-def _wipe_evidence(conn: Connection, segment: Row | None) -> str:
+def _wipe_evidence(conn: Connection, segment: Row[Any] | None) -> str:
     """Why an empty chain without a head can't be a fresh installation ("" if it can)."""
     if segment is not None:
         return (
@@ -122,7 +125,7 @@ def _wipe_evidence(conn: Connection, segment: Row | None) -> str:
     return ""
 
 
-def _check_head(conn: Connection, result: VerifyResult, last_id: int | None, segment: Row | None) -> VerifyResult:
+def _check_head(conn: Connection, result: VerifyResult, last_id: int | None, segment: Row[Any] | None) -> VerifyResult:
     """The chain's end must be the signed head; no head is only fine for a fresh installation."""
     head = conn.execute(select(_head_table).where(_head_table.c.id == 1)).first()
     if head is None:
@@ -146,7 +149,9 @@ def _check_head(conn: Connection, result: VerifyResult, last_id: int | None, seg
     return result
 
 
-def _check_anchor(conn: Connection, result: VerifyResult, last_id: int | None, segment: Row | None) -> VerifyResult:
+def _check_anchor(
+    conn: Connection, result: VerifyResult, last_id: int | None, segment: Row[Any] | None
+) -> VerifyResult:
     """With AUDIT_ANCHOR_PATH: the chain must still reach the last head anchored outside the database."""
     anchored = anchor.last_anchor()
     if anchored is None:
@@ -171,8 +176,6 @@ def verify_chain(conn: Connection | None = None, batch: int = 10_000, workers: i
 
     `workers` > 1 on PostgreSQL splits the walk over processes (same result, faster).
     """
-    from app import db
-
     own = conn is None
     conn = conn or db.engine.connect()
     try:

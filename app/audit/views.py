@@ -1,5 +1,7 @@
 """Audit log grid (read-only), CSV export of a filtered range, and a record's history."""
 
+# mypy: allow-subclassing-any, allow-untyped-decorators
+# (Flask-AppBuilder ships no type hints: its Model, views and decorators are Any to mypy.)
 from __future__ import annotations
 
 import csv
@@ -15,9 +17,11 @@ from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args
 
+from app import db
 from app.audit.chain import COLUMNS
 from app.audit.models import AuditLog
 from app.audit.permissions import READ_ONLY
+from app.audit.service import record
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +47,6 @@ def csv_cell(value: Any) -> str:
 
 def filtered_query(filters: Any = None, start: datetime | None = None, end: datetime | None = None) -> Any:
     """Audit rows in id order, narrowed by the grid's filters and/or a date range."""
-    from app import db
-
     query = db.session.query(AuditLog)
     if filters is not None:
         query = filters.apply_all(query)
@@ -95,9 +97,6 @@ class AuditLogModelView(ModelView):
     @has_access
     def export(self) -> Response:
         """CSV of the rows matching the grid's current filters (`_flt_*` args)."""
-        from app import db
-        from app.audit.service import record
-
         get_filter_args(self._filters)
         filters = self._filters.get_joined_filters(self._base_filters)
         query = filtered_query(filters)
@@ -120,8 +119,6 @@ class AuditLogModelView(ModelView):
     @has_access
     def history(self, entity_type: str, entity_id: str) -> Any:
         """Every audit entry of one record, newest first."""
-        from app import db
-
         rows = (
             db.session.query(AuditLog)
             .filter(AuditLog.entity_type == entity_type[:64], AuditLog.entity_id == entity_id[:64])

@@ -1,5 +1,7 @@
 """The `contact` table."""
 
+# mypy: allow-subclassing-any
+# (Flask-AppBuilder ships no type hints: its Model, views and decorators are Any to mypy.)
 from __future__ import annotations
 
 from datetime import datetime

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import logging
 
+from flask import current_app, has_request_context
+from sqlalchemy import inspect
+from sqlalchemy.orm.attributes import History
+
 from app import db
 from app.contacts.exceptions import ContactError, ContactForbidden, ContactOnHold
 from app.contacts.models import Contact
+from app.privacy import requests as privacy_services
 
 logger = logging.getLogger(__name__)
 
@@ -16,11 +21,9 @@ MAX_TAGS = 500
 
 def may(verb: str) -> bool:
     """Whether the caller holds `can_<verb>` on contacts (app.core.roles); jobs and the CLI do."""
-    from flask import current_app, has_request_context
-
     if not has_request_context():
         return True
-    return bool(current_app.appbuilder.sm.has_access(f"can_{verb}", "Contact"))
+    return bool(current_app.extensions["appbuilder"].sm.has_access(f"can_{verb}", "Contact"))
 
 
 def check_delete(contact: Contact) -> None:
@@ -36,9 +39,7 @@ def check_delete(contact: Contact) -> None:
 
 
 def _legal_hold_changed(contact: Contact) -> bool:
-    from sqlalchemy import inspect
-
-    history = inspect(contact).attrs.legal_hold.history
+    history: History = inspect(contact).attrs.legal_hold.history
     if not history.added:
         return False
     return not history.deleted or bool(history.added[0]) != bool(history.deleted[0])
@@ -89,6 +90,4 @@ def after_update(contact: Contact) -> None:
     """Side effects of a saved edit: a minor opens an erasure request (privacy policy §9),
     recorded as caused by whoever marked the contact (four eyes: they cannot approve it)."""
     if contact.is_minor:
-        from app.privacy import requests as privacy_services
-
         privacy_services.open_minor_erasure(contact, caused_by_id=privacy_services.acting_user_id())

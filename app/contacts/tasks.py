@@ -7,8 +7,10 @@ import logging
 from flask import current_app
 
 from app import db
+from app.contacts.models import Contact
 from app.core.models import utcnow
 from app.core.queues import task
+from app.messenger.client import GraphError, client_from_config
 
 logger = logging.getLogger(__name__)
 
@@ -19,9 +21,6 @@ PROFILE_FIELDS = {"first_name": 255, "last_name": 255, "profile_pic": 2048, "loc
 def fetch_profile(contact_id: int) -> str:
     """Fill name, picture and locale from the Graph API; fails soft (the contact keeps its
     "Messenger user <psid tail>" name when Meta refuses, e.g. error 2018218)."""
-    from app.contacts.models import Contact
-    from app.messenger.client import GraphError, client_from_config
-
     contact = db.session.get(Contact, contact_id)
     if contact is None or contact.erased_at is not None or not contact.psid:
         return "gone"

@@ -1,5 +1,7 @@
 """Contacts grid: search by name/PSID, filter by page, opt-out and last contact."""
 
+# mypy: allow-subclassing-any, allow-untyped-decorators
+# (Flask-AppBuilder ships no type hints: its Model, views and decorators are Any to mypy.)
 from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
@@ -10,6 +12,7 @@ from wtforms import BooleanField
 
 from app import db
 from app.contacts import services
+from app.contacts.api import ContactApi
 from app.contacts.exceptions import ContactError, ContactForbidden
 from app.contacts.models import Contact
 from app.core.roles import READ_WRITE_METHODS
@@ -120,7 +123,8 @@ class ContactModelView(ScaleListMixin, ModelView):
             else:
                 flash("Notes and tags saved.", "success")
             return redirect(safe_next(request.form.get("next"), url_for(".show", pk=pk)))
-        return self.render_template("contacts/notes.html", contact=contact)
+        html: str = self.render_template("contacts/notes.html", contact=contact)
+        return html
 
     @expose("/legal_hold/<int:pk>", methods=["POST"])
     @has_access
@@ -141,7 +145,5 @@ class ContactModelView(ScaleListMixin, ModelView):
 
 
 def register(ab: AppBuilder) -> None:
-    from app.contacts.api import ContactApi
-
     ab.add_view(ContactModelView, "Contacts", icon="fa-address-book", category="CRM")
     ab.add_api(ContactApi)

@@ -1,6 +1,10 @@
 """REST resources `conversation` (with the reply action) and `message` (read-only)."""
 
+# mypy: allow-subclassing-any, allow-untyped-decorators
+# (Flask-AppBuilder ships no type hints: its Model, views and decorators are Any to mypy.)
 from __future__ import annotations
+
+from typing import cast
 
 from flask import request
 from flask_appbuilder.api import expose, protect, safe
@@ -88,23 +92,28 @@ class ConversationApi(OmniModelRestApi):
         """
         conversation = db.session.get(Conversation, pk)
         if conversation is None:
-            return self.response_404()
+            return cast("Response", self.response_404())
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            return self.response_400(message='send a JSON object: {"text": ..., "human_agent": false}')
+            return cast(
+                "Response", self.response_400(message='send a JSON object: {"text": ..., "human_agent": false}')
+            )
         text = body.get("text")
         human_agent = body.get("human_agent", False)
         if not isinstance(text, str) or not isinstance(human_agent, bool):
-            return self.response_400(message="text must be a string and human_agent a boolean")
+            return cast("Response", self.response_400(message="text must be a string and human_agent a boolean"))
         try:
             message = services.queue_reply(conversation, text, human_agent=human_agent)
         except ReplyRefused as exc:
-            return self.response(exc.status, message=str(exc))
-        return self.response(
-            202,
-            id=message.id,
-            status=message.status,
-            messaging_type=message.messaging_type,
+            return cast("Response", self.response(exc.status, message=str(exc)))
+        return cast(
+            "Response",
+            self.response(
+                202,
+                id=message.id,
+                status=message.status,
+                messaging_type=message.messaging_type,
+            ),
         )
 
 

@@ -4,6 +4,8 @@ Thin: every rule is in services.py; this module turns requests into service call
 into flash messages (or JSON reasons), and picks templates.
 """
 
+# mypy: allow-subclassing-any, allow-untyped-decorators
+# (Flask-AppBuilder ships no type hints: its Model, views and decorators are Any to mypy.)
 from __future__ import annotations
 
 import logging
@@ -55,13 +57,13 @@ class InboxView(BaseView):
     default_view = "index"
 
     def _conversation(self, pk: int) -> Conversation:
-        conversation = db.session.get(Conversation, pk)
+        conversation: Conversation | None = db.session.get(Conversation, pk)
         if conversation is None:
             abort(404)
         return conversation
 
     def _can(self, verb: str) -> bool:
-        return self.appbuilder.sm.has_access(f"can_{verb}", self.class_permission_name)
+        return bool(self.appbuilder.sm.has_access(f"can_{verb}", self.class_permission_name))
 
     def _back(self, pk: int) -> ResponseReturnValue:
         """Every action returns to the conversation it acted on."""
@@ -84,7 +86,7 @@ class InboxView(BaseView):
             waiting = waiting_by_id[conv.id]
             rows.append({"conv": conv, "waiting": human_delta(now - waiting) if waiting else None})
         pages = list(db.session.scalars(select(Page).order_by(Page.name)))
-        return self.render_template(
+        html: str = self.render_template(
             "conversations/inbox.html",
             rows=rows,
             status=status,
@@ -93,6 +95,7 @@ class InboxView(BaseView):
             pages=pages,
             statuses=CONVERSATION_STATUSES,
         )
+        return html
 
     @expose("/<int:pk>")
     @has_access
@@ -113,7 +116,7 @@ class InboxView(BaseView):
         if self._can("assign"):
             users = services.assignable_users()
         contact = conversation.contact
-        return self.render_template(
+        html: str = self.render_template(
             "conversations/detail.html",
             conv=conversation,
             contact=contact,
@@ -132,6 +135,7 @@ class InboxView(BaseView):
             can_close=self._can("close"),
             max_len=services.MAX_TEXT_LENGTH,
         )
+        return html
 
     @expose("/<int:pk>/poll")
     @has_access

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
+from flask_appbuilder.security.sqla.models import Role, User
 from sqlalchemy import and_, func, or_, select
 
 from app import db
@@ -26,6 +28,7 @@ from app.conversations.models import (
 from app.conversations.outbound import enqueue_send, send_refusal
 from app.core.context import current_actor
 from app.core.models import utcnow
+from app.core.roles import ROLE_ADMIN, ROLE_AGENT, ROLE_SUPPORT_MANAGER
 
 MAX_TEXT_LENGTH = 2000
 RESPONSE_WINDOW = timedelta(hours=24)
@@ -65,8 +68,6 @@ def last_inbound_at(conversation: Conversation) -> datetime | None:
 
 def reply_window(conversation: Conversation, now: datetime | None = None) -> ReplyWindow:
     """Time left in Meta's 24-hour and 7-day (HUMAN_AGENT) windows, from the last inbound message."""
-    from flask import current_app
-
     now = now or utcnow()
     last = last_inbound_at(conversation)
     response_left = human_left = None
@@ -117,12 +118,12 @@ def clean_text(text: Any) -> str:
     """The reply's text as Messenger will take it, or the reason it would not."""
     if not isinstance(text, str):
         raise ReplyRefused("the reply must be text")
-    text = text.strip()
-    if not text:
+    cleaned = text.strip()
+    if not cleaned:
         raise ReplyRefused("the reply is empty")
-    if len(text) > MAX_TEXT_LENGTH:
-        raise ReplyRefused(f"the reply is {len(text)} characters long; Messenger allows at most {MAX_TEXT_LENGTH}")
-    return text
+    if len(cleaned) > MAX_TEXT_LENGTH:
+        raise ReplyRefused(f"the reply is {len(cleaned)} characters long; Messenger allows at most {MAX_TEXT_LENGTH}")
+    return cleaned
 
 
 def queue_reply(
@@ -188,10 +189,6 @@ def assignable_users(user_id: int | None = None) -> list[Any]:
     """Active staff who can reply (Admins, Support Managers, Agents), by username; only that
     user when `user_id` is given. A conversation assigned to a Privacy Officer could never be
     answered by its assignee."""
-    from flask_appbuilder.security.sqla.models import Role, User
-
-    from app.core.roles import ROLE_ADMIN, ROLE_AGENT, ROLE_SUPPORT_MANAGER
-
     query = select(User).where(
         User.active.is_(True),
         User.roles.any(Role.name.in_((ROLE_ADMIN, ROLE_SUPPORT_MANAGER, ROLE_AGENT))),

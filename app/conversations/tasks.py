@@ -27,6 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
@@ -66,7 +67,7 @@ DRAIN_MAX_SECONDS = 120.0
 #: Redis: ids claimed but not yet attempted (the drain-queued flag lives in outbound.py).
 UNATTEMPTED_KEY = "omnicrm:outbound:unattempted"
 
-_clients: dict[tuple, GraphClient] = {}
+_clients: dict[tuple[Any, ...], GraphClient] = {}
 
 
 def graph_client() -> GraphClient:
@@ -254,7 +255,7 @@ def send_message(message_id: int | None = None) -> str:
 
 def _send_batch(batch: list[_Send]) -> tuple[int, int]:
     """Send a claimed batch in order; commit outcomes every FLUSH_SECONDS. Returns (sent, not)."""
-    done: list[dict] = []
+    done: list[dict[str, Any]] = []
     held_conversations: set[int] = set()
     held_pages: set[int] = set()
     unsent: list[int] = []
@@ -329,7 +330,7 @@ _SENT = (
 )
 
 
-def _flush_sent(done: list[dict]) -> None:
+def _flush_sent(done: list[dict[str, Any]]) -> None:
     """Commit the outcomes of sends that went out: one UPDATE executemany + their audit rows."""
     if not done:
         return

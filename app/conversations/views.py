@@ -1,5 +1,7 @@
 """Conversations and messages grids (the agents' inbox and thread live in inbox.py)."""
 
+# mypy: allow-subclassing-any, allow-untyped-decorators
+# (Flask-AppBuilder ships no type hints: its Model, views and decorators are Any to mypy.)
 from __future__ import annotations
 
 from flask_appbuilder import ModelView

@@ -50,7 +50,7 @@ def _nice_max(value: float) -> float:
     if value <= 0:
         return 1.0
     exponent = math.floor(math.log10(value))
-    base = 10**exponent
+    base: float = 10**exponent
     for step in (1, 2, 2.5, 5, 10):
         if value <= step * base:
             return step * base

@@ -17,7 +17,9 @@ from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from app.core.queues import QUEUE_NAMES, get_queue, get_redis
+from app.audit.service import make_row, record_standalone
+from app.core.queues import QUEUE_NAMES, enqueue, get_queue, get_redis
+from app.core.schedule import UnknownJobError, get_job
 from app.dashboard.exceptions import QueueError
 
 logger = logging.getLogger(__name__)
@@ -145,17 +147,11 @@ def requeue_all() -> int:
 
 def audit_requeue(queue: str | None, job_id: str | None, count: int) -> None:
     """Requeues change what runs: leave an audit row (committed on its own connection)."""
-    from app.audit.service import make_row, record_standalone
-
     record_standalone([make_row("job_requeue", "rq_job", job_id, {"queue": queue or "all", "count": count})])
 
 
 def run_scheduled_now(name: str) -> None:
     """Queue a scheduled job outside its slot; recorded like a scheduled run, and audited."""
-    from app.audit.service import make_row, record_standalone
-    from app.core.queues import enqueue
-    from app.core.schedule import UnknownJobError, get_job
-
     try:
         job = get_job(name, current_app.config.get("CRON_OVERRIDES", ""))
     except UnknownJobError as exc:

@@ -31,10 +31,10 @@ CLOSED_PRIVACY_STATUSES = ("complete", "denied", "canceled")
 
 
 def _dialect() -> str:
-    return db.engine.dialect.name
+    return str(db.engine.dialect.name)
 
 
-def _day(col: Any) -> ColumnElement:
+def _day(col: Any) -> ColumnElement[Any]:
     """Calendar day of a timestamp; `date()` exists on both SQLite (text) and PostgreSQL (date)."""
     return func.date(col)
 
@@ -47,7 +47,7 @@ def _as_date(value: Any) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
-def _seconds_between(later: Any, earlier: Any) -> ColumnElement:
+def _seconds_between(later: Any, earlier: Any) -> ColumnElement[Any]:
     if _dialect() == "postgresql":
         return func.extract("epoch", later - earlier)
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0

@@ -1,16 +1,20 @@
 """Home dashboard (per role) and the Admins' queue monitor; thin wrappers over services."""
 
+# mypy: allow-subclassing-any, allow-untyped-decorators
+# (Flask-AppBuilder ships no type hints: its Model, views and decorators are Any to mypy.)
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
 
-from flask import flash, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_appbuilder import AppBuilder, BaseView, IndexView, expose, has_access
 from flask_login import current_user
 
 from app.core.roles import ROLE_AGENT
+from app.core.scheduler import snapshot
+from app.dashboard import charts, queues, services
 from app.dashboard.exceptions import QueueError
 
 logger = logging.getLogger(__name__)
@@ -24,11 +28,9 @@ class DashboardIndexView(IndexView):
     """
 
     @expose("/")
-    def index(self):
+    def index(self) -> ResponseReturnValue:
         if not current_user.is_authenticated:
             return redirect(url_for(self.appbuilder.sm.auth_view.__class__.__name__ + ".login"))
-        from app.dashboard import charts, services
-
         sm = self.appbuilder.sm
         can = sm.has_access
         role_names = {r.name for r in getattr(current_user, "roles", [])}
@@ -49,13 +51,14 @@ class DashboardIndexView(IndexView):
             )
             response = panels.data["response"]
             response_chart = charts.line(response["days"], response["minutes"], "median minutes", "m")
-        return self.render_template(
+        html: str = self.render_template(
             "dashboard/index.html",
             panels=panels,
             data=panels.data,
             volume_chart=volume_chart,
             response_chart=response_chart,
         )
+        return html
 
 
 def _fmt_utc(ts: float) -> str:
@@ -73,14 +76,9 @@ class QueueDashboardView(BaseView):
 
     @expose("/")
     @has_access
-    def index(self):
-        from flask import current_app
-
-        from app.core.scheduler import snapshot
-        from app.dashboard import queues
-
+    def index(self) -> ResponseReturnValue:
         scheduler, cron_jobs = snapshot(current_app.config)
-        return self.render_template(
+        html: str = self.render_template(
             "dashboard/queues.html",
             stats=queues.queue_stats(),
             failed=queues.failed_jobs(),
@@ -88,13 +86,12 @@ class QueueDashboardView(BaseView):
             cron_jobs=cron_jobs,
             fmt_utc=_fmt_utc,
         )
+        return html
 
     @expose("/run-job", methods=["POST"])
     @has_access
     def run_job(self) -> ResponseReturnValue:
         """Queue one scheduled job now (outside its slot), e.g. after fixing why it failed."""
-        from app.dashboard import queues
-
         name = (request.form.get("job") or "").strip()
         try:
             queues.run_scheduled_now(name)
@@ -108,8 +105,6 @@ class QueueDashboardView(BaseView):
     @has_access
     def requeue(self) -> ResponseReturnValue:
         """Requeue one failed job; a bad queue or job id is flashed, a requeue is audited."""
-        from app.dashboard import queues
-
         queue = (request.form.get("queue") or "").strip()
         job_id = (request.form.get("job_id") or "").strip()
         try:
@@ -123,9 +118,7 @@ class QueueDashboardView(BaseView):
 
     @expose("/requeue-all", methods=["POST"])
     @has_access
-    def requeue_all(self):
-        from app.dashboard import queues
-
+    def requeue_all(self) -> ResponseReturnValue:
         count = queues.requeue_all()
         if count:
             queues.audit_requeue(None, None, count)

@@ -222,7 +222,7 @@ class GraphClient:
         messaging_type: str = "RESPONSE",
         tag: str | None = None,
         metadata: str | None = None,
-        attachment: dict | None = None,
+        attachment: dict[str, Any] | None = None,
     ) -> str:
         """Send one message via the Send API and return Meta's ``message_id`` (the mid)."""
         if text is None and attachment is None:
@@ -252,7 +252,7 @@ class GraphClient:
         logger.debug("graph %s ok mid=%s", context, _tail(mid))
         return str(mid)
 
-    def get_profile(self, psid: str, token: str) -> dict:
+    def get_profile(self, psid: str, token: str) -> dict[str, Any]:
         """Fetch the contact's public profile (name, picture, locale) for the given PSID."""
         context = f"profile psid={_tail(psid)}"
         data = self._request(
@@ -264,10 +264,10 @@ class GraphClient:
         )
         return data if isinstance(data, dict) else {}
 
-    def ids_for_pages(self, app_scoped_user_id: str, token: str) -> list[dict]:
+    def ids_for_pages(self, app_scoped_user_id: str, token: str) -> list[dict[str, Any]]:
         """List the PSIDs an app-scoped user has on the app's pages (for privacy requests)."""
         context = f"ids_for_pages asid={_tail(app_scoped_user_id)}"
-        results: list[dict] = []
+        results: list[dict[str, Any]] = []
         params: dict[str, str] = {}
         for _ in range(50):  # bounded: never loop forever on a misbehaving cursor
             data = self._request(
@@ -303,7 +303,7 @@ class GraphClient:
         context: str,
         *,
         params: dict[str, str] | None = None,
-        json: dict | None = None,
+        json: dict[str, Any] | None = None,
     ) -> Any:
         """Perform one call and return parsed JSON, or raise a typed, token-free GraphError."""
         url = f"{self.base_url}/{self.version}/{path}"
@@ -368,12 +368,14 @@ class GraphClient:
         )
 
 
-def client_from_config(config: Mapping) -> GraphClient:
+def client_from_config(config: Mapping[str, Any]) -> GraphClient:
     """Build a client from a Flask-style config mapping (works with plain dicts too)."""
 
     def _float(key: str, default: float) -> float:
         value = config.get(key)
-        return float(value) if value not in (None, "") else default
+        if value is None or value == "":
+            return default
+        return float(value)
 
     return GraphClient(
         base_url=config.get("GRAPH_API_BASE") or DEFAULT_GRAPH_API_BASE,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from sqlalchemy import inspect
+from sqlalchemy.orm.attributes import History
 
 from app.core.roles import READ_WRITE_METHODS
 from app.pages import services
@@ -46,8 +48,6 @@ class PageApi(OmniModelRestApi):
 
     def pre_update(self, item: Page) -> None:
         """A changed token is validated and stored through Page.set_token (last 4, re-auth)."""
-        from sqlalchemy import inspect
-
-        hist = inspect(item).attrs.access_token.history
+        hist: History = inspect(item).attrs.access_token.history
         if hist.has_changes() and item.access_token:
             item.set_token(services.validate_token(item.access_token))

@@ -32,7 +32,7 @@ def add_page(fb_page_id: str, name: str, token: str, retention_days: int = 365) 
     if not (name or "").strip():
         raise PageError("--name must not be empty")
     token = validate_token(token)
-    page = db.session.scalar(select(Page).where(Page.fb_page_id == fb_page_id))
+    page: Page | None = db.session.scalar(select(Page).where(Page.fb_page_id == fb_page_id))
     if page is None:
         page = Page(fb_page_id=fb_page_id, name=name.strip(), retention_days=retention_days)
         db.session.add(page)

@@ -1,5 +1,7 @@
 """Admin grid for pages. Tokens are write-only: a password field in, last 4 characters out."""
 
+# mypy: allow-subclassing-any, allow-untyped-decorators
+# (Flask-AppBuilder ships no type hints: its Model, views and decorators are Any to mypy.)
 from __future__ import annotations
 
 from typing import Any
@@ -12,6 +14,7 @@ from wtforms.validators import Optional
 
 from app.core.roles import READ_WRITE_METHODS
 from app.pages import services
+from app.pages.api import PageApi
 from app.pages.exceptions import PageError
 from app.pages.models import Page
 
@@ -87,7 +90,5 @@ class PageModelView(ModelView):
 
 
 def register(ab: AppBuilder) -> None:
-    from app.pages.api import PageApi
-
     ab.add_view(PageModelView, "Pages", icon="fa-flag", category="CRM")
     ab.add_api(PageApi)
