@@ -25,7 +25,7 @@ from flask_appbuilder.models.sqla import Base
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import db, import_models
-from app.audit.service import record
+from app.audit import service as audit_service
 from app.core import crypto
 from app.core.context import acting_as, cli_actor
 from app.privacy.export_file import EXPORT_MAGIC
@@ -210,7 +210,7 @@ def rotate_all(
         if result.rows == 0:
             echo(f"  {spec.name}: empty")
         if not dry_run:
-            record(
+            audit_service.record(
                 "keys_rotated",
                 None,
                 None,
@@ -223,7 +223,9 @@ def rotate_all(
         changed = sum(1 for path in files if rotate_export_file(path, dry_run=dry_run))
         echo(f"export files: {len(files)} found, {changed} {verb}")
         if files and not dry_run:
-            record("keys_rotated", None, None, {"table": "export_files", "rows": len(files), "reencrypted": changed})
+            audit_service.record(
+                "keys_rotated", None, None, {"table": "export_files", "rows": len(files), "reencrypted": changed}
+            )
             db.session.commit()
         results.append(TableResult("export_files", rows=len(files), values=len(files), rotated=changed))
     return results

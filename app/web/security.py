@@ -29,7 +29,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app import db
-from app.audit.service import record, record_auth_event
+from app.audit import service as audit_service
 from app.core.queues import get_redis
 from app.privacy import accounts as privacy
 from app.web import login_guard
@@ -152,7 +152,7 @@ def unlock_users(users: list[Any]) -> int:
         if not cleared and (user.fail_login_count or 0) == 0:
             continue
         user.fail_login_count = 0
-        record("account_unlocked", "ab_user", user.id, {"fail_login_count": 0})
+        audit_service.record("account_unlocked", "ab_user", user.id, {"fail_login_count": 0})
         count += 1
     db.session.commit()
     return count
@@ -243,4 +243,4 @@ class OmniSecurityManager(SecurityManager):  # type: ignore[misc]  # Flask-AppBu
         self._audit("logout", getattr(user, "username", "?"), user_id=getattr(user, "id", None))
 
     def _audit(self, action: str, username: str, user_id: int | None, **extra: Any) -> None:
-        record_auth_event(action, username=username, user_id=user_id, **extra)
+        audit_service.record_auth_event(action, username=username, user_id=user_id, **extra)
