@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("OMNICRM_INSTANCE_DIR", BASE_DIR / "instance"))
@@ -32,7 +33,7 @@ class ConfigError(RuntimeError):
     """Raised at start-up when a setting is missing or unsafe."""
 
 
-def build_config(env: str | None = None) -> dict:
+def build_config(env: str | None = None) -> dict[str, Any]:
     """Build the Flask config dict from the environment.
 
     A function (not a class read at import) so tests and commands can build a fresh config
@@ -49,7 +50,7 @@ def build_config(env: str | None = None) -> dict:
     elif database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
 
-    cfg: dict = {
+    cfg: dict[str, Any] = {
         "OMNICRM_ENV": env,
         "TESTING": env == "testing",
         "DEBUG": False,
@@ -84,7 +85,6 @@ def build_config(env: str | None = None) -> dict:
         "PROXY_FIX_HOPS": _int("PROXY_FIX_HOPS", 0),
         # Server-Timing header (database time, query count) on every response; for profiling
         "SERVER_TIMING": _bool("SERVER_TIMING", False),
-        "RQ_ASYNC": True,
         # Scheduler (see docs/scheduling.md): the leader lock's life, and NAME=SECONDS overrides
         "SCHEDULER_LOCK_SECONDS": _int("SCHEDULER_LOCK_SECONDS", 15),
         "CRON_OVERRIDES": os.environ.get("CRON_OVERRIDES", ""),
@@ -138,9 +138,9 @@ def build_config(env: str | None = None) -> dict:
         "BABEL_DEFAULT_LOCALE": "en",
         "FAB_API_MAX_PAGE_SIZE": 100,
     }
-    from app.core.roles import FAB_ROLES
-    from app.core.schedule import parse_overrides
-    from app.web.security import password_policy
+    from app.core.roles import FAB_ROLES  # noqa: PLC0415 - settings load without the app
+    from app.core.schedule import parse_overrides  # noqa: PLC0415 - settings load without the app
+    from app.web.security import password_policy  # noqa: PLC0415 - settings load without the app
 
     try:
         parse_overrides(cfg["CRON_OVERRIDES"])
@@ -149,11 +149,11 @@ def build_config(env: str | None = None) -> dict:
     cfg["FAB_ROLES"] = FAB_ROLES
     cfg["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = password_policy
     if production:
-        check_production(cfg)
+        check_production()
     return cfg
 
 
-def check_production(cfg: dict) -> None:
+def check_production() -> None:
     """Refuse to start production with a missing or development secret, naming the setting."""
     env = os.environ
     problems = []

@@ -20,9 +20,14 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
+
+from rq import SimpleWorker
 
 from app import create_app
-from app.core.queues import QUEUE_NAMES, get_redis
+from app.core.queues import QUEUE_NAMES, get_redis, set_worker_app
+from app.core.schedule import jobs
+from app.core.scheduler import Scheduler, record_restart
 
 logger = logging.getLogger("omnicrm.worker")
 MAX_BACKOFF = 60.0
@@ -30,9 +35,6 @@ MAX_BACKOFF = 60.0
 
 def run_scheduler(parent_pid: int | None) -> int:
     """The scheduler loop in this process; returns when signalled or when the parent is gone."""
-    from app.core.schedule import jobs
-    from app.core.scheduler import Scheduler
-
     app = create_app()
     connection = get_redis(app.config)
     stop = threading.Event()
@@ -59,7 +61,7 @@ class SchedulerSupervisor(threading.Thread):
     hold open, blocking this thread for good.
     """
 
-    def __init__(self, app_config: dict) -> None:
+    def __init__(self, app_config: dict[str, Any]) -> None:
         super().__init__(name="scheduler-supervisor", daemon=True)
         self.app_config = app_config
         self.pid: int | None = None
@@ -73,8 +75,6 @@ class SchedulerSupervisor(threading.Thread):
         return pid
 
     def run(self) -> None:
-        from app.core.scheduler import record_restart
-
         backoff = 1.0
         while not self.stopping.is_set():
             started = time.monotonic()
@@ -122,9 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         return run_scheduler(args.parent_pid)
 
     app = create_app()
-    from rq import SimpleWorker
-
-    from app.core.queues import set_worker_app
 
     # No app context around the loop: each job opens its own (see app.core.queues.task).
     set_worker_app(app)

@@ -11,6 +11,9 @@ from flask_appbuilder import AppBuilder
 from flask_appbuilder.models.sqla.base import SQLA
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.core import crypto, logging_setup
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +25,7 @@ appbuilder = AppBuilder(update_perms=False)
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app: config, crypto, database, security, views, APIs, blueprints, CLI."""
-    from app.core import crypto, logging_setup
-    from config import build_config
+    from config import build_config  # noqa: PLC0415 - reads the environment when imported: at build time
 
     app = Flask(__name__, instance_path=os.environ.get("OMNICRM_INSTANCE_DIR") or None)
     app.config.update(build_config())
@@ -33,8 +35,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     crypto.configure(app.config["ENCRYPTION_KEYS"])
 
     if app.config.get("PROXY_FIX_HOPS"):
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         hops = int(app.config["PROXY_FIX_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
@@ -47,24 +47,24 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         appbuilder.init_app(app, db.session)
         register_views(appbuilder)
         register_blueprints(app)
-        from app.ops.keys import check_stored_sample
+        from app.ops.keys import check_stored_sample  # noqa: PLC0415 - imports db/appbuilder from this package
 
         check_stored_sample(app)  # a wrong ENCRYPTION_KEYS stops here, naming the setting
 
-    from app.audit import listeners
+    from app.audit import listeners  # noqa: PLC0415 - imports db/appbuilder from this package
 
     listeners.install(app)
 
-    from app.ops.cli import register_cli
+    from app.ops.cli import register_cli  # noqa: PLC0415 - imports db/appbuilder from this package
 
     register_cli(app)
-    from app.web import security_headers
+    from app.web import security_headers  # noqa: PLC0415 - imports db/appbuilder from this package
 
     security_headers.install(app)
-    from app.web import limits
+    from app.web import limits  # noqa: PLC0415 - imports db/appbuilder from this package
 
     limits.install(app)
-    from app.web import server_timing
+    from app.web import server_timing  # noqa: PLC0415 - imports db/appbuilder from this package
 
     server_timing.install(app)
     return app
@@ -72,22 +72,22 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def import_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
-    from app.audit import models as _audit  # noqa: F401
-    from app.contacts import models as _contacts  # noqa: F401
-    from app.conversations import models as _conversations  # noqa: F401
-    from app.pages import models as _pages  # noqa: F401
-    from app.privacy import models as _privacy  # noqa: F401
-    from app.webhooks import models as _webhooks  # noqa: F401
+    from app.audit import models as _audit  # noqa: F401, PLC0415 - imports db from this package
+    from app.contacts import models as _contacts  # noqa: F401, PLC0415 - imports db from this package
+    from app.conversations import models as _conversations  # noqa: F401, PLC0415 - imports db from this package
+    from app.pages import models as _pages  # noqa: F401, PLC0415 - imports db from this package
+    from app.privacy import models as _privacy  # noqa: F401, PLC0415 - imports db from this package
+    from app.webhooks import models as _webhooks  # noqa: F401, PLC0415 - imports db from this package
 
 
 def register_views(ab: AppBuilder) -> None:
     """Each domain adds its own views and APIs; the order here is the menu order."""
-    from app import audit, conversations
-    from app.contacts import views as contact_views
-    from app.dashboard import views as dashboard_views
-    from app.pages import views as page_views
-    from app.privacy import views as privacy_views
-    from app.webhooks import views as webhook_views
+    from app import audit, conversations  # noqa: PLC0415 - imports db/appbuilder from this package
+    from app.contacts import views as contact_views  # noqa: PLC0415 - imports db/appbuilder from this package
+    from app.dashboard import views as dashboard_views  # noqa: PLC0415 - imports db/appbuilder from this package
+    from app.pages import views as page_views  # noqa: PLC0415 - imports db/appbuilder from this package
+    from app.privacy import views as privacy_views  # noqa: PLC0415 - imports db/appbuilder from this package
+    from app.webhooks import views as webhook_views  # noqa: PLC0415 - imports db/appbuilder from this package
 
     conversations.register(ab)
     contact_views.register(ab)
@@ -100,9 +100,9 @@ def register_views(ab: AppBuilder) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Public, non-FAB routes: webhook, privacy callback/pages, health."""
-    from app.privacy.public import bp as privacy_public_bp
-    from app.web.health import bp as health_bp
-    from app.webhooks.routes import bp as webhook_bp
+    from app.privacy.public import bp as privacy_public_bp  # noqa: PLC0415 - imports db/appbuilder from this package
+    from app.web.health import bp as health_bp  # noqa: PLC0415 - imports db/appbuilder from this package
+    from app.webhooks.routes import bp as webhook_bp  # noqa: PLC0415 - imports db/appbuilder from this package
 
     for bp in (webhook_bp, privacy_public_bp, health_bp):
         app.register_blueprint(bp)
@@ -111,7 +111,7 @@ def register_blueprints(app: Flask) -> None:
     appbuilder.sm.limiter.exempt(webhook_bp)
     csrf.exempt(privacy_public_bp)
     csrf.exempt(health_bp)
-    from app.web.metrics import bp as metrics_bp
+    from app.web.metrics import bp as metrics_bp  # noqa: PLC0415 - imports db/appbuilder from this package
 
     app.register_blueprint(metrics_bp)
     csrf.exempt(metrics_bp)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import getpass
 import logging
 import uuid
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import g, has_request_context, request
+from flask_login import current_user
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +30,6 @@ _job_actor: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("actor
 
 def cli_actor() -> Actor:
     """The operator running a `flask omnicrm` command, as named in audit rows."""
-    import getpass
-
     try:
         who = getpass.getuser()
     except Exception:  # noqa: BLE001 - containers may have no passwd entry
@@ -57,8 +57,6 @@ def current_actor() -> Actor:
     if actor is not None:
         return actor
     if has_request_context():
-        from flask_login import current_user
-
         ip = request.remote_addr
         ua = (request.user_agent.string or "")[:512]
         user = getattr(g, "user", None) or current_user

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import current_app
 from sqlalchemy import Text
 from sqlalchemy.types import TypeDecorator
 
@@ -120,7 +124,7 @@ def key_count() -> int:
     return len(_keys)
 
 
-class EncryptedText(TypeDecorator):
+class EncryptedText(TypeDecorator[Any]):
     """Text column stored as a Fernet token; Python sees plain text."""
 
     impl = Text
@@ -137,7 +141,7 @@ class EncryptedText(TypeDecorator):
         return decrypt(value)
 
 
-class EncryptedJSON(TypeDecorator):
+class EncryptedJSON(TypeDecorator[Any]):
     """JSON value stored encrypted (attachment URLs are personal data)."""
 
     impl = Text
@@ -146,15 +150,11 @@ class EncryptedJSON(TypeDecorator):
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
         if value is None:
             return None
-        import json
-
         return encrypt(json.dumps(value, separators=(",", ":")))
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
         if value is None:
             return None
-        import json
-
         return json.loads(decrypt(value))
 
 
@@ -164,10 +164,5 @@ def keyed_hash(value: str) -> str:
     Keyed by PSID_HASH_KEY (default: derived from SECRET_KEY) so a leaked table cannot be
     reversed by hashing every possible PSID.
     """
-    import hashlib
-    import hmac
-
-    from flask import current_app
-
     key = current_app.config.get("PSID_HASH_KEY") or ("psid:" + current_app.config["SECRET_KEY"])
     return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()

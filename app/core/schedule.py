@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]  # croniter ships no type hints
 
 
 @dataclass(frozen=True)

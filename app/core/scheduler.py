@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from flask import current_app
 from redis import Redis
 
-from app.core.queues import enqueue, task
-from app.core.schedule import ScheduledJob, get_job
+from app.core.queues import enqueue, get_redis, task
+from app.core.schedule import ScheduledJob, get_job, jobs
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def _s(value: Any) -> str:
 
 
 def _hash(conn: Redis, key: str) -> dict[str, str]:
-    return {_s(k): _s(v) for k, v in conn.hgetall(key).items()}  # type: ignore[union-attr]
+    return {_s(k): _s(v) for k, v in conn.hgetall(key).items()}
 
 
 class Scheduler:
@@ -150,10 +151,6 @@ class Scheduler:
 @task
 def run_scheduled_job(name: str, slot: int) -> Any:
     """What the scheduler enqueues: runs the job and records start, success or failure."""
-    from flask import current_app
-
-    from app.core.queues import get_redis
-
     job = get_job(name, current_app.config.get("CRON_OVERRIDES", ""))
     conn = get_redis()
     key = job_key(name)
@@ -259,7 +256,7 @@ def scheduler_status(conn: Redis, lock_seconds: int, now: float | None = None) -
     state = _hash(conn, STATUS_KEY)
     beat = _f(state, "heartbeat")
     age = None if beat is None else max(0.0, now - beat)
-    members = {_s(k): float(v) for k, v in conn.hgetall(MEMBERS_KEY).items()}  # type: ignore[union-attr]
+    members = {_s(k): float(v) for k, v in conn.hgetall(MEMBERS_KEY).items()}
     leader = state.get("leader", "")
     fresh = 2 * max(2, lock_seconds)
     standbys = sorted(m for m, ts in members.items() if m != leader and now - ts <= fresh)
@@ -282,9 +279,6 @@ def record_restart(conn: Redis, exit_code: int | None) -> None:
 
 def snapshot(config: Any) -> tuple[SchedulerStatus, list[JobState]]:
     """What the Queues page, `/metrics` and `/healthz/scheduler` show (raises when Redis is down)."""
-    from app.core.queues import get_redis
-    from app.core.schedule import jobs
-
     conn = get_redis(config)
     now = time.time()
     status = scheduler_status(conn, int(config.get("SCHEDULER_LOCK_SECONDS", 15)), now)

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import IO
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app import appbuilder, db
+from app.audit.commands import register as register_audit
 from app.core.context import acting_as, cli_actor
 from app.core.roles import ALL_ROLES, ROLE_PUBLIC
+from app.devtools import demo
+from app.ops.doctor import register as register_doctor
+from app.ops.keys import register as register_keys
+from app.ops.schedule_commands import register as register_jobs
+from app.pages import services
+from app.pages.exceptions import PageError
+from app.privacy.commands import register as register_privacy
+from app.webhooks.commands import register as register_webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +59,6 @@ def init_command() -> None:
 )
 def demo_command(contacts: int) -> None:
     """Demo users for every role, two pages, contacts and conversations."""
-    from app.devtools import demo
-
     if current_app.config.get("OMNICRM_ENV") == "production":
         # Demo users have printed, well-known passwords and demo data mixes with real contacts.
         raise click.ClickException(
@@ -77,10 +85,8 @@ def demo_command(contacts: int) -> None:
     help="File holding the page access token.",
 )
 @click.option("--retention-days", default=365, show_default=True, type=click.IntRange(1, 3650))
-def page_add_command(page_id: str, name: str, token_file, retention_days: int) -> None:
+def page_add_command(page_id: str, name: str, token_file: IO[str] | None, retention_days: int) -> None:
     """Connect a page. The token is read from --token-file or stdin, never from argv."""
-    from app.pages import services
-
     if token_file is not None:
         token = token_file.read()
     else:
@@ -91,18 +97,12 @@ def page_add_command(page_id: str, name: str, token_file, retention_days: int) -
     try:
         with acting_as(cli_actor()):
             page = services.add_page(page_id, name, token.strip(), retention_days)
-    except services.PageError as exc:
+    except PageError as exc:
         raise click.UsageError(str(exc)) from exc
     click.echo(f"Page {page.name} ({page.fb_page_id}) connected; token ends in …{page.token_last4}.")
 
 
 def register_cli(app: Flask) -> None:
-    from app.audit.commands import register as register_audit
-    from app.ops.doctor import register as register_doctor
-    from app.ops.keys import register as register_keys
-    from app.ops.schedule_commands import register as register_jobs
-    from app.privacy.commands import register as register_privacy
-    from app.webhooks.commands import register as register_webhooks
 
     for register in (
         register_audit,

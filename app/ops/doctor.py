@@ -13,8 +13,19 @@ from dataclasses import dataclass
 
 import click
 import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from cryptography.fernet import InvalidToken
 from flask import current_app
 from flask.cli import AppGroup
+
+from app import db
+from app.audit.verify import verify_chain
+from app.contacts.models import Contact
+from app.core import crypto
+from app.core.crypto import keyed_hash
+from app.core.queues import get_redis
+from app.ops.keys import encrypted_tables
 
 
 @dataclass
@@ -26,11 +37,6 @@ class Check:
 
 def check_migrations() -> Check:
     """The database's alembic revision must be the code's head (else: `flask db upgrade`)."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    from app import db
-
     config = current_app.extensions["migrate"].migrate.get_config()
     heads = set(ScriptDirectory.from_config(config).get_heads())
     with db.engine.connect() as conn:
@@ -48,12 +54,6 @@ def check_migrations() -> Check:
 
 def check_keys() -> Check:
     """ENCRYPTION_KEYS must decrypt the stored data: the newest value of every encrypted column."""
-    from cryptography.fernet import InvalidToken
-
-    from app import db
-    from app.core import crypto
-    from app.ops.keys import encrypted_tables
-
     tried = 0
     with db.engine.connect() as conn:
         for spec in encrypted_tables():
@@ -80,8 +80,6 @@ def check_keys() -> Check:
 
 def check_audit() -> Check:
     """The audit chain verifies (the head signature needs the SECRET_KEY it was written with)."""
-    from app.audit.verify import verify_chain
-
     result = verify_chain()
     if result.ok:
         return Check("audit", True, f"audit chain verifies ({result.rows} rows)")
@@ -95,10 +93,6 @@ def check_psid_hash_key() -> Check:
     A tombstone keeps only the hash, so the key is checked on live contacts (same key, and
     their PSID is still known); with none, it can't be checked from the database alone.
     """
-    from app import db
-    from app.contacts.models import Contact
-    from app.core.crypto import keyed_hash
-
     c = Contact.__table__.c
     with db.engine.connect() as conn:
         tombstones = conn.execute(sa.select(sa.func.count()).where(c.erased_at.is_not(None))).scalar_one()
@@ -123,8 +117,6 @@ def check_psid_hash_key() -> Check:
 
 def check_redis() -> Check:
     """Queues, rate limits and locks live in Redis."""
-    from app.core.queues import get_redis
-
     try:
         get_redis().ping()
     except Exception as exc:  # noqa: BLE001 - any failure is the answer

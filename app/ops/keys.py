@@ -14,6 +14,7 @@ import os
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import click
 import sqlalchemy as sa
@@ -23,7 +24,11 @@ from flask.cli import AppGroup
 from flask_appbuilder.models.sqla import Base
 from sqlalchemy.exc import SQLAlchemyError
 
+from app import db, import_models
+from app.audit import service as audit_service
 from app.core import crypto
+from app.core.context import acting_as, cli_actor
+from app.privacy.export_file import EXPORT_MAGIC
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +56,6 @@ class TableResult:
 
 def encrypted_tables(metadata: sa.MetaData | None = None) -> list[EncryptedTable]:
     """Every table with an EncryptedText/EncryptedJSON column, found from the models."""
-    from app import import_models
-
     import_models()
     metadata = metadata if metadata is not None else Base.metadata
     found = []
@@ -72,10 +75,8 @@ def _raw(spec: EncryptedTable) -> sa.TableClause:
     return sa.table(spec.name, sa.column(spec.pk), *(sa.column(c, sa.Text) for c in spec.columns))
 
 
-def _batches(spec: EncryptedTable, batch_size: int) -> Iterator[list[sa.Row]]:
+def _batches(spec: EncryptedTable, batch_size: int) -> Iterator[list[sa.Row[Any]]]:
     """Keyset pagination by primary key (no OFFSET, stable while rows are added)."""
-    from app import db
-
     t = _raw(spec)
     pk = t.c[spec.pk]
     last = None
@@ -107,13 +108,11 @@ def rotate_table(
     progress: Callable[[TableResult, int], None] | None = None,
 ) -> TableResult:
     """Re-encrypt one table's values with the current key, one committed batch at a time."""
-    from app import db
-
     t = _raw(spec)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(t)) or 0
     result = TableResult(spec.name, by_column={c: 0 for c in spec.columns})
     for rows in _batches(spec, batch_size):
-        updates: dict[str, list[dict]] = {c: [] for c in spec.columns}
+        updates: dict[str, list[dict[str, Any]]] = {c: [] for c in spec.columns}
         for row in rows:
             pk = row[0]
             for i, column in enumerate(spec.columns, start=1):
@@ -162,8 +161,6 @@ def _export_files() -> list[str]:
 
 def rotate_export_file(path: str, dry_run: bool = False) -> bool:
     """Re-encrypt one export file chunk by chunk (same length-prefixed format); True if changed."""
-    from app.privacy.export_file import EXPORT_MAGIC
-
     with open(path, "rb") as fin:
         if fin.read(len(EXPORT_MAGIC)) != EXPORT_MAGIC:
             logger.warning("skipping %s: not an Omni CRM export file", os.path.basename(path))
@@ -195,9 +192,6 @@ def rotate_all(
     echo: Callable[[str], None] = lambda _msg: None,
 ) -> list[TableResult]:
     """Rotate every encrypted table (or the named ones) and export file; audit each table."""
-    from app import db
-    from app.audit.service import record
-
     specs = encrypted_tables()
     if tables:
         unknown = set(tables) - {s.name for s in specs}
@@ -216,7 +210,7 @@ def rotate_all(
         if result.rows == 0:
             echo(f"  {spec.name}: empty")
         if not dry_run:
-            record(
+            audit_service.record(
                 "keys_rotated",
                 None,
                 None,
@@ -229,7 +223,9 @@ def rotate_all(
         changed = sum(1 for path in files if rotate_export_file(path, dry_run=dry_run))
         echo(f"export files: {len(files)} found, {changed} {verb}")
         if files and not dry_run:
-            record("keys_rotated", None, None, {"table": "export_files", "rows": len(files), "reencrypted": changed})
+            audit_service.record(
+                "keys_rotated", None, None, {"table": "export_files", "rows": len(files), "reencrypted": changed}
+            )
             db.session.commit()
         results.append(TableResult("export_files", rows=len(files), values=len(files), rotated=changed))
     return results
@@ -243,7 +239,6 @@ def check_stored_sample(app: Flask) -> None:
     """
     if not app.config.get("ENCRYPTION_STARTUP_CHECK", True):
         return
-    from app import db
 
     # Small tables whose values are rarely NULL first; one sample is enough to catch a wrong key
     # (`keys status` checks every value), and stopping there keeps start-up fast on big tables.
@@ -303,8 +298,6 @@ def register(group: AppGroup) -> None:
     @click.option("--table", "tables", multiple=True, help="Only this table (repeatable). Default: all.")
     def rotate_command(batch_size: int, tables: tuple[str, ...]) -> None:
         """Re-encrypt every encrypted value with the first key of ENCRYPTION_KEYS (resumable)."""
-        from app.core.context import acting_as, cli_actor
-
         if crypto.key_count() == 1:
             click.echo("note: only one key configured; values under other keys could not be read anyway")
         try:

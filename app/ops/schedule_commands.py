@@ -9,8 +9,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.core.context import acting_as
+from app.core.context import acting_as, cli_actor
+from app.core.queues import enqueue as enqueue_job
 from app.core.schedule import UnknownJobError, get_job
+from app.core.scheduler import run_scheduled_job, snapshot
 
 jobs_cli = AppGroup("jobs", help="Scheduled jobs: list them with their state, or run one now.")
 
@@ -22,8 +24,6 @@ def _when(ts: float | None) -> str:
 @jobs_cli.command("list")
 def list_command() -> None:
     """The schedule, each job's last success and next run, and whether a scheduler is up."""
-    from app.core.scheduler import snapshot
-
     try:
         status, states = snapshot(current_app.config)
     except Exception as exc:  # noqa: BLE001 - Redis down: say so instead of a traceback
@@ -42,8 +42,6 @@ def list_command() -> None:
 @jobs_cli.command("check")
 def check_command() -> None:
     """Exit 1 when no scheduler beats or a job is overdue (a container health check)."""
-    from app.core.scheduler import snapshot
-
     try:
         status, states = snapshot(current_app.config)
     except Exception as exc:  # noqa: BLE001
@@ -60,10 +58,6 @@ def check_command() -> None:
 @click.option("--enqueue", is_flag=True, help="Put it on its queue for a worker instead of running it here.")
 def run_command(name: str, enqueue: bool) -> None:
     """Run scheduled job NAME now (recorded like a scheduled run)."""
-    from app.core.context import cli_actor
-    from app.core.queues import enqueue as enqueue_job
-    from app.core.scheduler import run_scheduled_job
-
     try:
         job = get_job(name, current_app.config.get("CRON_OVERRIDES", ""))
     except UnknownJobError as exc:

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, current_app, request
 from flask_appbuilder.api import ModelRestApi
@@ -21,6 +21,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from app import appbuilder
 from app.core.exceptions import DomainError
 from app.web.api_guard import (
     MalformedInput,
@@ -41,6 +42,10 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 class _ReferenceChecks:
     """Schema mixin: a foreign key that names no row is a field error (422), on every backend."""
 
+    if TYPE_CHECKING:  # provided by the SQLAlchemyAutoSchema this is mixed into
+        session: Any
+        opts: Any
+
     @validates_schema
     def _references_exist(self, data: dict[str, Any], **kwargs: Any) -> None:
         if not isinstance(data, dict):
@@ -50,28 +55,33 @@ class _ReferenceChecks:
             raise ValidationError(problems)
 
 
-def auto_schema(model: type, columns: list[str], name: str, write_only: tuple[str, ...] = ()) -> SQLAlchemyAutoSchema:
+def auto_schema(
+    model: type, columns: list[str], name: str, write_only: tuple[str, ...] = ()
+) -> SQLAlchemyAutoSchema[Any]:
     """A flat schema of plain columns, foreign keys included (`page_id`, not nested pages).
 
     `write_only` columns (secrets such as page tokens) are accepted on input and never dumped.
     Integer columns take JSON integers only, as the OpenAPI document says.
     """
 
-    class Meta:
-        pass
-
-    Meta.model = model
-    Meta.fields = tuple(columns)
-    Meta.include_fk = True
-    Meta.include_relationships = True
-    Meta.load_instance = True
-    Meta.sqla_session = current_app.appbuilder.session
-    attrs: dict = {"Meta": Meta}
+    meta = type(
+        "Meta",
+        (),
+        {
+            "model": model,
+            "fields": tuple(columns),
+            "include_fk": True,
+            "include_relationships": True,
+            "load_instance": True,
+            "sqla_session": appbuilder.session,
+        },
+    )
+    attrs: dict[str, Any] = {"Meta": meta}
     for column in write_only:
         if column in columns:
             attrs[column] = fields.String(load_only=True)
     schema_cls = type(name, (_ReferenceChecks, SQLAlchemyAutoSchema), attrs)
-    schema = schema_cls()
+    schema: SQLAlchemyAutoSchema[Any] = schema_cls()
     for field in schema.fields.values():
         if isinstance(field, fields.Integer):
             field.strict = True  # 1.5 is refused, not silently stored as 1
@@ -89,7 +99,21 @@ def api_http_error(exc: HTTPException) -> Any:
     return response
 
 
-class RequestGuard:
+if TYPE_CHECKING:
+
+    class _FabApi:
+        """What RequestGuard uses of Flask-AppBuilder's BaseApi (untyped), for the type checker."""
+
+        def response(self, code: int, **kwargs: Any) -> Response: ...
+        def response_400(self, message: Any = None) -> Response: ...
+        def response_404(self) -> Response: ...
+        def response_500(self, message: str | None = None) -> Response: ...
+
+else:
+    _FabApi = object
+
+
+class RequestGuard(_FabApi):
     """For any FAB API (our resources, FAB's security API): malformed input is refused before
     the handler runs (400, or 404 for an id no row can have), and a database refusal of the
     request's data that escapes a handler is a 409/422/400 with the session rolled back. A bug
@@ -97,7 +121,7 @@ class RequestGuard:
 
     # -- before the handler: the request's shape --------------------------------------------
 
-    @before_request
+    @before_request  # type: ignore[untyped-decorator]  # Flask-AppBuilder is untyped
     def refuse_malformed_request(self) -> Response | None:
         """Runs before every route (FAB's hook), so no handler sees input that can only end in
         a driver error. Checks syntax only, never data, so it says nothing about rows to a
@@ -151,9 +175,11 @@ class RequestGuard:
         refusal = database_refusal(exc)
         if refusal is None:
             return None
-        current_app.appbuilder.session.rollback()
+        appbuilder.session.rollback()
         status, message = refusal
-        logger.info("%s %s refused by the database: %s", request.method, request.path, type(exc.orig).__name__)
+        logger.info(
+            "%s %s refused by the database: %s", request.method, request.path, type(getattr(exc, "orig", None)).__name__
+        )
         return self.response(status, message=message)
 
     def response_500(self, message: str | None = None) -> Response:
@@ -164,11 +190,11 @@ class RequestGuard:
         refused = self._refused(exc) if exc is not None else None
         if refused is not None:
             return refused
-        current_app.appbuilder.session.rollback()
+        appbuilder.session.rollback()
         return super().response_500(message)
 
 
-class OmniModelRestApi(RequestGuard, ScaleListMixin, ModelRestApi):
+class OmniModelRestApi(RequestGuard, ScaleListMixin, ModelRestApi):  # type: ignore[misc]  # FAB is untyped
     """Every resource of ours: JWT (no browser session, so no CSRF gap), flat schemas, and the
     grids' counting (exact up to 10,000 rows, then the planner's estimate: a list call on
     10M messages never counts them all; `count_estimated` says which).
@@ -182,9 +208,14 @@ class OmniModelRestApi(RequestGuard, ScaleListMixin, ModelRestApi):
     csrf_exempt = True
     model2schemaconverter = Model2SchemaConverter
     write_only_columns: tuple[str, ...] = ()
+    if TYPE_CHECKING:  # ModelRestApi's (Flask-AppBuilder is untyped)
+        list_model_schema: Any
+        show_model_schema: Any
+        add_model_schema: Any
+        edit_model_schema: Any
 
     def create_blueprint(self, appbuilder: Any, *args: Any, **kwargs: Any) -> Blueprint:
-        blueprint = super().create_blueprint(appbuilder, *args, **kwargs)
+        blueprint: Blueprint = super().create_blueprint(appbuilder, *args, **kwargs)
         blueprint.app_errorhandler(HTTPException)(api_http_error)
         return blueprint
 
@@ -230,7 +261,8 @@ class OmniModelRestApi(RequestGuard, ScaleListMixin, ModelRestApi):
             if refused is not None:
                 return refused
             message = "the database refused the change"
-        return super().response_422(message)
+        response: Response = super().response_422(message)
+        return response
 
     def _merge_update_item(self, model_item: Any, data: Any) -> dict[str, Any]:
         """FAB's PUT-as-PATCH merge, for a JSON object only and without write-only columns
@@ -259,7 +291,7 @@ class OmniModelRestApi(RequestGuard, ScaleListMixin, ModelRestApi):
         return self._refusals(lambda: super(OmniModelRestApi, self).delete_headless(pk))
 
 
-class OmniSecurityApi(RequestGuard, SecurityApi):
+class OmniSecurityApi(RequestGuard, SecurityApi):  # type: ignore[misc]  # Flask-AppBuilder is untyped
     """FAB's `/api/v1/security` (login, refresh) with the same guard; and a login body without
     `provider` is a 400 (FAB's schema lets it through, then its handler raised KeyError).
     Endpoint and permission names stay FAB's (`SecurityApi.login`)."""
@@ -267,9 +299,10 @@ class OmniSecurityApi(RequestGuard, SecurityApi):
     class_permission_name = "SecurityApi"
 
     def create_blueprint(self, appbuilder: Any, endpoint: str | None = None, **kwargs: Any) -> Blueprint:
-        return super().create_blueprint(appbuilder, endpoint or "SecurityApi", **kwargs)
+        blueprint: Blueprint = super().create_blueprint(appbuilder, endpoint or "SecurityApi", **kwargs)
+        return blueprint
 
-    @before_request(only=["login"])
+    @before_request(only=["login"])  # type: ignore[untyped-decorator]  # Flask-AppBuilder is untyped
     def require_provider(self) -> Response | None:
         body = request.get_json(silent=True)
         if isinstance(body, dict) and "provider" not in body:

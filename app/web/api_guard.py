@@ -18,6 +18,7 @@ import prison
 from sqlalchemy import BigInteger, Integer, SmallInteger, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Mapper
 
 INT64 = (-(2**63), 2**63 - 1)
 INT32 = (-(2**31), 2**31 - 1)
@@ -45,7 +46,8 @@ def id_bounds(column: Any) -> tuple[int, int]:
 
 
 def primary_key_column(model: type) -> Any:
-    keys = sa_inspect(model).primary_key
+    mapper: Mapper[Any] = sa_inspect(model)
+    keys = mapper.primary_key
     return keys[0] if len(keys) == 1 else None
 
 
@@ -149,7 +151,8 @@ def missing_references(session: Any, model: type, data: dict[str, Any]) -> dict[
     keys, and the answer must be the same 422 on both backends.
     """
     problems: dict[str, list[str]] = {}
-    for column in sa_inspect(model).columns:
+    mapper: Mapper[Any] = sa_inspect(model)
+    for column in mapper.columns:
         value = data.get(column.key)
         if not column.foreign_keys or type(value) is not int:
             continue

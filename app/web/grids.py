@@ -56,13 +56,14 @@ def _plan_rows(plan: Any) -> int | None:
         return None
 
 
-def _keys_only(query: Query) -> Query:
+def _keys_only(query: Query[Any]) -> Query[Any]:
     """The same rows, selecting only the primary key (keeps the FROM even with no filter)."""
     entity = query.column_descriptions[0]["entity"]
-    return query.enable_eagerloads(False).with_entities(*sa_inspect(entity).primary_key).order_by(None)
+    keys: Query[Any] = query.enable_eagerloads(False).with_entities(*sa_inspect(entity, raiseerr=True).primary_key)
+    return keys.order_by(None)
 
 
-def planner_estimate(session: Any, query: Query) -> int | None:
+def planner_estimate(session: Any, query: Query[Any]) -> int | None:
     """PostgreSQL's estimate of how many rows ``query`` returns (no rows are read)."""
     stmt = _keys_only(query).statement
     conn = session.connection()
@@ -76,22 +77,22 @@ def planner_estimate(session: Any, query: Query) -> int | None:
     return _plan_rows(plan)
 
 
-def table_estimate(session: Any, query: Query) -> int | None:
+def table_estimate(session: Any, query: Query[Any]) -> int | None:
     """pg_class.reltuples of the query's main table (kept current by autovacuum/ANALYZE)."""
-    table = sa_inspect(query.column_descriptions[0]["entity"]).local_table
+    table = sa_inspect(query.column_descriptions[0]["entity"], raiseerr=True).local_table
     value = session.execute(
         text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"), {"name": table.name}
     ).scalar()
     return None if value is None or value < 0 else int(value)  # -1: never analyzed
 
 
-def capped_count(session: Any, query: Query, cap: int) -> int:
+def capped_count(session: Any, query: Query[Any], cap: int) -> int:
     """Exact count, but reading at most ``cap`` rows (so returns ``cap`` when there are more)."""
     sub = _keys_only(query).limit(cap).subquery()
     return int(session.execute(select(func.count()).select_from(sub)).scalar_one())
 
 
-def smart_count(session: Any, query: Query, threshold: int = DEFAULT_THRESHOLD) -> int:
+def smart_count(session: Any, query: Query[Any], threshold: int = DEFAULT_THRESHOLD) -> int:
     """Exact count up to ``threshold`` rows; above it the planner's estimate as EstimatedCount.
 
     PostgreSQL: a small table (pg_class.reltuples) is simply counted; an unfiltered big one
@@ -118,14 +119,14 @@ def smart_count(session: Any, query: Query, threshold: int = DEFAULT_THRESHOLD) 
     return EstimatedCount(max(estimate or 0, threshold + 1))
 
 
-class EstimatedCountInterface(SQLAInterface):
+class EstimatedCountInterface(SQLAInterface):  # type: ignore[misc]  # Flask-AppBuilder is untyped
     """SQLAInterface whose ``query_count`` is ``smart_count`` (used by ScaleListMixin)."""
 
     def __init__(self, obj: type, session: Any = None, threshold: int = DEFAULT_THRESHOLD) -> None:
         super().__init__(obj, session)
         self.count_threshold = threshold
 
-    def query_count(self, query: Query, filters: Any = None, select_columns: list[str] | None = None) -> int:
+    def query_count(self, query: Query[Any], filters: Any = None, select_columns: list[str] | None = None) -> int:
         inner = self._apply_inner_all(query, filters, select_columns=select_columns, aliases_mapping={})
         return smart_count(self.session, inner, self.count_threshold)
 
@@ -149,7 +150,7 @@ class EstimatedCountInterface(SQLAInterface):
 
     def apply_all(
         self,
-        query: Query,
+        query: Query[Any],
         filters: Any = None,
         order_column: str = "",
         order_direction: str = "",
@@ -157,7 +158,7 @@ class EstimatedCountInterface(SQLAInterface):
         page_size: int | None = None,
         select_columns: list[str] | None = None,
         outer_default_load: bool = False,
-    ) -> Query:
+    ) -> Query[Any]:
         """FAB's query, but deep pages (big OFFSET) skip rows on an index-only scan of the keys.
 
         ``ORDER BY x, id OFFSET 12475`` otherwise reads 12,500 full rows to return 25; the keys
@@ -172,14 +173,17 @@ class EstimatedCountInterface(SQLAInterface):
             or is_column_dotted(order_column)
             or self.session.get_bind().dialect.name != "postgresql"
         ):
-            return super().apply_all(*args)
+            plain: Query[Any] = super().apply_all(*args)
+            return plain
         keys = super().apply_all(*args).enable_eagerloads(False)
         pks = sa_inspect(self.obj).primary_key
         if len(pks) != 1:
-            return super().apply_all(*args)
+            plain = super().apply_all(*args)
+            return plain
         page_keys = keys.with_entities(pks[0]).subquery()
         rows = self.session.query(self.obj).filter(pks[0].in_(select(page_keys.c[0])))
-        return self.apply_order_by(rows, order_column, order_direction, add_pk=True)
+        ordered: Query[Any] = self.apply_order_by(rows, order_column, order_direction, add_pk=True)
+        return ordered
 
 
 class ScaleListMixin:

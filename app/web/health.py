@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
 from app import db
+from app.core.queues import get_redis
+from app.core.scheduler import snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -15,12 +17,12 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> Response:
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
-def readyz():
+def readyz() -> tuple[Response, int]:
     checks: dict[str, str] = {}
     try:
         db.session.execute(text("SELECT 1"))
@@ -30,8 +32,6 @@ def readyz():
         checks["database"] = "unreachable"
         db.session.rollback()
     try:
-        from app.core.queues import get_redis
-
         get_redis().ping()
         checks["redis"] = "ok"
     except Exception as exc:  # noqa: BLE001
@@ -42,12 +42,10 @@ def readyz():
 
 
 @bp.get("/healthz/scheduler")
-def scheduler_health():
+def scheduler_health() -> tuple[Response, int]:
     """503 while no scheduler beats or a scheduled job is overdue; the body says which.
 
     Public like /readyz (probes have no login): it names no host, process or error text."""
-    from app.core.scheduler import snapshot
-
     try:
         status, states = snapshot(current_app.config)
     except Exception as exc:  # noqa: BLE001 - Redis down: the scheduler cannot work either

@@ -66,11 +66,11 @@ class ChunkedBodyLimit:
     is never read. The webhook path caps its own reads and is passed through untouched.
     """
 
-    def __init__(self, app: Flask, wsgi_app: Callable) -> None:
+    def __init__(self, app: Flask, wsgi_app: Callable[..., Any]) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
 
-    def __call__(self, environ: dict, start_response: Callable) -> Any:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         limit = self.app.config.get("MAX_CONTENT_LENGTH")
         if (
             limit

@@ -19,6 +19,9 @@ import time
 from typing import Any
 
 from flask import current_app, has_request_context, request
+from redis import Redis
+
+from app.core.queues import get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +61,7 @@ def _settings() -> tuple[int, int, float, float, int]:
     )
 
 
-def _redis():
-    from app.core.queues import get_redis
-
+def _redis() -> Redis:
     return get_redis()
 
 
@@ -100,7 +101,7 @@ def _wait_seconds(count: int, threshold: int, free: int, base: float, cap: float
         return lock_minutes * 60
     if count < free:
         return 0
-    return min(cap, base * (2 ** (count - free)))
+    return min(cap, base * 2.0 ** (count - free))
 
 
 def record_success(account: str, address: str) -> None:

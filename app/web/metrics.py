@@ -18,7 +18,12 @@ from collections.abc import Iterable
 
 from flask import Blueprint, Response, abort, current_app, request
 
+from app import db
 from app.core.counters import WEBHOOK_RECEIVED_KEY, WEBHOOK_REJECTED_KEY
+from app.core.queues import get_redis
+from app.core.scheduler import snapshot
+from app.dashboard import queues, services
+from app.privacy.models import REQUEST_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +89,6 @@ class Exposition:
 
 
 def _scheduler_families(out: Exposition) -> None:
-    from app.core.scheduler import snapshot
-
     status, states = snapshot(current_app.config)
     out.family("omnicrm_scheduler_up", "gauge", "1 while a scheduler leader beats.", [({}, int(status.up))])
     if status.heartbeat_age is not None:
@@ -123,10 +126,6 @@ def _scheduler_families(out: Exposition) -> None:
 
 def collect() -> str:
     """Read every number once; a failing source is reported as `omnicrm_scrape_error`."""
-    from app.core.queues import get_redis
-    from app.dashboard import queues, services
-    from app.privacy.models import REQUEST_STATUSES
-
     out = Exposition()
     errors: dict[str, int] = {"redis": 0, "database": 0}
     try:
@@ -156,8 +155,6 @@ def collect() -> str:
         logger.warning("metrics: redis unavailable: %s", type(exc).__name__)
         errors["redis"] = 1
     try:
-        from app import db
-
         health = services.webhook_health()
         out.family(
             "omnicrm_webhook_processing_lag_seconds",
@@ -202,8 +199,6 @@ def collect() -> str:
         logger.warning("metrics: database unavailable: %s", type(exc).__name__)
         errors["database"] = 1
         try:
-            from app import db
-
             db.session.rollback()
         except Exception:  # noqa: BLE001
             logger.debug("rollback after failed scrape also failed")

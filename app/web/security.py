@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Mapping
 from typing import Any
 
+import werkzeug.security
 from flask import Flask, current_app, flash, has_request_context, redirect, request
 from flask_appbuilder.actions import action
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
@@ -23,7 +25,14 @@ from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
+from flask_login import current_user
+from werkzeug.wrappers import Response
 
+from app import db
+from app.audit import service as audit_service
+from app.core.queues import get_redis
+from app.privacy import accounts as privacy
+from app.web import login_guard
 from app.web.api import OmniSecurityApi
 
 logger = logging.getLogger(__name__)
@@ -41,25 +50,21 @@ def password_policy(password: str) -> None:
     if has_request_context():
         username = (request.form.get("username") or "").strip()
         if not username:
-            from flask_login import current_user
-
             username = getattr(current_user, "username", "") or ""
     if username and password.strip().lower() == username.lower():
         raise PasswordComplexityValidationError("Password must not be the username.")
 
 
-def ratelimit_storage_uri(config: dict) -> str:
+def ratelimit_storage_uri(config: Mapping[str, Any]) -> str:
     """Where Flask-Limiter keeps its counters: the app's Redis (server or embedded socket)."""
-    explicit = config.get("RATELIMIT_STORAGE_URI") or ""
+    explicit: str = config.get("RATELIMIT_STORAGE_URI") or ""
     if explicit:
         return explicit
-    url = config.get("REDIS_URL") or ""
+    url: str = config.get("REDIS_URL") or ""
     if url.startswith("unix://"):
         return "redis+unix://" + url[len("unix://") :]
     if url:
         return url
-    from app.core.queues import get_redis
-
     conn = get_redis(config)
     socket_file = getattr(conn, "socket_file", None) or conn.connection_pool.connection_kwargs.get("path")
     if not socket_file:
@@ -81,8 +86,6 @@ def password_stamp(user: Any) -> str:
 
 def token_refusal(user: Any, claims: dict[str, Any]) -> str | None:
     """Why a (valid, unexpired) JWT must not be honoured for this account, or None."""
-    from app.web import login_guard
-
     if user is None or not user.is_active:
         return "inactive"
     if not hmac.compare_digest(str(claims.get(CLAIM_STAMP, "")), password_stamp(user)):
@@ -93,7 +96,7 @@ def token_refusal(user: Any, claims: dict[str, Any]) -> str | None:
     return None
 
 
-class OmniUserDBModelView(UserDBModelView):
+class OmniUserDBModelView(UserDBModelView):  # type: ignore[misc]  # Flask-AppBuilder is untyped
     """FAB's users grid plus the failed-login counter, an "Unlock" action and a "Request
     account deletion" action (privacy policy section 7, same request as the CLI)."""
 
@@ -101,29 +104,26 @@ class OmniUserDBModelView(UserDBModelView):
     list_columns = ["first_name", "last_name", "username", "email", "active", "roles", "fail_login_count"]
     label_columns = {**UserDBModelView.label_columns, "fail_login_count": "Failed logins since last login"}
 
-    @action(
+    @action(  # type: ignore[untyped-decorator]  # Flask-AppBuilder is untyped
         "unlock",
         "Unlock",
         "Lift the login lockouts (every address) and reset the failed-login counter of the selected account(s)?",
         "fa-unlock",
     )
-    def unlock(self, items: Any):
+    def unlock(self, items: Any) -> Response:
         count = unlock_users(_selected(items))
         flash(f"{count} account(s) unlocked.", "success")
         self.update_redirect()
         return redirect(self.get_redirect())
 
-    @action(
+    @action(  # type: ignore[untyped-decorator]  # Flask-AppBuilder is untyped
         "request_deletion",
         "Request account deletion",
         "Open an account-deletion privacy request for the selected account(s)? A Privacy Officer "
         "approves it; the account is then deactivated and its personal data removed.",
         "fa-user-times",
     )
-    def request_deletion(self, items: Any):
-        from flask_login import current_user
-
-        from app.privacy import accounts as privacy
+    def request_deletion(self, items: Any) -> Response:
 
         opened, refused = [], []
         for user in _selected(items):
@@ -146,23 +146,19 @@ def _selected(items: Any) -> list[Any]:
 
 def unlock_users(users: list[Any]) -> int:
     """Lift every source's lockout and reset fail_login_count, audited; grid and scripts."""
-    from app import db
-    from app.audit.service import record
-    from app.web import login_guard
-
     count = 0
     for user in users:
         cleared = login_guard.clear_account(login_guard.account_key(user, None))
         if not cleared and (user.fail_login_count or 0) == 0:
             continue
         user.fail_login_count = 0
-        record("account_unlocked", "ab_user", user.id, {"fail_login_count": 0})
+        audit_service.record("account_unlocked", "ab_user", user.id, {"fail_login_count": 0})
         count += 1
     db.session.commit()
     return count
 
 
-class OmniSecurityManager(SecurityManager):
+class OmniSecurityManager(SecurityManager):  # type: ignore[misc]  # Flask-AppBuilder is untyped
     """Adds lockout and audit hooks to Flask-AppBuilder's database authentication."""
 
     userdbmodelview = OmniUserDBModelView
@@ -175,7 +171,8 @@ class OmniSecurityManager(SecurityManager):
             app.config.setdefault("RATELIMIT_KEY_PREFIX", "omnicrm")
             app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
             app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
-        return super().create_limiter(app)
+        limiter: Limiter = super().create_limiter(app)
+        return limiter
 
     def register_views(self) -> None:
         super().register_views()
@@ -187,19 +184,17 @@ class OmniSecurityManager(SecurityManager):
 
     def create_jwt_manager(self, app: Flask) -> JWTManager:
         """Tokens carry the password stamp and login source; both are checked on every use."""
-        jwt_manager = super().create_jwt_manager(app)
+        jwt_manager: JWTManager = super().create_jwt_manager(app)
         jwt_manager.additional_claims_loader(self._jwt_claims)
         return jwt_manager
 
     def _jwt_claims(self, identity: Any) -> dict[str, str]:
-        from app.web import login_guard
-
         user = self.get_user_by_id(int(identity))
         if user is None:
             return {}
         return {CLAIM_STAMP: password_stamp(user), CLAIM_SOURCE: login_guard.source_tag(login_guard.source_address())}
 
-    def load_user_jwt(self, _jwt_header: dict, jwt_data: dict) -> Any:
+    def load_user_jwt(self, _jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> Any:
         """FAB's lookup (active users only) plus: refused once the password changed or the
         token's login source is locked out. Applies to access and refresh tokens alike."""
         user = super().load_user_jwt(_jwt_header, jwt_data)
@@ -210,8 +205,6 @@ class OmniSecurityManager(SecurityManager):
         return user
 
     def auth_user_db(self, username: str, password: str) -> Any:
-        from app.web import login_guard
-
         user = None
         if username:
             user = self.find_user(username=username) or self.find_user(email=username)
@@ -220,10 +213,8 @@ class OmniSecurityManager(SecurityManager):
         if refused is not None:
             # Same answer and about the same work as a wrong password (one hash check and one
             # write): no hint that the account exists, is locked or is throttled.
-            from werkzeug.security import check_password_hash
-
             fake = current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"]
-            check_password_hash((user.password if user is not None else None) or fake, password or "")
+            werkzeug.security.check_password_hash((user.password if user is not None else None) or fake, password or "")
             if user is not None:
                 self.noop_user_update(user)
             self._audit("login_failed", username, user_id=getattr(user, "id", None), reason=refused)
@@ -237,8 +228,6 @@ class OmniSecurityManager(SecurityManager):
 
     def _failed(self, account: str, address: str, username: str, user: Any) -> None:
         """Count the failure against this source; audit the lock when it trips."""
-        from app.web import login_guard
-
         if user is None:
             self._audit("login_failed", username, user_id=None, reason="unknown_user")
         if login_guard.record_failure(account, address) == "locked":
@@ -254,6 +243,4 @@ class OmniSecurityManager(SecurityManager):
         self._audit("logout", getattr(user, "username", "?"), user_id=getattr(user, "id", None))
 
     def _audit(self, action: str, username: str, user_id: int | None, **extra: Any) -> None:
-        from app.audit.service import record_auth_event
-
-        record_auth_event(action, username=username, user_id=user_id, **extra)
+        audit_service.record_auth_event(action, username=username, user_id=user_id, **extra)

@@ -20,4 +20,4 @@ def is_safe_path(target: str | None) -> bool:
 
 def safe_next(target: str | None, fallback: str) -> str:
     """`target` when it is a safe local path, else `fallback`."""
-    return target if is_safe_path(target) else fallback
+    return target if target is not None and is_safe_path(target) else fallback

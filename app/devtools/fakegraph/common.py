@@ -50,7 +50,7 @@ def error_body(
     message: str,
     subcode: int | None = None,
     error_type: str = "OAuthException",
-) -> dict:
+) -> dict[str, Any]:
     """An error body shaped like the Graph API's, so the real client's parsing is exercised."""
     err: dict[str, Any] = {
         "message": message,

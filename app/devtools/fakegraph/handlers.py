@@ -34,8 +34,8 @@ class GraphHandlers:
     webhook_url: str | None
     webhook_gap: float
     timeout_sleep: float
-    profiles: dict[str, dict]
-    ids_for_pages_map: dict[str, list[dict]]
+    profiles: dict[str, dict[str, Any]]
+    ids_for_pages_map: dict[str, list[dict[str, Any]]]
     requests_log: list[dict[str, Any]]
     webhook_log: list[dict[str, Any]]
     _lock: threading.RLock
@@ -67,7 +67,7 @@ class GraphHandlers:
                     self._failures.pop(0)
             return self._delay, hang, failure
 
-    def _check_proof(self, query: dict[str, str]) -> tuple[int, dict] | None:
+    def _check_proof(self, query: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
         with self._lock:
             secret = self.app_secret
         token = query.get("access_token")
@@ -209,7 +209,7 @@ class GraphHandlers:
 
     # ------------------------------------------------------------------ webhooks
 
-    def _emit_webhooks(self, url: str, page_id: str, psid: str, mid: str, message: dict) -> None:
+    def _emit_webhooks(self, url: str, page_id: str, psid: str, mid: str, message: dict[str, Any]) -> None:
         """Echo, then delivery, then read — the order Meta usually reports them in."""
         with self._lock:
             secret = self.app_secret
@@ -260,7 +260,7 @@ class GraphHandlers:
             }
             self._post_webhook(url, payload, secret)
 
-    def _post_webhook(self, url: str, payload: dict, secret: str) -> None:
+    def _post_webhook(self, url: str, payload: dict[str, Any], secret: str) -> None:
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
         headers = {"Content-Type": "application/json"}
         if secret:

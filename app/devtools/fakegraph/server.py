@@ -29,8 +29,8 @@ class FakeGraph(GraphHandlers):
         page_id: str = "",
         webhook_url: str | None = None,
         webhook_gap: float = 0.3,
-        profiles: dict[str, dict] | None = None,
-        ids_for_pages: dict[str, list[dict]] | None = None,
+        profiles: dict[str, dict[str, Any]] | None = None,
+        ids_for_pages: dict[str, list[dict[str, Any]]] | None = None,
         timeout_sleep: float = DEFAULT_TIMEOUT_SLEEP,
     ) -> None:
         self.host = host
@@ -40,8 +40,8 @@ class FakeGraph(GraphHandlers):
         self.page_id = page_id
         self.webhook_url = webhook_url
         self.webhook_gap = webhook_gap
-        self.profiles: dict[str, dict] = dict(profiles or {})
-        self.ids_for_pages_map: dict[str, list[dict]] = dict(ids_for_pages or {})
+        self.profiles: dict[str, dict[str, Any]] = dict(profiles or {})
+        self.ids_for_pages_map: dict[str, list[dict[str, Any]]] = dict(ids_for_pages or {})
         self.timeout_sleep = timeout_sleep
         self.requests_log: list[dict[str, Any]] = []
         self.webhook_log: list[dict[str, Any]] = []
@@ -59,6 +59,8 @@ class FakeGraph(GraphHandlers):
         if self._server is None:
             raise RuntimeError("FakeGraph not started")
         host, port = self._server.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def start(self) -> str:
