@@ -4,8 +4,6 @@
 # (Flask-AppBuilder ships no type hints: its Model, views and decorators are Any to mypy.)
 from __future__ import annotations
 
-from typing import cast
-
 from flask import request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -84,7 +82,7 @@ class ContactApi(OmniModelRestApi):
     def _answer_refusal(self, exc: DomainError) -> Response:
         """A refusal answers its own status (403 forbidden, 409 on hold, 422 otherwise)."""
         self.datamodel.session.rollback()
-        return cast("Response", self.response(exc.status, message=str(exc)))
+        return self.response(exc.status, message=str(exc))
 
     def put_headless(self, pk: int) -> Response:
         """A role that may not touch legal_hold gets 403 with the reason (other refusals: 422)."""
@@ -123,12 +121,12 @@ class ContactApi(OmniModelRestApi):
         """
         body = request.get_json(silent=True)
         if not isinstance(body, dict) or set(body) != {"legal_hold"} or not isinstance(body["legal_hold"], bool):
-            return cast("Response", self.response_400(message='send {"legal_hold": true} or {"legal_hold": false}'))
+            return self.response_400(message='send {"legal_hold": true} or {"legal_hold": false}')
         contact = self.datamodel.get(pk)
         if contact is None:
-            return cast("Response", self.response_404())
+            return self.response_404()
         try:
             services.set_legal_hold(contact, body["legal_hold"])
         except (ContactForbidden, ContactError) as exc:
             return self._answer_refusal(exc)
-        return cast("Response", self.response(200, id=contact.id, legal_hold=contact.legal_hold))
+        return self.response(200, id=contact.id, legal_hold=contact.legal_hold)

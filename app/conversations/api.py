@@ -4,8 +4,6 @@
 # (Flask-AppBuilder ships no type hints: its Model, views and decorators are Any to mypy.)
 from __future__ import annotations
 
-from typing import cast
-
 from flask import request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -92,29 +90,19 @@ class ConversationApi(OmniModelRestApi):
         """
         conversation = db.session.get(Conversation, pk)
         if conversation is None:
-            return cast("Response", self.response_404())
+            return self.response_404()
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            return cast(
-                "Response", self.response_400(message='send a JSON object: {"text": ..., "human_agent": false}')
-            )
+            return self.response_400(message='send a JSON object: {"text": ..., "human_agent": false}')
         text = body.get("text")
         human_agent = body.get("human_agent", False)
         if not isinstance(text, str) or not isinstance(human_agent, bool):
-            return cast("Response", self.response_400(message="text must be a string and human_agent a boolean"))
+            return self.response_400(message="text must be a string and human_agent a boolean")
         try:
             message = services.queue_reply(conversation, text, human_agent=human_agent)
         except ReplyRefused as exc:
-            return cast("Response", self.response(exc.status, message=str(exc)))
-        return cast(
-            "Response",
-            self.response(
-                202,
-                id=message.id,
-                status=message.status,
-                messaging_type=message.messaging_type,
-            ),
-        )
+            return self.response(exc.status, message=str(exc))
+        return self.response(202, id=message.id, status=message.status, messaging_type=message.messaging_type)
 
 
 class MessageApi(OmniModelRestApi):

@@ -121,7 +121,7 @@ class RequestGuard(_FabApi):
 
     # -- before the handler: the request's shape --------------------------------------------
 
-    @before_request  # type: ignore[untyped-decorator]  # Flask-AppBuilder is untyped
+    @before_request
     def refuse_malformed_request(self) -> Response | None:
         """Runs before every route (FAB's hook), so no handler sees input that can only end in
         a driver error. Checks syntax only, never data, so it says nothing about rows to a
@@ -194,7 +194,7 @@ class RequestGuard(_FabApi):
         return super().response_500(message)
 
 
-class OmniModelRestApi(RequestGuard, ScaleListMixin, ModelRestApi):  # type: ignore[misc]  # FAB is untyped
+class OmniModelRestApi(RequestGuard, ScaleListMixin, ModelRestApi):
     """Every resource of ours: JWT (no browser session, so no CSRF gap), flat schemas, and the
     grids' counting (exact up to 10,000 rows, then the planner's estimate: a list call on
     10M messages never counts them all; `count_estimated` says which).
@@ -291,7 +291,7 @@ class OmniModelRestApi(RequestGuard, ScaleListMixin, ModelRestApi):  # type: ign
         return self._refusals(lambda: super(OmniModelRestApi, self).delete_headless(pk))
 
 
-class OmniSecurityApi(RequestGuard, SecurityApi):  # type: ignore[misc]  # Flask-AppBuilder is untyped
+class OmniSecurityApi(RequestGuard, SecurityApi):
     """FAB's `/api/v1/security` (login, refresh) with the same guard; and a login body without
     `provider` is a 400 (FAB's schema lets it through, then its handler raised KeyError).
     Endpoint and permission names stay FAB's (`SecurityApi.login`)."""
@@ -302,7 +302,7 @@ class OmniSecurityApi(RequestGuard, SecurityApi):  # type: ignore[misc]  # Flask
         blueprint: Blueprint = super().create_blueprint(appbuilder, endpoint or "SecurityApi", **kwargs)
         return blueprint
 
-    @before_request(only=["login"])  # type: ignore[untyped-decorator]  # Flask-AppBuilder is untyped
+    @before_request(only=["login"])
     def require_provider(self) -> Response | None:
         body = request.get_json(silent=True)
         if isinstance(body, dict) and "provider" not in body:

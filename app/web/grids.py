@@ -119,7 +119,7 @@ def smart_count(session: Any, query: Query[Any], threshold: int = DEFAULT_THRESH
     return EstimatedCount(max(estimate or 0, threshold + 1))
 
 
-class EstimatedCountInterface(SQLAInterface):  # type: ignore[misc]  # Flask-AppBuilder is untyped
+class EstimatedCountInterface(SQLAInterface):
     """SQLAInterface whose ``query_count`` is ``smart_count`` (used by ScaleListMixin)."""
 
     def __init__(self, obj: type, session: Any = None, threshold: int = DEFAULT_THRESHOLD) -> None:

@@ -96,7 +96,7 @@ def token_refusal(user: Any, claims: dict[str, Any]) -> str | None:
     return None
 
 
-class OmniUserDBModelView(UserDBModelView):  # type: ignore[misc]  # Flask-AppBuilder is untyped
+class OmniUserDBModelView(UserDBModelView):
     """FAB's users grid plus the failed-login counter, an "Unlock" action and a "Request
     account deletion" action (privacy policy section 7, same request as the CLI)."""
 
@@ -104,7 +104,7 @@ class OmniUserDBModelView(UserDBModelView):  # type: ignore[misc]  # Flask-AppBu
     list_columns = ["first_name", "last_name", "username", "email", "active", "roles", "fail_login_count"]
     label_columns = {**UserDBModelView.label_columns, "fail_login_count": "Failed logins since last login"}
 
-    @action(  # type: ignore[untyped-decorator]  # Flask-AppBuilder is untyped
+    @action(
         "unlock",
         "Unlock",
         "Lift the login lockouts (every address) and reset the failed-login counter of the selected account(s)?",
@@ -116,7 +116,7 @@ class OmniUserDBModelView(UserDBModelView):  # type: ignore[misc]  # Flask-AppBu
         self.update_redirect()
         return redirect(self.get_redirect())
 
-    @action(  # type: ignore[untyped-decorator]  # Flask-AppBuilder is untyped
+    @action(
         "request_deletion",
         "Request account deletion",
         "Open an account-deletion privacy request for the selected account(s)? A Privacy Officer "
@@ -158,7 +158,7 @@ def unlock_users(users: list[Any]) -> int:
     return count
 
 
-class OmniSecurityManager(SecurityManager):  # type: ignore[misc]  # Flask-AppBuilder is untyped
+class OmniSecurityManager(SecurityManager):
     """Adds lockout and audit hooks to Flask-AppBuilder's database authentication."""
 
     userdbmodelview = OmniUserDBModelView
