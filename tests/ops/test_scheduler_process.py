@@ -49,7 +49,12 @@ class Proc:
         self.log = log
         self.handle = log.open("ab")  # O_APPEND: parent and child share the file
         self.popen = subprocess.Popen(
-            [sys.executable, "worker.py", *args], cwd=ROOT, env=env, stdout=self.handle, stderr=subprocess.STDOUT
+            [sys.executable, "worker.py", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: see reap()
         )
 
     def text(self) -> str:
@@ -64,6 +69,14 @@ class Proc:
                 self.popen.kill()
                 self.popen.wait()
         self.handle.close()
+
+    def reap(self) -> None:
+        """SIGKILL what is left of the process group: a worker killed mid-job orphans RQ's work
+        horse, which would keep its transaction open and block the next test's TRUNCATE."""
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @pytest.fixture
@@ -89,6 +102,8 @@ def start(tmp_path) -> Iterator[Callable[..., Proc]]:
         proc.stop()
     # a scheduler child of a killed worker stops by itself once it sees its parent gone
     _wait("scheduler children to stop", lambda: not _scheduler_pids(), timeout=15)
+    for proc in procs:
+        proc.reap()
 
 
 def _scheduler_pids() -> list[int]:
