@@ -18,8 +18,12 @@ import logging
 import os
 import sys
 import time
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
+
+from flask_migrate import upgrade
+from sqlalchemy import select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -36,12 +40,11 @@ def _clean(db, text) -> None:
 
 def insert_contacts(n: int, page_id: int, audited: bool) -> float:
     """Seconds to insert n contacts (ORM, commit every BATCH) with or without the listener."""
-    from contextlib import nullcontext
 
-    from app import db
-    from app.audit import listeners
-    from app.contacts.models import Contact
-    from app.core.context import Actor, acting_as
+    from app import db  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.audit import listeners  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.contacts.models import Contact  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.core.context import Actor, acting_as  # noqa: PLC0415 - imported after main() sets the environment and sys.path
 
     ctx = nullcontext() if audited else listeners.disabled()
     started = time.perf_counter()
@@ -65,9 +68,9 @@ def insert_contacts(n: int, page_id: int, audited: bool) -> float:
 
 def build_chain(rows: int) -> float:
     """COPY `rows` chained audit rows (real hashes) into audit_log; returns seconds."""
-    from app import db
-    from app.audit import service
-    from app.core.models import utcnow
+    from app import db  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.audit import service  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.core.models import utcnow  # noqa: PLC0415 - imported after main() sets the environment and sys.path
 
     started = time.perf_counter()
     raw = db.engine.raw_connection()
@@ -99,8 +102,6 @@ def build_chain(rows: int) -> float:
     finally:
         raw.close()
     with db.engine.begin() as conn:
-        from sqlalchemy import select
-
         t = service.AuditLog.__table__
         last_id = conn.execute(select(t.c.id).where(t.c.hash == prev)).scalar_one()
         service._write_head(conn, last_id, prev)
@@ -119,13 +120,10 @@ def main() -> int:
     os.environ.setdefault("OMNICRM_ENV", "development")
     logging.basicConfig(level=logging.WARNING)
 
-    from flask_migrate import upgrade
-    from sqlalchemy import text
-
-    from app import create_app, db
-    from app.audit import listeners
-    from app.audit.verify import verify_chain
-    from app.pages.models import Page
+    from app import create_app, db  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.audit import listeners  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.audit.verify import verify_chain  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.pages.models import Page  # noqa: PLC0415 - imported after main() sets the environment and sys.path
 
     app = create_app()
     with app.app_context():

@@ -21,6 +21,11 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from flask_migrate import upgrade
+from sqlalchemy import column as sa_column
+from sqlalchemy import insert, text
+from sqlalchemy import table as sa_table
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -37,16 +42,13 @@ def maxrss_mb() -> float:
 
 def seed(n: int, psid: str) -> int:
     """One contact with one conversation of n messages (texts encrypted like the app does)."""
-    from sqlalchemy import column as sa_column
-    from sqlalchemy import insert
-    from sqlalchemy import table as sa_table
 
-    from app import db
-    from app.contacts.models import Contact
-    from app.conversations.models import Conversation
-    from app.core.crypto import encrypt
-    from app.core.models import utcnow
-    from app.pages.models import Page
+    from app import db  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.contacts.models import Contact  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.conversations.models import Conversation  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.core.crypto import encrypt  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.core.models import utcnow  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.pages.models import Page  # noqa: PLC0415 - imported after main() sets the environment and sys.path
 
     page = db.session.query(Page).filter_by(fb_page_id="bench-page").one_or_none()
     if page is None:
@@ -85,9 +87,9 @@ def seed(n: int, psid: str) -> int:
 
 
 def run_request(request_type: str, contact_id: int) -> tuple[str, str | None]:
-    from app import db
-    from app.contacts.models import Contact
-    from app.privacy import processing, requests
+    from app import db  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.contacts.models import Contact  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.privacy import processing, requests  # noqa: PLC0415 - imported after main() sets the environment and sys.path
 
     req = requests.create_request(request_type, db.session.get(Contact, contact_id), requested_by_id=None)
     req.status = "approved"
@@ -109,11 +111,8 @@ def main() -> None:
     os.environ.setdefault("RATELIMIT_ENABLED", "false")
     logging.basicConfig(level=logging.WARNING)
 
-    from flask_migrate import upgrade
-    from sqlalchemy import text
-
-    from app import create_app, db
-    from app.core.context import Actor, acting_as
+    from app import create_app, db  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.core.context import Actor, acting_as  # noqa: PLC0415 - imported after main() sets the environment and sys.path
 
     app = create_app()
     with app.app_context(), acting_as(Actor(None, "bench")):

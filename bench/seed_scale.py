@@ -117,8 +117,8 @@ def migrate_schema(url: str) -> None:
 
 def encrypted_pool() -> list[str]:
     """Encrypt each sample text once with the app's key; COPY text must be tab/newline free."""
-    from app.core import crypto
-    from config import DEV_ENCRYPTION_KEY
+    from app.core import crypto  # noqa: PLC0415 - the app loads only when encrypting, after the database is chosen
+    from config import DEV_ENCRYPTION_KEY  # noqa: PLC0415 - the app loads only when encrypting, after the database is chosen
 
     crypto.configure(os.environ.get("ENCRYPTION_KEYS") or DEV_ENCRYPTION_KEY)
     return [crypto.encrypt(t) for t in TEXTS]

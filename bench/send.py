@@ -28,6 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import requests
+from flask_migrate import upgrade
+from sqlalchemy import func, select, text
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -62,9 +66,8 @@ def start_fake(port: int) -> subprocess.Popen:
 
 
 def bare_loop(base: str, n: int, trust_env: bool = True) -> float:
-    import requests
 
-    from app.messenger.client import appsecret_proof
+    from app.messenger.client import appsecret_proof  # noqa: PLC0415 - imported after main() sets the environment and sys.path
 
     session = requests.Session()
     session.trust_env = trust_env  # False: proxy settings not re-read per call, as GraphClient does
@@ -88,12 +91,12 @@ def bare_loop(base: str, n: int, trust_env: bool = True) -> float:
 
 def queue_replies(app, n: int) -> int:
     """A fresh page with n contacts/conversations and one queued reply each; returns the page id."""
-    from app import db
-    from app.contacts.models import Contact
-    from app.conversations import services
-    from app.conversations.models import Conversation
-    from app.core.models import utcnow
-    from app.pages.models import Page
+    from app import db  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.contacts.models import Contact  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.conversations import services  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.conversations.models import Conversation  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.core.models import utcnow  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.pages.models import Page  # noqa: PLC0415 - imported after main() sets the environment and sys.path
 
     with app.app_context():
         page = Page(fb_page_id=str(int(time.time() * 1000)), name="Bench page")
@@ -133,10 +136,9 @@ def run_workers(count: int, env: dict[str, str]) -> float:
 
 
 def measure(app, page_id: int) -> tuple[int, int, float]:
-    from sqlalchemy import func, select
 
-    from app import db
-    from app.conversations.models import Conversation, Message
+    from app import db  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+    from app.conversations.models import Conversation, Message  # noqa: PLC0415 - imported after main() sets the environment and sys.path
 
     with app.app_context():
         query = select(
@@ -171,12 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     fake = start_fake(port)
     try:
-        from flask_migrate import upgrade
-        from sqlalchemy import text
-
-        from app import create_app, db
-        from app.conversations import tasks
-        from app.core.queues import get_queue, get_redis
+        from app import create_app, db  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+        from app.conversations import tasks  # noqa: PLC0415 - imported after main() sets the environment and sys.path
+        from app.core.queues import get_queue, get_redis  # noqa: PLC0415 - imported after main() sets the environment and sys.path
 
         app = create_app()
         with app.app_context():

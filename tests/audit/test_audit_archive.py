@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from app import db
-from app.audit.archive import verify_archive_file
+from app.audit.archive import archive_before, verify_archive_file
 from app.audit.models import AuditLog, AuditSegment
 from app.audit.service import record
 from app.audit.verify import verify_chain
@@ -42,7 +42,8 @@ def test_archive_moves_old_rows_and_keeps_a_valid_chain(app, tmp_path):
     assert [r.action for r in left] == ["audit_archived"]
     segment = db.session.scalars(select(AuditSegment)).one()
     assert left[0].prev_hash == segment.start_prev_hash
-    assert segment.archived_rows == len(first_ids) and segment.archived_through_id == first_ids[-1]
+    assert segment.archived_rows == len(first_ids)
+    assert segment.archived_through_id == first_ids[-1]
     assert verify_chain().ok
     # the chain goes on normally, and verify still passes
     _events(3, "new")
@@ -53,7 +54,6 @@ def test_archive_moves_old_rows_and_keeps_a_valid_chain(app, tmp_path):
 
 def test_tampering_after_archive_is_still_detected(app, tmp_path):
     _events(3, "old")
-    from app.audit.archive import archive_before
 
     archive_before(utcnow() + timedelta(seconds=1), tmp_path)
     _events(2, "new")
@@ -64,17 +64,20 @@ def test_tampering_after_archive_is_still_detected(app, tmp_path):
             conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text("UPDATE audit_segment SET start_prev_hash = :h"), {"h": "f" * 64})
     result = verify_chain()
-    assert not result.ok and "segment" in result.reason
+    assert not result.ok
+    assert "segment" in result.reason
 
 
 def test_nothing_to_archive_and_bad_dates(app, tmp_path):
     _events(2, "recent")
     runner = app.test_cli_runner()
     old = runner.invoke(args=["omnicrm", "audit", "archive", "--before", "2000-01-01", "--out", str(tmp_path)])
-    assert old.exit_code == 0 and "nothing archived" in old.output
+    assert old.exit_code == 0
+    assert "nothing archived" in old.output
     assert db.session.scalar(select(func.count()).select_from(AuditLog)) >= 2
     bad = runner.invoke(args=["omnicrm", "audit", "archive", "--before", "last tuesday"])
-    assert bad.exit_code == 2 and "ISO" in bad.output
+    assert bad.exit_code == 2
+    assert "ISO" in bad.output
 
 
 def test_archive_refuses_a_broken_chain(app, tmp_path):
@@ -88,7 +91,8 @@ def test_archive_refuses_a_broken_chain(app, tmp_path):
     runner = app.test_cli_runner()
     before = db.session.scalar(select(func.count()).select_from(AuditLog))
     result = runner.invoke(args=["omnicrm", "audit", "archive", "--before", "2999-01-01", "--out", str(tmp_path)])
-    assert result.exit_code == 1 and "broken" in result.output
+    assert result.exit_code == 1
+    assert "broken" in result.output
     assert db.session.scalar(select(func.count()).select_from(AuditLog)) == before
 
 

@@ -9,9 +9,10 @@ import multiprocessing
 import pytest
 from sqlalchemy import text
 
-from app import db
+from app import create_app, db
 from app.audit import service
 from app.audit.verify import verify_chain
+from app.contacts.models import Contact
 from app.core.context import Actor, acting_as
 
 TAMPER = {
@@ -63,14 +64,16 @@ def make_rows(n: int = 5) -> list[int]:
 def test_an_untouched_chain_verifies():
     ids = make_rows()
     result = verify_chain()
-    assert result.ok and result.rows == len(ids) == 5
+    assert result.ok
+    assert result.rows == len(ids) == 5
 
 
 def test_first_row_links_to_genesis_and_rows_link_to_each_other():
     make_rows(3)
     chain = db.session.execute(text("SELECT prev_hash, hash FROM audit_log ORDER BY id")).all()
     assert chain[0].prev_hash == service.GENESIS
-    assert chain[1].prev_hash == chain[0].hash and chain[2].prev_hash == chain[1].hash
+    assert chain[1].prev_hash == chain[0].hash
+    assert chain[2].prev_hash == chain[1].hash
 
 
 @pytest.mark.parametrize("column", sorted(TAMPER))
@@ -110,7 +113,8 @@ def test_reordering_rows_is_detected():
             params["changes"] = json.dumps(params["changes"])
         raw(f"UPDATE audit_log SET {assignments} WHERE id = :id", id=target, **params)
     result = verify_chain()
-    assert not result.ok and result.broken_id == ids[1]
+    assert not result.ok
+    assert result.broken_id == ids[1]
 
 
 @pytest.mark.parametrize("position", [0, 3, 4, 8])
@@ -120,7 +124,8 @@ def test_parallel_verify_finds_the_same_first_break(position):
     raw("UPDATE audit_log SET action = 'x' WHERE id = :id", id=ids[position])
     raw("DELETE FROM audit_log WHERE id = :id", id=ids[7])
     result = verify_chain(workers=3)
-    assert not result.ok and result.broken_id == ids[position]
+    assert not result.ok
+    assert result.broken_id == ids[position]
     assert result == verify_chain(workers=1)
 
 
@@ -137,14 +142,16 @@ def test_a_row_appended_behind_the_apps_back_is_detected():
         h=new_hash,
     )
     result = verify_chain()
-    assert not result.ok and result.broken_id == ids[-1] + 1
+    assert not result.ok
+    assert result.broken_id == ids[-1] + 1
 
 
 def test_a_forged_head_is_detected():
     make_rows(2)
     raw("UPDATE audit_head SET last_id = last_id - 1")
     result = verify_chain()
-    assert not result.ok and "signature" in result.reason
+    assert not result.ok
+    assert "signature" in result.reason
 
 
 def test_cli_verify_exit_codes(app):
@@ -167,7 +174,8 @@ def test_cli_export_writes_guarded_csv_and_is_audited(app, tmp_path):
     res = app.test_cli_runner().invoke(args=["omnicrm", "audit", "export", "--output", str(out)])
     assert res.exit_code == 0, res.output
     body = out.read_text()
-    assert "'=cmd" in body and ",=cmd" not in body
+    assert "'=cmd" in body
+    assert ",=cmd" not in body
     actions = list(db.session.scalars(text("SELECT action FROM audit_log ORDER BY id")))
     assert actions[-1] == "audit_exported"
     assert verify_chain().ok
@@ -190,8 +198,6 @@ def test_trigger_blocks_update_and_delete_on_postgresql():
 
 def _writer(n: int, tag: str, page_id: int, barrier) -> None:
     """Child process: its own app and connections, n committed contact inserts."""
-    from app import create_app
-    from app.contacts.models import Contact
 
     app = create_app({"SERVER_NAME": None})
     barrier.wait(timeout=120)  # both processes start writing together
@@ -218,7 +224,8 @@ def test_two_processes_writing_concurrently_keep_one_valid_chain(page):
     result = verify_chain()
     sql = "SELECT actor_name FROM audit_log WHERE action = 'insert' AND entity_type = 'contact' ORDER BY id"
     actors = db.session.scalars(text(sql)).all()
-    assert sorted(set(actors)) == ["proc-a", "proc-b"] and len(actors) == 2 * n
+    assert sorted(set(actors)) == ["proc-a", "proc-b"]
+    assert len(actors) == 2 * n
     switches = sum(1 for x, y in itertools.pairwise(actors) if x != y)
     print(f"writer switches in the chain: {switches}")
     assert result.ok, result

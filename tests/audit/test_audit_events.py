@@ -10,8 +10,11 @@ from app import db
 from app.audit import listeners, service
 from app.audit.models import AuditLog
 from app.audit.verify import verify_chain
+from app.contacts.models import Contact
+from app.conversations.models import Message
 from app.core.context import Actor, acting_as
-from app.core.queues import task
+from app.core.queues import get_queue, task
+from tests.helpers import csrf_token_from, login
 
 
 def rows(action: str | None = None, entity_type: str | None = None) -> list[AuditLog]:
@@ -25,7 +28,6 @@ def rows(action: str | None = None, entity_type: str | None = None) -> list[Audi
 
 
 def test_insert_update_delete_of_a_contact_are_one_row_each(page):
-    from app.contacts.models import Contact
 
     with acting_as(Actor(7, "alice", "10.0.0.9", "pytest-agent"), "req-123"):
         c = Contact(page=page, psid="555000111", first_name="Zebulon", locale="fr_FR", tags="vip")
@@ -73,11 +75,11 @@ def test_business_event_via_record_joins_the_callers_transaction(contact):
     db.session.commit()
     [row] = rows("reply_sent")
     assert row.changes == {"status": "sent", "text": "[redacted]", "mid": "m_1"}
-    assert row.entity_type == "message" and row.entity_id == "42"
+    assert row.entity_type == "message"
+    assert row.entity_id == "42"
 
 
 def test_record_auth_event_commits_alone_without_the_callers_pending_work(page):
-    from app.contacts.models import Contact
 
     db.session.add(Contact(page=page, psid="1", first_name="Pending"))  # pending, not flushed
     service.record_auth_event("login_failed", "mallory", None, reason="unknown_user")
@@ -89,24 +91,25 @@ def test_record_auth_event_commits_alone_without_the_callers_pending_work(page):
 
 
 def test_record_auth_event_after_a_flush_does_not_deadlock(page):
-    from app.contacts.models import Contact
 
     db.session.add(Contact(page=page, psid="2"))
     db.session.flush()  # this transaction now holds the chain/write lock
     service.record_auth_event("logout", "agent", 3)
     db.session.commit()
-    assert len(rows("logout")) == 1 and len(rows("insert", "contact")) == 1
+    assert len(rows("logout")) == 1
+    assert len(rows("insert", "contact")) == 1
     assert verify_chain().ok
 
 
 def test_login_ok_failed_logout_and_lockout(app, client, monkeypatch):
-    from tests.conftest import csrf_token_from, login
 
     monkeypatch.setitem(app.config, "LOGIN_THROTTLE_BASE_SECONDS", 0)  # lock without waiting
 
     assert login(client, "agent").status_code == 302
     [ok] = rows("login")
-    assert ok.actor_name == "agent" and ok.ip == "127.0.0.1" and ok.entity_type == "ab_user"
+    assert ok.actor_name == "agent"
+    assert ok.ip == "127.0.0.1"
+    assert ok.entity_type == "ab_user"
     assert rows("update", "ab_user") == []  # login bookkeeping is not a separate row
 
     client.get("/logout/")
@@ -115,17 +118,20 @@ def test_login_ok_failed_logout_and_lockout(app, client, monkeypatch):
 
     login(client, "agent", "wrong-password-123")
     [bad] = rows("login_failed")
-    assert bad.actor_name == "agent" and bad.changes == {"reason": "bad_password"}
+    assert bad.actor_name == "agent"
+    assert bad.changes == {"reason": "bad_password"}
 
     login(client, "nobody-here", "wrong-password-123")
     unknown = [r for r in rows("login_failed") if r.actor_name == "nobody-here"]
-    assert len(unknown) == 1 and unknown[0].changes == {"reason": "unknown_user"}
+    assert len(unknown) == 1
+    assert unknown[0].changes == {"reason": "unknown_user"}
 
     threshold = app.config["LOGIN_LOCKOUT_THRESHOLD"]
     for _ in range(threshold - 1):
         login(client, "agent", "wrong-password-123")
     [locked] = rows("account_locked")
-    assert locked.ip == "127.0.0.1" and locked.changes == {"scope": "source"}  # that address only
+    assert locked.ip == "127.0.0.1"
+    assert locked.changes == {"scope": "source"}
     assert csrf_token_from(client.get("/login/").get_data(as_text=True))
     assert verify_chain().ok
 
@@ -137,7 +143,8 @@ def test_password_change_and_role_change_are_audited_without_values(app):
         sm.reset_password(user.id, "another-long-password-1")
         [pw] = rows("password_changed", "ab_user")
         assert pw.changes == {"password": "[redacted]"}
-        assert "pbkdf2" not in str(pw.changes) and "scrypt" not in str(pw.changes)
+        assert "pbkdf2" not in str(pw.changes)
+        assert "scrypt" not in str(pw.changes)
 
         user = sm.find_user(username="agent2")
         user.roles.append(sm.find_role("Support Manager"))
@@ -150,7 +157,6 @@ def test_password_change_and_role_change_are_audited_without_values(app):
 
 
 def test_orm_bulk_delete_and_update_record_counts(page):
-    from app.contacts.models import Contact
 
     db.session.add_all([Contact(page=page, psid=str(i), first_name=f"N{i}") for i in range(5)])
     db.session.commit()
@@ -165,7 +171,6 @@ def test_orm_bulk_delete_and_update_record_counts(page):
 
 
 def test_high_volume_system_inserts_are_aggregated_per_flush(conversation):
-    from app.conversations.models import Message
 
     with acting_as(Actor(None, "worker")):
         db.session.add_all(
@@ -173,8 +178,10 @@ def test_high_volume_system_inserts_are_aggregated_per_flush(conversation):
         )
         db.session.commit()
     [agg] = rows("insert", "message")
-    assert agg.changes["count"] == 4 and len(agg.changes["ids"]) == 4
-    assert "text" in agg.changes["fields"] and agg.entity_id is None
+    assert agg.changes["count"] == 4
+    assert len(agg.changes["ids"]) == 4
+    assert "text" in agg.changes["fields"]
+    assert agg.entity_id is None
     # A person's message is one row of its own.
     with acting_as(Actor(3, "agent")):
         db.session.add(Message(conversation_id=conversation.id, direction="out", text="hi", author_id=3))
@@ -183,7 +190,6 @@ def test_high_volume_system_inserts_are_aggregated_per_flush(conversation):
 
 
 def test_listener_can_be_disabled(page):
-    from app.contacts.models import Contact
 
     with listeners.disabled():
         db.session.add(Contact(page=page, psid="99"))
@@ -192,7 +198,6 @@ def test_listener_can_be_disabled(page):
 
 
 def test_job_rows_carry_the_enqueuing_users_actor_and_request(app, contact, jobs):
-    from app.core.queues import get_queue
 
     meta = {"actor_id": 5, "actor_name": "manager", "request_id": "rq-77"}
     get_queue("default").enqueue(tag_contact_job, contact.id, meta=meta)
@@ -205,7 +210,6 @@ def test_job_rows_carry_the_enqueuing_users_actor_and_request(app, contact, jobs
 @task
 def tag_contact_job(contact_id: int) -> None:
     """A job as the domains write them: the @task wrapper restores actor and request id."""
-    from app.contacts.models import Contact
 
     db.session.get(Contact, contact_id).tags = "from-job"
     db.session.commit()

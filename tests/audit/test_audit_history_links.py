@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import login
+from tests.helpers import login
 
 
 def test_history_link_on_show_pages(app, conversation):

@@ -10,8 +10,15 @@ from sqlalchemy import delete, text
 from app import db
 from app.audit import service
 from app.audit.verify import verify_chain
+from app.contacts.models import Contact
+from app.conversations.models import Conversation, Message
 from app.core.context import Actor, acting_as
 from app.core.models import utcnow
+from app.pages.models import Page
+from app.privacy import erasure as privacy
+from app.privacy.models import PrivacyRequest
+from app.webhooks.models import WebhookEvent
+from tests.helpers import login
 
 SECRETS = {
     "first": "Quixotella",
@@ -30,12 +37,6 @@ SECRETS = {
 
 
 def test_no_personal_value_appears_in_any_audit_row(app, client):
-    from app.contacts.models import Contact
-    from app.conversations.models import Conversation, Message
-    from app.pages.models import Page
-    from app.privacy.models import PrivacyRequest
-    from app.webhooks.models import WebhookEvent
-    from tests.conftest import login
 
     sm = app.appbuilder.sm
     with acting_as(Actor(1, "admin", "10.0.0.1", "ua")):
@@ -114,8 +115,6 @@ def test_no_personal_value_appears_in_any_audit_row(app, client):
 
 def test_contact_tags_and_locale_are_redacted(page):
     """Tags and locale describe the person and outlive erasure in the log: names only."""
-    from app.contacts.models import Contact
-    from app.privacy import erasure as privacy
 
     with acting_as(Actor(1, "admin", "10.0.0.1", "ua")):
         contact = Contact(page=page, psid="4400550066", tags="vip-zq7,diabetic-zq7", locale="tr_TRZ")

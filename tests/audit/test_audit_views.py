@@ -10,8 +10,11 @@ from sqlalchemy import select, text
 from app import db
 from app.audit import service
 from app.audit.models import AuditLog
+from app.audit.tasks import verify_chain_job
 from app.audit.verify import verify_chain
+from app.audit.views import csv_cell
 from app.core.context import Actor, acting_as
+from app.core.queues import enqueue
 
 
 def seed() -> None:
@@ -45,9 +48,9 @@ def test_grid_is_read_only(client, login_as):
     seed()
     login_as("admin")
     row_id = db.session.scalars(select(AuditLog.id)).first()
-    assert client.get("/auditlogmodelview/add").status_code in (403, 404, 405)
-    assert client.get(f"/auditlogmodelview/edit/{row_id}").status_code in (403, 404, 405)
-    assert client.get(f"/auditlogmodelview/delete/{row_id}").status_code in (403, 404, 405)
+    assert client.get("/auditlogmodelview/add").status_code == 403
+    assert client.get(f"/auditlogmodelview/edit/{row_id}").status_code == 403
+    assert client.get(f"/auditlogmodelview/delete/{row_id}").status_code == 403
     assert db.session.get(AuditLog, row_id) is not None
     assert verify_chain().ok
 
@@ -64,7 +67,8 @@ def test_export_is_filtered_guarded_and_audited(client, login_as):
     changes = data[1][7]
     assert changes.startswith('{"tags": "=HYPERLINK')  # JSON cell: no leading formula char
     [exported] = db.session.scalars(select(AuditLog).where(AuditLog.action == "audit_exported")).all()
-    assert exported.actor_name == "privacy" and exported.changes["rows"] == 1
+    assert exported.actor_name == "privacy"
+    assert exported.changes["rows"] == 1
     assert exported.changes["filters"] == {"_flt_3_action": "test_event"}
     assert verify_chain().ok
 
@@ -80,11 +84,11 @@ def test_export_by_date_range(client, login_as):
 
 
 def test_csv_cells_cannot_start_a_formula():
-    from app.audit.views import csv_cell
 
     for bad in ("=1+1", "+1", "-1", "@SUM(A1)"):
         assert csv_cell(bad) == "'" + bad
-    assert csv_cell("ok") == "ok" and csv_cell(None) == ""
+    assert csv_cell("ok") == "ok"
+    assert csv_cell(None) == ""
 
 
 def test_history_of_a_record(client, login_as, contact):
@@ -95,7 +99,9 @@ def test_history_of_a_record(client, login_as, contact):
     assert resp.status_code == 200
     body = resp.get_data(as_text=True)
     assert body.count("<tr>") == 3  # header + insert + update
-    assert "insert" in body and "update" in body and "Lovelace" not in body
+    assert "insert" in body
+    assert "update" in body
+    assert "Lovelace" not in body
     client.get("/logout/")
     login_as("agent")
     assert client.get(f"/auditlogmodelview/history/contact/{contact.id}").status_code == 403
@@ -107,12 +113,10 @@ def test_api_is_read_only_and_role_restricted(client, api):
     assert resp.status_code == 200
     assert {r["action"] for r in resp.get_json()["result"]} >= {"test_event", "other_event"}
     assert client.get("/api/v1/audit_log/", headers=api("agent")).status_code == 403
-    assert client.post("/api/v1/audit_log/", json={"action": "x"}, headers=api("admin")).status_code in (404, 405)
+    assert client.post("/api/v1/audit_log/", json={"action": "x"}, headers=api("admin")).status_code == 405
 
 
 def test_periodic_verify_raises_an_admin_visible_alert(app, client, login_as, jobs):
-    from app.audit.tasks import verify_chain_job
-    from app.core.queues import enqueue
 
     seed()
     enqueue(verify_chain_job)
@@ -130,7 +134,8 @@ def test_periodic_verify_raises_an_admin_visible_alert(app, client, login_as, jo
     enqueue(verify_chain_job)
     jobs(("default",))
     alert = service.current_alert()
-    assert alert is not None and alert["row_id"] is not None
+    assert alert is not None
+    assert alert["row_id"] is not None
     assert actions().count("audit_chain_broken") == 1
     login_as("admin")
     assert "Audit chain broken at row" in client.get("/").get_data(as_text=True)

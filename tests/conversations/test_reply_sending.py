@@ -10,8 +10,11 @@ from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
 from app import db
+from app.audit.models import AuditLog
+from app.contacts.models import Contact
 from app.conversations import services, tasks
-from app.conversations.models import Message
+from app.conversations.models import Conversation, Message
+from app.core.models import utcnow
 from app.core.queues import get_queue, get_redis
 
 
@@ -47,8 +50,10 @@ def test_send_marks_sent_with_mid_and_metadata(conversation, fakegraph, jobs):
     jobs(("outbound",))
     message = _reload(message)
     assert message.status == "sent"
-    assert message.mid and message.mid.startswith("m_")
-    assert message.sent_at is not None and message.attempts == 1
+    assert message.mid
+    assert message.mid.startswith("m_")
+    assert message.sent_at is not None
+    assert message.attempts == 1
     [sent] = _sends(fakegraph)
     assert sent["path"] == f"/v21.0/{conversation.page.fb_page_id}/messages"
     assert sent["json"]["recipient"] == {"id": conversation.contact.psid}
@@ -62,7 +67,8 @@ def test_retryable_error_backs_off_then_fails(conversation, fakegraph, jobs):
     message = services.queue_reply(conversation, "hello")
     jobs(("outbound",))
     message = _reload(message)
-    assert message.status == "queued" and message.attempts == 1
+    assert message.status == "queued"
+    assert message.attempts == 1
     assert message.next_attempt_at is not None
     delay = (message.next_attempt_at - message.send_started_at).total_seconds()
     assert 9 <= delay <= 11
@@ -91,7 +97,9 @@ def test_retryable_error_then_success(conversation, fakegraph, jobs):
     _run_scheduled_now()
     jobs(("outbound",))
     message = _reload(message)
-    assert message.status == "sent" and message.attempts == 2 and message.error_message is None
+    assert message.status == "sent"
+    assert message.attempts == 2
+    assert message.error_message is None
 
 
 def test_permanent_error_fails_at_once_with_reason(conversation, fakegraph, jobs):
@@ -99,7 +107,8 @@ def test_permanent_error_fails_at_once_with_reason(conversation, fakegraph, jobs
     message = services.queue_reply(conversation, "hello")
     jobs(("outbound",))
     message = _reload(message)
-    assert message.status == "failed" and message.error_code == "551"
+    assert message.status == "failed"
+    assert message.error_code == "551"
     assert "isn't available right now" in message.error_message
     assert _run_scheduled_now() == 0
     assert len(_sends(fakegraph)) == 1
@@ -138,7 +147,8 @@ def test_agent_retry_of_failed_message_requeues_it(conversation, fakegraph, jobs
     assert _reload(message).status == "queued"
     jobs(("outbound",))
     message = _reload(message)
-    assert message.status == "sent" and message.error_code is None
+    assert message.status == "sent"
+    assert message.error_code is None
     with pytest.raises(services.ReplyRefused, match="only a failed"):
         services.retry_message(message)
 
@@ -170,9 +180,6 @@ def test_replies_leave_in_order_with_two_workers(conversation, fakegraph, app):
 
 
 def _second_conversation(page, psid: str = "7009998887"):
-    from app.contacts.models import Contact
-    from app.conversations.models import Conversation
-    from app.core.models import utcnow
 
     contact = Contact(page=page, psid=psid, first_name="Grace", last_inbound_at=utcnow())
     conv = Conversation(page_id=page.id, contact=contact, status="open", last_inbound_at=contact.last_inbound_at)
@@ -245,7 +252,6 @@ def test_crash_before_the_graph_call_is_requeued_and_sent_once(conversation, fak
 
 
 def test_burst_shares_one_drain_job_and_commits_in_groups(conversation, fakegraph, jobs):
-    from app.audit.models import AuditLog
 
     for i in range(30):
         services.queue_reply(conversation, f"part {i}")
@@ -274,7 +280,8 @@ def test_retry_in_a_batch_holds_that_conversation_only(conversation, fakegraph, 
     b1 = services.queue_reply(other, "b1")
     jobs(("outbound",))
     a1, a2, b1 = _reload(a1), _reload(a2), _reload(b1)
-    assert (a1.status, a1.attempts) == ("queued", 1) and a1.next_attempt_at is not None
+    assert (a1.status, a1.attempts) == ("queued", 1)
+    assert a1.next_attempt_at is not None
     # released unsent, behind a1's retry
     assert (a2.status, a2.attempts, a2.send_started_at) == ("queued", 0, None)
     assert b1.status == "sent"

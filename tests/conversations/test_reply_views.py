@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from app import db
+from app.contacts.models import Contact
 from app.conversations import services
 from app.conversations.models import Conversation, Message
 from app.core.models import utcnow
 from app.core.queues import get_queue
-from tests.conftest import csrf_token_from
+from tests.helpers import csrf_token_from
 
 
 def _inbound(conversation, text: str, **extra) -> Message:
@@ -44,7 +45,8 @@ def test_view_escapes_message_text_and_unsafe_urls(login_as, conversation):
     assert "&lt;script&gt;alert(" in html
     assert "javascript:alert" not in html
     assert 'href="https://cdn.test/a.pdf"' in html
-    assert "Reply window" in html and "left" in html
+    assert "Reply window" in html
+    assert "left" in html
 
 
 def test_agent_replies_from_the_view_and_sees_status(login_as, conversation, fakegraph, jobs):
@@ -58,7 +60,8 @@ def test_agent_replies_from_the_view_and_sees_status(login_as, conversation, fak
     jobs(("outbound",))
     data = client.get(f"/conversations/{conversation.id}/poll?since=0").get_json()
     [polled] = [m for m in data["messages"] if m["id"] == message.id]
-    assert polled["status"] == "sent" and polled["text"] == "Hi <there>"
+    assert polled["status"] == "sent"
+    assert polled["text"] == "Hi <there>"
     html = client.get(f"/conversations/{conversation.id}").get_data(as_text=True)
     assert "Hi &lt;there&gt;" in html
 
@@ -149,24 +152,26 @@ def test_api_reply_agent_accepted_and_refusals_are_422(api, client, conversation
     resp = client.post(f"/api/v1/conversation/{conversation.id}/reply", json={"text": "hello"}, headers=headers)
     assert resp.status_code == 202, resp.get_data(as_text=True)
     body = resp.get_json()
-    assert body["status"] == "queued" and body["messaging_type"] == "RESPONSE"
+    assert body["status"] == "queued"
+    assert body["messaging_type"] == "RESPONSE"
     message = db.session.get(Message, body["id"])
     assert message.author.username == "agent"
     assert get_queue("outbound").count == 1
     resp = client.post(f"/api/v1/conversation/{conversation.id}/reply", json={"text": "x" * 2001}, headers=headers)
-    assert resp.status_code == 422 and "2000" in resp.get_json()["message"]
+    assert resp.status_code == 422
+    assert "2000" in resp.get_json()["message"]
     resp = client.post(f"/api/v1/conversation/{conversation.id}/reply", json={"text": 5}, headers=headers)
     assert resp.status_code == 400
     conversation.contact.last_inbound_at = conversation.last_inbound_at = utcnow() - timedelta(days=2)
     db.session.commit()
     monkeypatch.setitem(app.config, "HUMAN_AGENT_TAG_ENABLED", False)
     resp = client.post(f"/api/v1/conversation/{conversation.id}/reply", json={"text": "late"}, headers=headers)
-    assert resp.status_code == 422 and "24-hour" in resp.get_json()["message"]
+    assert resp.status_code == 422
+    assert "24-hour" in resp.get_json()["message"]
     assert db.session.query(Message).count() == 1
 
 
 def test_inbox_lists_open_unassigned_first_with_unread(login_as, conversation, page, app):
-    from app.contacts.models import Contact
 
     other_contact = Contact(page=page, psid="7001002999", first_name="Grace", last_inbound_at=utcnow())
     db.session.add(other_contact)
@@ -192,7 +197,8 @@ def test_inbox_lists_open_unassigned_first_with_unread(login_as, conversation, p
     assert '<span class="badge">3</span>' in html
     assert "Closedy" not in html
     mine = client.get("/conversations/?assignee=me").get_data(as_text=True)
-    assert "Grace" in mine and "Ada Lovelace" not in mine
+    assert "Grace" in mine
+    assert "Ada Lovelace" not in mine
 
 
 def test_thread_is_paged_newest_at_bottom(login_as, conversation):
@@ -210,10 +216,14 @@ def test_thread_is_paged_newest_at_bottom(login_as, conversation):
     db.session.commit()
     client = login_as("agent")
     html = client.get(f"/conversations/{conversation.id}").get_data(as_text=True)
-    assert "line-59" in html and "line-10" in html and "line-09" not in html
+    assert "line-59" in html
+    assert "line-10" in html
+    assert "line-09" not in html
     assert html.index("line-10") < html.index("line-59")
     messages, has_older = services.thread_page(conversation)
-    assert has_older and len(messages) == 50
+    assert has_older
+    assert len(messages) == 50
     older, more = services.thread_page(conversation, (messages[0].created_at, messages[0].id))
-    assert [m.text for m in older] == [f"line-{i:02d}" for i in range(10)] and not more
+    assert [m.text for m in older] == [f"line-{i:02d}" for i in range(10)]
+    assert not more
     assert "older messages" in html

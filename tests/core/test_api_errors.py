@@ -15,6 +15,9 @@ import pytest
 from sqlalchemy.exc import DataError, IntegrityError
 
 from app import db
+from app.conversations import services
+from app.privacy import decisions
+from app.privacy.requests import create_request
 from app.web.api_guard import database_refusal
 
 BIG_ID = "16436458822371"  # past PostgreSQL's integer
@@ -35,7 +38,6 @@ def admin(api) -> dict[str, str]:
 
 @pytest.fixture
 def privacy_request(contact):
-    from app.privacy.requests import create_request
 
     req = create_request("access", contact, source="staff")
     db.session.commit()
@@ -47,7 +49,7 @@ def privacy_request(contact):
 
 @pytest.mark.parametrize("pk", [BIG_ID, HUGE_ID])
 @pytest.mark.parametrize(
-    "method, url",
+    ("method", "url"),
     [
         ("get", "/api/v1/contact/{pk}"),
         ("put", "/api/v1/contact/{pk}"),
@@ -241,7 +243,7 @@ def test_odd_but_valid_unicode_is_stored(client, admin, page) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw, reason",
+    ("raw", "reason"),
     [
         ('{"page_id": 1, "psid": "n", "first_name": NaN}', "finite"),
         ('{"page_id": 1, "psid": "n", "first_name": Infinity}', "finite"),
@@ -293,7 +295,7 @@ class _Orig(Exception):
 
 
 @pytest.mark.parametrize(
-    "exc, status",
+    ("exc", "status"),
     [
         (IntegrityError("INSERT", {}, _Orig("UNIQUE constraint failed: page.fb_page_id")), 409),
         (IntegrityError("INSERT", {}, _Orig("Key (mid)=(m.1) already exists.", "23505")), 409),
@@ -305,7 +307,6 @@ class _Orig(Exception):
 def test_a_database_refusal_in_a_custom_action_is_the_clients(
     client, admin, monkeypatch, privacy_request, exc: Exception, status: int
 ) -> None:
-    from app.privacy import decisions
 
     def refused(*args: Any, **kwargs: Any) -> None:
         raise exc
@@ -314,7 +315,8 @@ def test_a_database_refusal_in_a_custom_action_is_the_clients(
     resp = client.post(f"/api/v1/privacy_request/{privacy_request.id}/approve", headers=admin)
     assert resp.status_code == status
     message = _json_reason(resp)
-    assert "INSERT" not in message and "SELECT" not in message
+    assert "INSERT" not in message
+    assert "SELECT" not in message
 
 
 def test_refusal_reasons_name_columns_not_values() -> None:
@@ -324,7 +326,6 @@ def test_refusal_reasons_name_columns_not_values() -> None:
 
 
 def test_a_bug_is_still_a_500_with_a_logged_traceback(client, api, conversation, monkeypatch, caplog) -> None:
-    from app.conversations import services
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("a stray bug")
@@ -344,7 +345,7 @@ def test_a_bug_is_still_a_500_with_a_logged_traceback(client, api, conversation,
 
 
 @pytest.mark.parametrize(
-    "body, status",
+    ("body", "status"),
     [
         ({"username": "admin", "password": "correct-horse-battery"}, 400),
         ({"username": "ad\x00min", "password": "x", "provider": "db"}, 400),

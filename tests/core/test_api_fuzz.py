@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from tests.conftest import api_token
+from tests.helpers import api_token
 
 # per operation and user: 30 operations x 2 users stay under a minute; raise it for a deeper
 # local run (API_FUZZ_EXAMPLES=200), the seed stays fixed

@@ -23,7 +23,9 @@ from app.core.scheduler import (
     run_scheduled_job,
     scheduler_status,
 )
-from tests.conftest import csrf_token_from
+from app.privacy import tasks
+from config import ConfigError, build_config
+from tests.helpers import csrf_token_from
 
 SWEEP = get_job("sweep_pending_events")
 RETENTION = get_job("run_retention")
@@ -57,7 +59,8 @@ def test_only_the_leader_enqueues_and_each_slot_once():
     assert (a.leading, b.leading) == (True, False)
     assert a.tick() == []  # not due yet
     clock.now += 60
-    assert b.tick() == [] and a.tick() == ["sweep_pending_events"]
+    assert b.tick() == []
+    assert a.tick() == ["sweep_pending_events"]
     assert len(_cron_job_ids("webhooks")) == 2
 
 
@@ -68,7 +71,8 @@ def test_standby_takes_over_when_the_lock_runs_out():
     get_redis().delete(LEADER_KEY)  # the leader died; its lock expired
     clock.now += 60
     assert b.tick() == ["sweep_pending_events"]  # continues the schedule the old leader kept
-    assert a.tick() == [] and not a.leading
+    assert a.tick() == []
+    assert not a.leading
 
 
 def test_two_leaders_still_enqueue_a_slot_once():
@@ -94,18 +98,21 @@ def test_cron_jobs_wait_for_their_time_and_catch_up_once_after_downtime():
     assert a.tick() == ["run_retention"]  # one catch-up run, not three
     assert a.tick() == []
     following = float(get_redis().hget(job_key("run_retention"), "next_run"))
-    assert following > clock.now and time.gmtime(following)[3:5] == (3, 30)
+    assert following > clock.now
+    assert time.gmtime(following)[3:5] == (3, 30)
 
 
 def test_run_records_success_and_is_idempotent_per_call(app):
     run_scheduled_job("flag_overdue", 123)
     [state] = [s for s in job_states(get_redis(), SCHEDULE) if s.job.name == "flag_overdue"]
-    assert state.status == CronStatus.OK and state.runs == 1 and state.failures == 0
-    assert state.last_success is not None and state.last_success >= state.last_start
+    assert state.status == CronStatus.OK
+    assert state.runs == 1
+    assert state.failures == 0
+    assert state.last_success is not None
+    assert state.last_success >= state.last_start
 
 
 def test_a_failing_job_is_recorded_logged_and_raised(app, monkeypatch, caplog):
-    from app.privacy import tasks
 
     def broken():
         raise RuntimeError("disk on fire")
@@ -114,7 +121,8 @@ def test_a_failing_job_is_recorded_logged_and_raised(app, monkeypatch, caplog):
     with caplog.at_level(logging.ERROR), pytest.raises(RuntimeError):
         run_scheduled_job("flag_overdue", 7)
     [state] = [s for s in job_states(get_redis(), SCHEDULE) if s.job.name == "flag_overdue"]
-    assert state.status == CronStatus.FAILING and state.failures == 1
+    assert state.status == CronStatus.FAILING
+    assert state.failures == 1
     assert state.last_error == "RuntimeError: disk on fire"
     record = next(r for r in caplog.records if "scheduled job flag_overdue failed" in r.getMessage())
     assert record.exc_info is not None  # the traceback is in the log
@@ -125,12 +133,15 @@ def test_overdue_after_twice_the_period_without_success():
     now = time.time()
     conn.hset(job_key("sweep_pending_events"), mapping={"first_scheduled": now - 100, "next_run": now - 40})
     [state] = job_states(conn, (SWEEP,), now)
-    assert state.overdue is False and state.status == CronStatus.WAITING
+    assert state.overdue is False
+    assert state.status == CronStatus.WAITING
     [state] = job_states(conn, (SWEEP,), now + 30)  # 130 s > 2 × 60 s
-    assert state.overdue is True and state.status == CronStatus.LATE
+    assert state.overdue is True
+    assert state.status == CronStatus.LATE
     conn.hset(job_key("sweep_pending_events"), "last_success", now + 25)
     [state] = job_states(conn, (SWEEP,), now + 30)
-    assert state.overdue is False and state.status == CronStatus.OK
+    assert state.overdue is False
+    assert state.status == CronStatus.OK
 
 
 def test_scheduler_status_follows_the_heartbeat():
@@ -140,7 +151,8 @@ def test_scheduler_status_follows_the_heartbeat():
     conn.hset(STATUS_KEY, mapping={"heartbeat": time.time() - 5, "leader": "host:1:abc"})
     assert scheduler_status(conn, 15).up is True
     down = scheduler_status(conn, 15, now=time.time() + 60)
-    assert down.up is False and "the scheduler is down" in down.reason
+    assert down.up is False
+    assert "the scheduler is down" in down.reason
 
 
 def test_overrides_are_validated():
@@ -152,7 +164,6 @@ def test_overrides_are_validated():
 
 
 def test_bad_overrides_stop_start_up(monkeypatch):
-    from config import ConfigError, build_config
 
     monkeypatch.setenv("CRON_OVERRIDES", "sweep=1")
     with pytest.raises(ConfigError, match="CRON_OVERRIDES entry 'sweep=1'"):
@@ -171,7 +182,8 @@ def test_health_endpoint_is_503_without_a_scheduler_and_200_with_one(client):
     resp = client.get("/healthz/scheduler")
     assert resp.status_code == 200, resp.get_json()
     body = resp.get_json()
-    assert body["status"] == "ok" and body["jobs"]["sweep_pending_events"]["status"] == "waiting"
+    assert body["status"] == "ok"
+    assert body["jobs"]["sweep_pending_events"]["status"] == "waiting"
 
 
 def test_health_endpoint_is_503_when_a_job_is_overdue(client):
@@ -206,8 +218,10 @@ def test_queues_page_shows_jobs_and_a_dead_scheduler(login_as):
     get_redis().hset(STATUS_KEY, mapping={"heartbeat": time.time(), "leader": "h:1:x"})
     record_restart(get_redis(), -9)
     html = client.get("/admin/queues/").get_data(as_text=True)
-    assert "Scheduler running" in html and "Scheduler down." not in html
-    assert "died 1 time(s)" in html and "exit code -9" in html
+    assert "Scheduler running" in html
+    assert "Scheduler down." not in html
+    assert "died 1 time(s)" in html
+    assert "exit code -9" in html
 
 
 def test_run_now_queues_the_job_and_audits_it(login_as):
@@ -245,7 +259,8 @@ def test_cli_lists_and_runs_jobs(app):
     assert result.exit_code == 2
     assert "no scheduled job named 'sweep'; known jobs: sweep_pending_events" in result.output
     result = runner.invoke(args=["omnicrm", "jobs", "run", "reconcile_sending", "--enqueue"])
-    assert result.exit_code == 0 and get_queue("outbound").count == 1
+    assert result.exit_code == 0
+    assert get_queue("outbound").count == 1
 
 
 def test_cli_check_fails_while_the_scheduler_is_down(app):
@@ -265,4 +280,6 @@ def test_public_health_body_names_no_host_or_error(client):
         job_key("flag_overdue"), mapping={"last_error": "OperationalError: password=hunter2", "last_error_at": 1}
     )
     body = client.get("/healthz/scheduler").get_data(as_text=True)
-    assert "db-host-7" not in body and "4242" not in body and "hunter2" not in body
+    assert "db-host-7" not in body
+    assert "4242" not in body
+    assert "hunter2" not in body

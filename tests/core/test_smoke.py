@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.conftest import login
+from tests.helpers import login
 
 
 def test_login_page_renders(client):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
 from app import db
+from app.contacts.models import Contact
 from app.conversations.models import Conversation, Message
 from app.core.models import utcnow
 from app.dashboard import charts, services
@@ -82,7 +83,6 @@ def test_panels_follow_the_role(login_as, conversation, user, present, absent):
 
 
 def test_counts_waiting_list_and_links(app, login_as, conversation, page):
-    from app.contacts.models import Contact
 
     now = utcnow()
     # conversation: contact wrote last, 3 hours ago -> waiting
@@ -132,13 +132,15 @@ def test_messages_per_day_groups_in_sql_and_zero_fills(conversation):
     data = services.messages_per_day(now=now)
     assert len(data["days"]) == 30
     assert data["days"][-1] == now.date()
-    assert data["in"][-2] == 2 and data["out"][-2] == 1
-    assert data["in"][-1] == 0 and data["out"][-1] == 1
-    assert sum(data["in"]) == 2 and sum(data["out"]) == 2
+    assert data["in"][-2] == 2
+    assert data["out"][-2] == 1
+    assert data["in"][-1] == 0
+    assert data["out"][-1] == 1
+    assert sum(data["in"]) == 2
+    assert sum(data["out"]) == 2
 
 
 def test_median_first_response_per_day(page):
-    from app.contacts.models import Contact
 
     now = utcnow().replace(hour=12, minute=0, second=0, microsecond=0)
     delays = [10, 20, 60]  # minutes, all answered "yesterday" -> median 20
@@ -210,7 +212,9 @@ def test_privacy_officer_sees_status_counts_and_overdue(login_as):
     db.session.commit()
 
     counts = services.privacy_by_status()
-    assert counts["pending"] == 2 and counts["approved"] == 1 and counts["complete"] == 1
+    assert counts["pending"] == 2
+    assert counts["approved"] == 1
+    assert counts["complete"] == 1
     assert counts["canceled"] == 0
     overdue = services.privacy_overdue(now=now)
     assert overdue["count"] == 2
@@ -226,13 +230,15 @@ def test_charts_render_inline_svg_without_external_assets(login_as, conversation
     db.session.commit()
     client = login_as("agent")
     html = client.get("/").get_data(as_text=True)
-    assert '<svg id="chart-volume"' in html and '<svg id="chart-response"' in html
+    assert '<svg id="chart-volume"' in html
+    assert '<svg id="chart-response"' in html
     assert re.search(r'<rect class="bar series-in"[^>]*height="(?!0")', html), "today's inbound bar is drawn"
     # every script and stylesheet is served by us: no CDN
     for url in re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html):
         assert url.startswith("/"), url
     css = client.get("/static/omnicrm/omnicrm.css")
-    assert css.status_code == 200 and b".omni-chart" in css.data
+    assert css.status_code == 200
+    assert b".omni-chart" in css.data
 
 
 def test_contact_names_are_escaped_on_the_dashboard(login_as, conversation):
@@ -245,7 +251,6 @@ def test_contact_names_are_escaped_on_the_dashboard(login_as, conversation):
 
 
 def test_chart_geometry():
-    from datetime import date
 
     days = [date(2026, 1, d) for d in range(1, 4)]
     chart = charts.grouped_bars(days, [("in", "series-in", [0, 5, 10]), ("out", "series-out", [1, 0, 0])])
@@ -255,5 +260,6 @@ def test_chart_geometry():
     assert chart.y_ticks[-1][1] == "10"
     assert not chart.empty
     line = charts.line(days, [None, 3.5, None], "median", "m")
-    assert len(line.dots) == 1 and "," in line.points
+    assert len(line.dots) == 1
+    assert "," in line.points
     assert charts.line(days, [None, None, None], "median").empty

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from app import db
 from app.audit.models import AuditLog
 from app.core.queues import enqueue, get_queue
-from tests.conftest import csrf_token_from
+from tests.helpers import csrf_token_from
 
 
 def _failed_job(jobs, payload: str = "{not json"):
@@ -61,7 +61,8 @@ def test_requeue_one_needs_csrf_and_moves_the_job(login_as, jobs):
     assert q.failed_job_registry.count == 0
     assert job.id in q.job_ids
     row = db.session.scalars(select(AuditLog).where(AuditLog.action == "job_requeue")).one()
-    assert row.entity_id == job.id and row.actor_name == "admin"
+    assert row.entity_id == job.id
+    assert row.actor_name == "admin"
 
 
 def test_requeue_bad_input_is_a_message_not_a_500(login_as, jobs):
@@ -81,5 +82,6 @@ def test_requeue_all(login_as, jobs):
     token = csrf_token_from(client.get("/admin/queues/").get_data(as_text=True))
     resp = client.post("/admin/queues/requeue-all", data={"csrf_token": token}, follow_redirects=True)
     assert "2 failed job(s) requeued." in resp.get_data(as_text=True)
-    assert get_queue("outbound").count == 1 and get_queue("privacy").count == 1
+    assert get_queue("outbound").count == 1
+    assert get_queue("privacy").count == 1
     assert get_queue("outbound").failed_job_registry.count == 0

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from app.devtools.fakegraph import FakeGraph
-from app.messenger.client import GraphClient, RetryableGraphError, appsecret_proof
+from app.messenger.client import GraphClient, PermanentGraphError, RetryableGraphError, appsecret_proof
 
 APP_SECRET = "webhook-secret"
 APP_ID = "777000111"
@@ -62,7 +62,7 @@ class _Receiver:
         self.server.server_close()
 
 
-@pytest.fixture()
+@pytest.fixture
 def fake() -> Iterator[FakeGraph]:
     with FakeGraph(app_secret=APP_SECRET, app_id=APP_ID, page_id=PAGE_ID, timeout_sleep=5) as fg:
         yield fg
@@ -154,7 +154,7 @@ def test_control_endpoint_switches(fake: FakeGraph) -> None:
         with pytest.raises(RetryableGraphError) as info:
             client.send_message(PAGE_ID, TOKEN, PSID, "x")
         assert info.value.code == 613
-        with pytest.raises(Exception) as perr:
+        with pytest.raises(PermanentGraphError) as perr:
             client.get_profile(PSID, TOKEN)
         assert getattr(perr.value, "code", None) == 2018218
 

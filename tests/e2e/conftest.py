@@ -27,7 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
+import redis
+from playwright.sync_api import sync_playwright
+
+from app.core.embedded_redis import stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
@@ -128,7 +133,6 @@ def _database_url() -> str | None:
 
 def _fresh_postgres(url: str) -> None:
     """Create the e2e database if needed and empty it (never touches the suite's database)."""
-    import psycopg
 
     parts = urlsplit(url)
     admin_url = urlunsplit(parts._replace(path="/postgres"))
@@ -202,8 +206,6 @@ def live_app() -> Iterator[LiveApp]:
     else:
         env.pop("DATABASE_URL", None)
     if os.environ.get("REDIS_URL"):
-        import redis
-
         redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     live = LiveApp(base_url=base_url, graph_url=graph_url, page_id=DEMO_PAGE_ID, env=env, tmp=tmp)
     try:
@@ -243,8 +245,6 @@ def live_app() -> Iterator[LiveApp]:
         for proc in reversed(list(live.procs.values())):
             _stop(proc)
         if not os.environ.get("REDIS_URL"):
-            from app.core.embedded_redis import stop_server
-
             stop_server(tmp)  # the embedded Redis the app started in its instance folder
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -270,7 +270,6 @@ def browser_context(live_app, tmp_path_factory):
             "`make test` runs them only when it is installed.",
             pytrace=False,
         )
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
@@ -325,6 +324,6 @@ def shot():
 
 
 @pytest.fixture(autouse=True)
-def _app_context() -> Iterator[None]:
+def _app_context() -> None:
     """Overrides the suite's autouse fixture: e2e tests never touch the in-process app."""
-    yield
+    return

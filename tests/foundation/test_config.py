@@ -6,6 +6,9 @@ import pytest
 from cryptography.fernet import Fernet
 
 import config
+from app import db
+from app.contacts.models import Contact
+from app.pages.models import Page
 
 PROD = {
     "OMNICRM_ENV": "production",
@@ -65,16 +68,14 @@ def test_psid_hash_key_is_required_in_production(prod_env):
 
 
 def test_demo_is_refused_in_production(app, monkeypatch):
-    from app.contacts.models import Contact
-    from app.pages.models import Page
 
     monkeypatch.setitem(app.config, "OMNICRM_ENV", "production")
     result = app.test_cli_runner().invoke(args=["omnicrm", "demo", "--contacts", "1"])
     assert result.exit_code == 1
     assert "refusing to seed demo data in production" in result.output
-    from app import db
 
-    assert db.session.query(Page).count() == 0 and db.session.query(Contact).count() == 0
+    assert db.session.query(Page).count() == 0
+    assert db.session.query(Contact).count() == 0
 
 
 def test_unknown_environment_is_refused(monkeypatch):

@@ -11,7 +11,7 @@ from app.contacts.models import Contact
 from app.conversations.models import Conversation, Message
 from app.core.models import utcnow
 from app.pages.models import Page
-from tests.conftest import login
+from tests.helpers import login
 
 
 @contextmanager

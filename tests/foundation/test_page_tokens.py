@@ -6,7 +6,7 @@ import logging
 
 from app import db
 from app.pages.models import Page
-from tests.conftest import csrf_token_from, login
+from tests.helpers import csrf_token_from, login
 
 TOKEN = "EAAGsecretTOKENvalue9876ZQ"
 
@@ -70,7 +70,9 @@ def test_cli_page_add_reads_token_from_stdin(app):
         args=["omnicrm", "page", "add", "--page-id", "8080", "--name", "CLI page"], input=TOKEN + "\n"
     )
     assert result.exit_code == 0, result.output
-    assert TOKEN not in result.output and TOKEN[-4:] in result.output
+    assert TOKEN not in result.output
+    assert TOKEN[-4:] in result.output
     assert db.session.query(Page).filter_by(fb_page_id="8080").one().access_token == TOKEN
     bad = runner.invoke(args=["omnicrm", "page", "add", "--page-id", "abc", "--name", "x"], input=TOKEN)
-    assert bad.exit_code == 2 and "numeric" in bad.output
+    assert bad.exit_code == 2
+    assert "numeric" in bad.output

@@ -26,13 +26,13 @@ PAGE_ID = "1122334455"
 PSID = "9988776655443322"
 
 
-@pytest.fixture()
+@pytest.fixture
 def fake() -> Iterator[FakeGraph]:
     with FakeGraph(app_secret=APP_SECRET, page_id=PAGE_ID, timeout_sleep=5) as fg:
         yield fg
 
 
-@pytest.fixture()
+@pytest.fixture
 def client(fake: FakeGraph) -> Iterator[GraphClient]:
     with GraphClient(fake.base_url, "v21.0", APP_SECRET, connect_timeout=1, read_timeout=0.5) as c:
         yield c

@@ -81,7 +81,8 @@ def test_failed_migration_stops_the_container_before_serving(fake_bin):
 
 def test_default_role_is_web_and_extra_args_reach_gunicorn(fake_bin):
     rc, calls = _run(fake_bin)
-    assert rc == 0 and calls == ["gunicorn --config gunicorn.conf.py run:app"]
+    assert rc == 0
+    assert calls == ["gunicorn --config gunicorn.conf.py run:app"]
     fake_bin[1].unlink()
     rc, calls = _run(fake_bin, "web", "--workers", "2")
     assert calls == ["gunicorn --config gunicorn.conf.py --workers 2 run:app"]
@@ -103,7 +104,8 @@ def test_other_roles(fake_bin, role, expected):
 
 def test_any_other_command_runs_as_is(fake_bin):
     rc, calls = _run(fake_bin, "flask", "--app", "run", "omnicrm", "audit", "verify")
-    assert rc == 0 and calls == ["flask --app run omnicrm audit verify"]
+    assert rc == 0
+    assert calls == ["flask --app run omnicrm audit verify"]
 
 
 def test_entrypoint_passes_shellcheck_style_basics():
@@ -134,7 +136,9 @@ def test_gunicorn_conf_reads_the_environment():
     assert conf["bind"] == "0.0.0.0:8000"
     assert 1 <= conf["workers"] <= 8
     conf = _load_gunicorn_conf(PORT="9001", WEB_CONCURRENCY="3", GUNICORN_THREADS="2")
-    assert conf["bind"] == "0.0.0.0:9001" and conf["workers"] == 3 and conf["threads"] == 2
+    assert conf["bind"] == "0.0.0.0:9001"
+    assert conf["workers"] == 3
+    assert conf["threads"] == 2
 
 
 def test_gunicorn_access_log_never_prints_query_strings():
@@ -206,7 +210,8 @@ def test_compose_services_roles_and_scaling():
     assert services["scheduler"]["command"] == ["scheduler"]
     assert services["migrate"]["command"] == ["migrate"]
     # scalable with --scale worker=N: no fixed name, no host port
-    assert "container_name" not in services["worker"] and "ports" not in services["worker"]
+    assert "container_name" not in services["worker"]
+    assert "ports" not in services["worker"]
     # web waits for the one-shot migration; no replica migrates by itself
     assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     for name in ("web", "worker", "scheduler", "migrate"):
@@ -222,7 +227,8 @@ def test_compose_scheduler_starts_the_scheduler_like_worker_py():
     services = _compose()["services"]
     entrypoint = ENTRYPOINT.read_text()
     scheduler_line = re.search(r"^  scheduler\)\n\s+exec (.+)$", entrypoint, re.M).group(1)
-    assert scheduler_line.startswith("python worker.py") and "--no-cron" not in scheduler_line
+    assert scheduler_line.startswith("python worker.py")
+    assert "--no-cron" not in scheduler_line
     worker_line = re.search(r"^  worker\)\n\s+exec (.+)$", entrypoint, re.M).group(1)
     assert "--no-cron" in worker_line
     assert services["scheduler"]["healthcheck"]["test"] == ["CMD", "flask", "--app", "run", "omnicrm", "jobs", "check"]
@@ -246,10 +252,13 @@ def test_dockerfile_is_multi_stage_non_root_gunicorn():
     assert stages == [("python:3.11-slim", "build"), ("python:3.11-slim", "runtime")]
     runtime = text.split("AS runtime", 1)[1]
     user = re.findall(r"^USER (\S+)$", runtime, re.M)
-    assert user and not user[-1].startswith(("root", "0"))
+    assert user
+    assert not user[-1].startswith(("root", "0"))
     assert "COPY --from=build /opt/venv /opt/venv" in runtime
-    assert "gcc" not in runtime and "build-essential" not in runtime
-    assert 'ENTRYPOINT ["omnicrm-entrypoint"]' in runtime and 'CMD ["web"]' in runtime
+    assert "gcc" not in runtime
+    assert "build-essential" not in runtime
+    assert 'ENTRYPOINT ["omnicrm-entrypoint"]' in runtime
+    assert 'CMD ["web"]' in runtime
     # everything the image copies exists in the repository
     for src in re.findall(r"^COPY (?!--from)(.+) \S+$", text, re.M):
         for part in src.split():

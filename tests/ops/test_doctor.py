@@ -40,7 +40,9 @@ def test_wrong_encryption_keys_fail_and_say_which_value(app, installation):
         code, lines = doctor(app)
     finally:
         crypto.configure(app.config["ENCRYPTION_KEYS"])
-    assert code == 1 and lines["keys"].startswith("FAIL") and "ENCRYPTION_KEYS" in lines["keys"]
+    assert code == 1
+    assert lines["keys"].startswith("FAIL")
+    assert "ENCRYPTION_KEYS" in lines["keys"]
     assert lines["audit"].startswith("OK")
 
 
@@ -51,7 +53,9 @@ def test_a_wrong_psid_hash_key_fails(app, installation):
         code, lines = doctor(app)
     finally:
         app.config["PSID_HASH_KEY"] = old
-    assert code == 1 and lines["psid_hash_key"].startswith("FAIL") and "PSID_HASH_KEY" in lines["psid_hash_key"]
+    assert code == 1
+    assert lines["psid_hash_key"].startswith("FAIL")
+    assert "PSID_HASH_KEY" in lines["psid_hash_key"]
 
 
 def test_a_wrong_secret_key_fails_the_audit_head(app, installation):
@@ -61,7 +65,9 @@ def test_a_wrong_secret_key_fails_the_audit_head(app, installation):
         code, lines = doctor(app)
     finally:
         app.config["SECRET_KEY"] = old
-    assert code == 1 and lines["audit"].startswith("FAIL") and "SECRET_KEY" in lines["audit"]
+    assert code == 1
+    assert lines["audit"].startswith("FAIL")
+    assert "SECRET_KEY" in lines["audit"]
 
 
 def test_a_database_behind_the_code_fails_migrations(app, installation):
@@ -73,7 +79,9 @@ def test_a_database_behind_the_code_fails_migrations(app, installation):
     finally:
         db.session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": current})
         db.session.commit()
-    assert code == 1 and lines["migrations"].startswith("FAIL") and "flask db upgrade" in lines["migrations"]
+    assert code == 1
+    assert lines["migrations"].startswith("FAIL")
+    assert "flask db upgrade" in lines["migrations"]
 
 
 def test_unreachable_redis_fails(app, installation):
@@ -83,4 +91,6 @@ def test_unreachable_redis_fails(app, installation):
         code, lines = doctor(app)
     finally:
         app.config["REDIS_URL"] = old
-    assert code == 1 and lines["redis"].startswith("FAIL") and "REDIS_URL" in lines["redis"]
+    assert code == 1
+    assert lines["redis"].startswith("FAIL")
+    assert "REDIS_URL" in lines["redis"]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import create_engine
+
+from app import db
+
 
 def test_healthz_and_readyz_ok(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
@@ -23,9 +27,6 @@ def test_readyz_is_503_when_redis_is_unreachable(app, client):
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(app, client):
-    from sqlalchemy import create_engine
-
-    from app import db
 
     engines = db._app_engines[app]  # Flask-SQLAlchemy's per-app engine map
     real = engines[None]

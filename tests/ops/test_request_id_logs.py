@@ -58,6 +58,8 @@ def test_request_without_header_gets_a_fresh_id_that_the_job_reuses(app, jobs):
     finally:
         logger.removeHandler(handler)
     rid = job.meta["request_id"]
-    assert rid and len(rid) == 32
+    assert rid
+    assert len(rid) == 32
     line = json.loads(stream.getvalue().splitlines()[-1])
-    assert line["msg"] == "job ran m2" and line["request_id"] == rid
+    assert line["msg"] == "job ran m2"
+    assert line["request_id"] == rid

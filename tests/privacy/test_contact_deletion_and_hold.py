@@ -10,7 +10,7 @@ from app.contacts.models import Contact
 from app.privacy import decisions
 from app.privacy.exceptions import PrivacyError
 from app.privacy.models import PrivacyRequest
-from tests.conftest import csrf_token_from, login
+from tests.helpers import csrf_token_from, login
 
 
 def _still_there(contact_id: int) -> bool:

@@ -62,7 +62,8 @@ def test_good_request_creates_erasure_for_resolved_contact(client, app, secret, 
         "pending",
         contact.id,
     )
-    assert req.requested_by_id is None and req.subject_ref
+    assert req.requested_by_id is None
+    assert req.subject_ref
     # Meta retries the same callback: same code, no second request
     again = client.post(URL, data={"signed_request": signed(good_payload(), secret)})
     assert again.get_json()["confirmation_code"] == code
@@ -70,10 +71,13 @@ def test_good_request_creates_erasure_for_resolved_contact(client, app, secret, 
     # the public status page: status and dates only
     html = client.get(f"/privacy/deletion/{code}")
     text = html.get_data(as_text=True)
-    assert html.status_code == 200 and "pending" in text
-    assert "Ada" not in text and contact.psid not in text
+    assert html.status_code == 200
+    assert "pending" in text
+    assert "Ada" not in text
+    assert contact.psid not in text
     data = client.get(f"/privacy/deletion/{code}", headers={"Accept": "application/json"}).get_json()
-    assert data["status"] == "pending" and set(data) == {
+    assert data["status"] == "pending"
+    assert set(data) == {
         "confirmation_code",
         "status",
         "received_at",
@@ -93,7 +97,8 @@ def test_callback_then_officer_approves_and_status_completes(client, app, secret
     decisions.approve(req, app.appbuilder.sm.find_user(username="privacy").id)
     jobs(("privacy",))
     data = client.get(f"/privacy/deletion/{code}", headers={"Accept": "application/json"}).get_json()
-    assert data["status"] == "complete" and data["completed_at"]
+    assert data["status"] == "complete"
+    assert data["completed_at"]
 
 
 def test_no_matching_data_is_recorded(client, secret, fakegraph, page):
@@ -110,7 +115,8 @@ def test_no_matching_data_is_recorded(client, secret, fakegraph, page):
 def test_graph_failure_still_answers(client, secret, fakegraph, contact):
     fakegraph.fail_next(code=None, http_status=500, count=5)
     resp = client.post(URL, data={"signed_request": signed(good_payload("8080"), secret)})
-    assert resp.status_code == 200 and resp.get_json()["confirmation_code"]
+    assert resp.status_code == 200
+    assert resp.get_json()["confirmation_code"]
     assert db.session.query(PrivacyRequest).one().result == "no matching data"
 
 
@@ -156,13 +162,15 @@ def test_tampered_payload_is_400(client, secret):
     sig, _ = good.split(".")
     forged = f"{sig}.{b64(json.dumps(good_payload('2')).encode())}"
     resp = client.post(URL, data={"signed_request": forged})
-    assert resp.status_code == 400 and "signature" in resp.get_json()["error"]
+    assert resp.status_code == 400
+    assert "signature" in resp.get_json()["error"]
 
 
 def test_unknown_code_is_404(client):
     assert client.get("/privacy/deletion/doesnotexist").status_code == 404
     resp = client.get("/privacy/deletion/nope", headers={"Accept": "application/json"})
-    assert resp.status_code == 404 and resp.get_json()["error"]
+    assert resp.status_code == 404
+    assert resp.get_json()["error"]
     assert client.get("/privacy/deletion/%3Cscript%3E").status_code == 404
 
 
@@ -174,7 +182,8 @@ def test_signature_is_checked_before_the_payload_is_parsed(client, secret):
     forged = f"{b64(b'x' * 32)}.{b64(deep)}"
     assert len(forged) < 8192
     resp = client.post(URL, data={"signed_request": forged})
-    assert resp.status_code == 400 and "signature" in resp.get_json()["error"]
+    assert resp.status_code == 400
+    assert "signature" in resp.get_json()["error"]
 
 
 @pytest.mark.parametrize(
@@ -202,9 +211,11 @@ def test_hostile_signed_requests_are_400(client, secret, make, reason):
 
 def test_deeply_nested_json_body_is_400(client):
     resp = client.post(URL, data=b"[" * 100_000, content_type="application/json")
-    assert resp.status_code == 400 and resp.get_json()["error"]
+    assert resp.status_code == 400
+    assert resp.get_json()["error"]
     resp = client.post(URL, json={"signed_request": 5})
-    assert resp.status_code == 400 and "missing" in resp.get_json()["error"]
+    assert resp.status_code == 400
+    assert "missing" in resp.get_json()["error"]
 
 
 def test_status_code_lookup_is_exact(client, contact):

@@ -9,6 +9,7 @@ import os
 import zipfile
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
 
 from app import db
@@ -20,15 +21,10 @@ from app.privacy import decisions, export, export_file, requests, retention
 from app.privacy.exceptions import PrivacyError
 from app.privacy.models import PrivacyRequest
 from app.webhooks.models import WebhookEvent
+from tests.helpers import uid
 
 PSID = "7001002003"
 TEXTS = ['=HYPERLINK("http://evil")', "+41 79 123 45 67", "-minus start", "@SUM(A1)", "my secret diagnosis 4711"]
-
-
-def uid(username: str) -> int:
-    from flask import current_app
-
-    return current_app.appbuilder.sm.find_user(username=username).id
 
 
 def add_messages(conversation: Conversation, texts: list[str]) -> None:
@@ -80,11 +76,15 @@ def open_export(req: PrivacyRequest) -> zipfile.ZipFile:
 def test_export_contents_and_csv_guard(contact, conversation, jobs):
     add_messages(conversation, TEXTS)
     req = run(requests.create_request("access", contact, requested_by_id=uid("agent")), jobs)
-    assert req.status == "complete" and req.export_path and os.path.exists(req.export_path)
+    assert req.status == "complete"
+    assert req.export_path
+    assert os.path.exists(req.export_path)
     assert timedelta(days=6, hours=23) < req.export_expires_at - utcnow() <= timedelta(days=7)
     with open(req.export_path, "rb") as fh:
         stored = fh.read()
-    assert b"PK" not in stored[:20] and PSID.encode() not in stored and b"diagnosis" not in stored
+    assert b"PK" not in stored[:20]
+    assert PSID.encode() not in stored
+    assert b"diagnosis" not in stored
     zf = open_export(req)
     assert sorted(zf.namelist()) == ["README.txt", "contact.json", "messages.csv", "messages.json"]
     contact_doc = json.loads(zf.read("contact.json"))
@@ -107,7 +107,8 @@ def test_export_download_roles_expiry_and_purge(login_as, client, contact, conve
     client.get("/logout/")
     po = login_as("privacy")
     resp = po.get(f"/privacyrequestmodelview/export/{req.id}")
-    assert resp.status_code == 200 and resp.mimetype == "application/zip"
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/zip"
     assert zipfile.ZipFile(io.BytesIO(resp.get_data())).read("contact.json")
     # expired link: refused, then the file is purged
     req.export_expires_at = utcnow() - timedelta(seconds=1)
@@ -176,7 +177,9 @@ def test_erasure_leaves_nothing(contact, conversation, page, jobs):
     assert "erased 5 messages, 1 conversations, 2 webhook events, 1 export files" == req.result
     assert _scan(secrets) == []
     tomb = db.session.get(Contact, contact.id)
-    assert tomb.erased_at is not None and tomb.psid is None and tomb.display_name == "[erased contact]"
+    assert tomb.erased_at is not None
+    assert tomb.psid is None
+    assert tomb.display_name == "[erased contact]"
     assert tomb.psid_hash == crypto.keyed_hash(PSID)
     # the other contact is untouched
     assert db.session.query(Message).filter_by(conversation_id=other_conv.id).count() == 1
@@ -198,7 +201,6 @@ def test_late_event_after_erasure_is_swept(contact, conversation, page, jobs):
 
 def test_erased_contact_rejects_further_requests(contact, jobs):
     run(requests.create_request("erasure", contact, requested_by_id=uid("agent")), jobs)
-    import pytest
 
     with pytest.raises(PrivacyError, match="erased"):
         requests.create_request("access", db.session.get(Contact, contact.id), requested_by_id=uid("agent"))

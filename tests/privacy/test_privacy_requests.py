@@ -5,19 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import csrf_token_from, login
+from flask_appbuilder.security.sqla.models import User
 
 from app import db
+from app.contacts import services as contact_services
+from app.contacts.models import Contact
 from app.core.models import utcnow
 from app.privacy import accounts, deadlines, decisions, processing, requests, retention
 from app.privacy.exceptions import PrivacyError
 from app.privacy.models import PrivacyRequest
-
-
-def uid(username: str) -> int:
-    from flask import current_app
-
-    return current_app.appbuilder.sm.find_user(username=username).id
+from tests.helpers import csrf_token_from, login, uid
 
 
 @pytest.mark.parametrize(
@@ -91,7 +88,6 @@ def test_four_eyes_and_deny_reason(contact):
     ],
 )
 def test_approve_process_complete(contact, jobs, request_type, details, check):
-    from app.contacts.models import Contact
 
     req = requests.create_request(request_type, contact, requested_by_id=uid("agent"), details=details)
     decisions.approve(req, uid("privacy"))
@@ -100,7 +96,8 @@ def test_approve_process_complete(contact, jobs, request_type, details, check):
     db.session.expire_all()
     req = db.session.get(PrivacyRequest, req.id)
     assert (req.status, req.progress) == ("complete", 100)
-    assert req.completed_at is not None and req.result
+    assert req.completed_at is not None
+    assert req.result
     assert check(db.session.get(Contact, contact.id))
 
 
@@ -133,8 +130,10 @@ def test_legal_hold_blocks_erasure(contact, jobs):
     jobs(("privacy",))
     db.session.expire_all()
     req = db.session.get(PrivacyRequest, req.id)
-    assert req.status == "error" and "legal hold" in req.error
-    assert contact.psid == "7001002003" and contact.erased_at is None
+    assert req.status == "error"
+    assert "legal hold" in req.error
+    assert contact.psid == "7001002003"
+    assert contact.erased_at is None
     # lifted: retry completes it
     contact.legal_hold = False
     db.session.commit()
@@ -143,7 +142,8 @@ def test_legal_hold_blocks_erasure(contact, jobs):
     jobs(("privacy",))
     db.session.expire_all()
     assert db.session.get(PrivacyRequest, req.id).status == "complete"
-    assert contact.erased_at is not None and contact.psid is None
+    assert contact.erased_at is not None
+    assert contact.psid is None
 
 
 def test_cancel_and_retry_rules(contact):
@@ -159,7 +159,6 @@ def test_cancel_and_retry_rules(contact):
 
 
 def test_minor_opens_one_erasure(contact):
-    from app.contacts import services as contact_services
 
     contact.is_minor = True
     db.session.commit()
@@ -179,7 +178,6 @@ def test_flag_overdue_once(contact):
 
 
 def test_account_deletion_anonymises(app):
-    from flask_appbuilder.security.sqla.models import User
 
     sm = app.appbuilder.sm
     user = sm.add_user("leaver", "Lee", "Ver", "leaver@example.test", [sm.find_role("Agent")], "correct-horse-battery")
@@ -229,7 +227,8 @@ def test_admin_requests_account_deletion_from_the_users_grid(app, login_as):
         agent_token = csrf_token_from(agent.get("/resetmypassword/form").get_data(as_text=True))
         form = {"action": "request_deletion", "rowid": [str(user.id)], "csrf_token": agent_token}
         resp = agent.post("/users/action_post", data=form)
-        assert resp.status_code in (302, 403), resp.get_data(as_text=True)[:300]
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+        assert resp.headers["Location"] == "."  # FAB refuses the action with a flash and a redirect
     assert len(db.session.scalars(db.select(PrivacyRequest).filter_by(subject_user_id=user.id)).all()) == 1
 
 
@@ -239,7 +238,8 @@ def test_admin_requests_account_deletion_from_the_users_grid(app, login_as):
 def test_agent_creates_from_contact_page_but_cannot_approve(login_as, contact):
     client = login_as("agent")
     show = client.get(f"/contactmodelview/show/{contact.id}")
-    assert show.status_code == 200 and "New privacy request" in show.get_data(as_text=True)
+    assert show.status_code == 200
+    assert "New privacy request" in show.get_data(as_text=True)
     form = client.get(f"/privacyrequestmodelview/add?contact_id={contact.id}")
     assert form.status_code == 200
     token = csrf_token_from(form.get_data(as_text=True))
@@ -247,7 +247,8 @@ def test_agent_creates_from_contact_page_but_cannot_approve(login_as, contact):
         "/privacyrequestmodelview/add",
         data={"csrf_token": token, "contact_id": str(contact.id), "request_type": "erasure"},
     )
-    assert resp.status_code == 302 and f"/contactmodelview/show/{contact.id}" in resp.headers["Location"]
+    assert resp.status_code == 302
+    assert f"/contactmodelview/show/{contact.id}" in resp.headers["Location"]
     req = db.session.query(PrivacyRequest).one()
     assert (req.request_type, req.status, req.requested_by_id) == ("erasure", "pending", uid("agent"))
     assert client.get("/privacyrequestmodelview/list/").status_code == 403
@@ -263,12 +264,14 @@ def test_add_form_bad_input_is_422(login_as, contact):
         "/privacyrequestmodelview/add",
         data={"csrf_token": token, "contact_id": "999999", "request_type": "access"},
     )
-    assert resp.status_code == 422 and "choose an existing contact" in resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "choose an existing contact" in resp.get_data(as_text=True)
     resp = client.post(
         "/privacyrequestmodelview/add",
         data={"csrf_token": token, "contact_id": str(contact.id), "request_type": "rectification"},
     )
-    assert resp.status_code == 422 and "corrected fields" in resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "corrected fields" in resp.get_data(as_text=True)
     assert db.session.query(PrivacyRequest).count() == 0
 
 
@@ -276,7 +279,8 @@ def test_privacy_officer_approves_in_ui_and_sees_complete(login_as, contact, job
     req = requests.create_request("erasure", contact, requested_by_id=uid("agent"))
     client = login_as("privacy")
     listing = client.get("/privacyrequestmodelview/list/")
-    assert listing.status_code == 200 and "days left" in listing.get_data(as_text=True)
+    assert listing.status_code == 200
+    assert "days left" in listing.get_data(as_text=True)
     page = client.get(f"/privacyrequestmodelview/show/{req.id}").get_data(as_text=True)
     token = csrf_token_from(page)
     resp = client.post(f"/privacyrequestmodelview/decide/{req.id}", data={"csrf_token": token, "decision": "approve"})
@@ -291,7 +295,8 @@ def test_privacy_officer_cannot_approve_own_in_ui(login_as, contact):
     req = requests.create_request("access", contact, requested_by_id=uid("privacy"))
     client = login_as("privacy")
     page = client.get(f"/privacyrequestmodelview/show/{req.id}").get_data(as_text=True)
-    assert "another privacy officer must decide" in page and "Approve</button>" not in page
+    assert "another privacy officer must decide" in page
+    assert "Approve</button>" not in page
     other = requests.create_request("access", contact, requested_by_id=uid("agent"))
     token = csrf_token_from(client.get(f"/privacyrequestmodelview/show/{other.id}").get_data(as_text=True))
     client.post(f"/privacyrequestmodelview/decide/{req.id}", data={"csrf_token": token, "decision": "approve"})
@@ -331,9 +336,13 @@ def test_grid_overdue_filter_and_urgency_order(login_as, contact):
     html = client.get("/privacyrequestmodelview/list/").get_data(as_text=True)
     order = [html.index(f'data-id="{r.id}"') for r in (late, soon, fresh, done)]
     assert order == sorted(order)
-    assert "due-overdue" in html and "due-red" in html and "due-green" in html
+    assert "due-overdue" in html
+    assert "due-red" in html
+    assert "due-green" in html
     only = client.get("/privacyrequestmodelview/list/?overdue=1").get_data(as_text=True)
-    assert f'data-id="{late.id}"' in only and f'data-id="{soon.id}"' not in only and f'data-id="{done.id}"' not in only
+    assert f'data-id="{late.id}"' in only
+    assert f'data-id="{soon.id}"' not in only
+    assert f'data-id="{done.id}"' not in only
 
 
 def test_api_create_approve_deny(client, api, contact, jobs):
@@ -348,19 +357,23 @@ def test_api_create_approve_deny(client, api, contact, jobs):
     bad = client.post(
         "/api/v1/privacy_request/", json={"request_type": "bogus", "contact_id": contact.id}, headers=agent
     )
-    assert bad.status_code == 422 and "unknown request type" in bad.get_json()["message"]
+    assert bad.status_code == 422
+    assert "unknown request type" in bad.get_json()["message"]
     assert client.post("/api/v1/privacy_request/", json={"contact_id": "x"}, headers=agent).status_code == 400
     po = api("privacy")
     resp = client.post(f"/api/v1/privacy_request/{rid}/deny", json={}, headers=po)
-    assert resp.status_code == 422 and "reason" in resp.get_json()["message"]
+    assert resp.status_code == 422
+    assert "reason" in resp.get_json()["message"]
     resp = client.post(f"/api/v1/privacy_request/{rid}/approve", headers=po)
-    assert resp.status_code == 200 and resp.get_json()["result"]["status"] == "approved"
+    assert resp.status_code == 200
+    assert resp.get_json()["result"]["status"] == "approved"
     jobs(("privacy",))
     listing = client.get("/api/v1/privacy_request/", headers=po).get_json()
     assert listing["result"][0]["status"] == "complete"
     own = requests.create_request("access", contact, requested_by_id=uid("privacy"))
     resp = client.post(f"/api/v1/privacy_request/{own.id}/approve", headers=po)
-    assert resp.status_code == 422 and "four eyes" in resp.get_json()["message"]
+    assert resp.status_code == 422
+    assert "four eyes" in resp.get_json()["message"]
 
 
 def test_account_delete_command_opens_request(app):
@@ -374,4 +387,5 @@ def test_account_delete_command_opens_request(app):
         "pending",
     )
     bad = app.test_cli_runner().invoke(args=["omnicrm", "account", "delete", "nobody"])
-    assert bad.exit_code != 0 and "no user named" in bad.output
+    assert bad.exit_code != 0
+    assert "no user named" in bad.output

@@ -10,7 +10,9 @@ from app.contacts.models import Contact
 from app.conversations.models import Conversation, Message
 from app.core import crypto
 from app.core.models import utcnow
+from app.pages.models import Page
 from app.privacy import retention
+from app.privacy.public import render_markdown
 from app.webhooks.models import WebhookEvent
 
 
@@ -47,8 +49,10 @@ def test_retention_boundary_is_exact(page, contact, conversation):
     report = retention.run_retention(now)
     assert report.per_page["Test Page"] == {"messages": 1, "webhook_events": 1, "retention_days": 30}
     assert db.session.get(Message, older) is None
-    assert db.session.get(Message, at_limit) is not None and db.session.get(Message, newer) is not None
-    assert db.session.get(WebhookEvent, ev_old) is None and db.session.get(WebhookEvent, ev_limit) is not None
+    assert db.session.get(Message, at_limit) is not None
+    assert db.session.get(Message, newer) is not None
+    assert db.session.get(WebhookEvent, ev_old) is None
+    assert db.session.get(WebhookEvent, ev_limit) is not None
 
 
 def test_retention_default_365_days(page, conversation):
@@ -56,7 +60,8 @@ def test_retention_default_365_days(page, conversation):
     kept = _msg(conversation, now - timedelta(days=364), "kept")
     gone = _msg(conversation, now - timedelta(days=366), "gone")
     retention.run_retention(now)
-    assert db.session.get(Message, kept) is not None and db.session.get(Message, gone) is None
+    assert db.session.get(Message, kept) is not None
+    assert db.session.get(Message, gone) is None
 
 
 def test_legal_hold_stops_retention(page, contact, conversation):
@@ -71,7 +76,8 @@ def test_legal_hold_stops_retention(page, contact, conversation):
     other_ev = _event(page.fb_page_id, "123123", now - timedelta(days=900))
     report = retention.run_retention(now)
     assert report.per_page["Test Page"]["messages"] == 0
-    assert db.session.get(Message, old) is not None and db.session.get(WebhookEvent, ev) is not None
+    assert db.session.get(Message, old) is not None
+    assert db.session.get(WebhookEvent, ev) is not None
     assert db.session.get(WebhookEvent, other_ev) is None
 
 
@@ -116,24 +122,32 @@ def test_privacy_policy_page(client, app):
         )
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
-    assert "<h1>Privacy Policy</h1>" in html and "<h2>8. Data Retention</h2>" in html
-    assert "dpo@example.org" in html and "privacy@omnicrm.com" not in html
-    assert "<strong>Website:</strong> https://crm.example.org" in html and "ngrok" not in html
-    assert "1 &lt;Main&gt; Street" in html and "<Main>" not in html
+    assert "<h1>Privacy Policy</h1>" in html
+    assert "<h2>8. Data Retention</h2>" in html
+    assert "dpo@example.org" in html
+    assert "privacy@omnicrm.com" not in html
+    assert "<strong>Website:</strong> https://crm.example.org" in html
+    assert "ngrok" not in html
+    assert "1 &lt;Main&gt; Street" in html
+    assert "<Main>" not in html
     assert "Last updated: November 29, 2024" in html
     assert "<li><strong>Deletion</strong>: Request deletion of your personal data</li>" in html
     login = client.get("/login/").get_data(as_text=True)
-    assert 'href="/privacy"' in login and 'href="/privacy/data-deletion"' in login
+    assert 'href="/privacy"' in login
+    assert 'href="/privacy/data-deletion"' in login
     instructions = client.get("/privacy/data-deletion")
-    assert instructions.status_code == 200 and "Delete your data" in instructions.get_data(as_text=True)
+    assert instructions.status_code == 200
+    assert "Delete your data" in instructions.get_data(as_text=True)
 
 
 def test_markdown_renderer_escapes():
-    from app.privacy.public import render_markdown
 
     html = str(render_markdown("# T <script>\n\n- **b** <img src=x>\n\npara & more"))
-    assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;img src=x&gt;" in html
-    assert "<li><strong>b</strong>" in html and "<p>para &amp; more</p>" in html
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "&lt;img src=x&gt;" in html
+    assert "<li><strong>b</strong>" in html
+    assert "<p>para &amp; more</p>" in html
 
 
 # --------------------------------------------------------------------------- raw events of no single page
@@ -158,7 +172,6 @@ def _alive(*ids: int) -> list[bool]:
 
 
 def _second_page(fb_page_id: str = "222", retention_days: int = 90):
-    from app.pages.models import Page
 
     other = Page(fb_page_id=fb_page_id, name="Second Page", retention_days=retention_days)
     db.session.add(other)

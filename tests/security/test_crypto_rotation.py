@@ -13,8 +13,17 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from app import db
+from app.audit import service
+from app.audit.models import AuditLog
+from app.contacts.models import Contact
+from app.conversations.models import Message
 from app.core import crypto
+from app.core.models import utcnow
 from app.ops import keys
+from app.pages.models import Page
+from app.privacy.export_file import decrypt_file, encrypt_file
+from app.privacy.models import PrivacyRequest
+from app.webhooks.models import WebhookEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,10 +44,6 @@ def _raw(table: str, column: str, pk: int) -> str:
 
 
 def _seed(conversation, n_messages: int) -> dict[str, int]:
-    from app.conversations.models import Message
-    from app.core.models import utcnow
-    from app.privacy.models import PrivacyRequest
-    from app.webhooks.models import WebhookEvent
 
     contact = conversation.contact
     contact.notes = "notes for rotation"
@@ -67,11 +72,6 @@ def _seed(conversation, n_messages: int) -> dict[str, int]:
 
 
 def _all_plaintexts(conversation) -> dict:
-    from app.contacts.models import Contact
-    from app.conversations.models import Message
-    from app.pages.models import Page
-    from app.privacy.models import PrivacyRequest
-    from app.webhooks.models import WebhookEvent
 
     db.session.expire_all()
     return {
@@ -108,13 +108,11 @@ def test_rotation_with_three_keys_then_old_keys_removed(app, conversation, keyri
     k1 = app.config["ENCRYPTION_KEYS"]  # the fixtures' page token is already under it
     k2, k3 = (Fernet.generate_key().decode() for _ in range(2))
     keyring(k1)
-    from app.pages.models import Page
 
     page = db.session.get(Page, conversation.page_id)
     page.set_token("EAArotatedtoken9876")
     ids = _seed(conversation, 3)
     keyring(k2, k1)  # k2 now writes; k1 still reads
-    from app.conversations.models import Message
 
     db.session.add(Message(conversation_id=conversation.id, direction="out", text="under k2", attachments=[]))
     conversation.contact.notes = "notes under k2"
@@ -123,7 +121,6 @@ def test_rotation_with_three_keys_then_old_keys_removed(app, conversation, keyri
 
     keyring(k3, k2, k1)
     audited = []
-    from app.audit import service
 
     real_record = service.record
 
@@ -139,7 +136,6 @@ def test_rotation_with_three_keys_then_old_keys_removed(app, conversation, keyri
     assert "done:" in result.output
     tables = {args[2]["table"] for action, args in audited if action == "keys_rotated"}
     assert {"page", "message", "contact", "webhook_event", "privacy_request"} <= tables
-    from app.audit.models import AuditLog
 
     rows = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "keys_rotated")).all()
     assert len(rows) >= 5
@@ -206,7 +202,6 @@ def test_rotation_does_not_overwrite_a_value_changed_meanwhile(app, conversation
 
 
 def test_export_files_are_rotated(app, keyring, tmp_path):
-    from app.privacy.export_file import decrypt_file, encrypt_file
 
     k1, k2 = (Fernet.generate_key().decode() for _ in range(2))
     keyring(k1)

@@ -10,7 +10,7 @@ from app import db
 from app.privacy.models import PrivacyRequest
 from app.webhooks import ingest, signals
 from app.webhooks.models import WebhookEvent
-from tests.conftest import csrf_token_from
+from tests.helpers import csrf_token_from
 
 MiB = 1024 * 1024
 CALLBACK = "/privacy/facebook/data-deletion"
@@ -18,7 +18,8 @@ CALLBACK = "/privacy/facebook/data-deletion"
 
 def test_default_limit_is_4_mib_and_env_configurable(app, monkeypatch):
     assert app.config["MAX_CONTENT_LENGTH"] == 4 * MiB
-    assert app.config["MAX_FORM_MEMORY_SIZE"] == 512 * 1024 and app.config["MAX_FORM_PARTS"] == 1000
+    assert app.config["MAX_FORM_MEMORY_SIZE"] == 512 * 1024
+    assert app.config["MAX_FORM_PARTS"] == 1000
     monkeypatch.setenv("MAX_CONTENT_LENGTH", "1234567")
     assert config.build_config()["MAX_CONTENT_LENGTH"] == 1234567
 
@@ -35,7 +36,8 @@ def test_limit_is_exact(client):
     head = b"signed_request="
     at_limit = head + b"a" * (4 * MiB - len(head))
     resp = client.post(CALLBACK, data=at_limit, content_type="application/x-www-form-urlencoded")
-    assert resp.status_code == 400 and "too long" in resp.get_json()["error"]  # read, then refused
+    assert resp.status_code == 400
+    assert "too long" in resp.get_json()["error"]
     resp = client.post(CALLBACK, data=at_limit + b"a", content_type="application/x-www-form-urlencoded")
     assert resp.status_code == 413
 
@@ -49,7 +51,8 @@ def test_chunked_body_beyond_the_limit_is_413(client):
         headers={"Transfer-Encoding": "chunked"},
         environ_overrides={"wsgi.input_terminated": True},
     )
-    assert resp.status_code == 413 and "too large" in resp.get_json()["error"]
+    assert resp.status_code == 413
+    assert "too large" in resp.get_json()["error"]
 
 
 def test_multipart_file_on_login_is_413_html(client):
@@ -60,7 +63,8 @@ def test_multipart_file_on_login_is_413_html(client):
         content_type="multipart/form-data",
     )
     assert resp.status_code == 413
-    assert resp.mimetype == "text/html" and "Request too large" in resp.get_data(as_text=True)
+    assert resp.mimetype == "text/html"
+    assert "Request too large" in resp.get_data(as_text=True)
 
 
 def test_multipart_field_beyond_form_memory_is_413(client):
@@ -79,10 +83,12 @@ def test_too_many_multipart_parts_is_413(client):
 def test_api_login_and_api_views_answer_413_json_not_500(client, api, contact):
     big = {"username": "admin", "password": "x" * (5 * MiB), "provider": "db"}
     resp = client.post("/api/v1/security/login", json=big)
-    assert resp.status_code == 413 and resp.get_json()["limit"] == 4 * MiB
+    assert resp.status_code == 413
+    assert resp.get_json()["limit"] == 4 * MiB
     headers = api("admin")
     resp = client.put(f"/api/v1/contact/{contact.id}", json={"notes": "n" * (5 * MiB)}, headers=headers)
-    assert resp.status_code == 413 and "too large" in resp.get_json()["error"]
+    assert resp.status_code == 413
+    assert "too large" in resp.get_json()["error"]
     stream = io.BytesIO(json.dumps({"notes": "n" * (5 * MiB)}).encode())
     resp = client.put(
         f"/api/v1/contact/{contact.id}",
@@ -103,9 +109,11 @@ def _webhook(client, body: bytes):
 
 def test_webhook_fast_path_keeps_its_1_mib_cap(client, page):
     resp = _webhook(client, b" " * (MiB + 1))
-    assert resp.status_code == 413 and resp.get_json() == {"error": "body too large"}
+    assert resp.status_code == 413
+    assert resp.get_json() == {"error": "body too large"}
     resp = _webhook(client, b" " * MiB)  # at the cap: read, verified, then refused for its shape
-    assert resp.status_code == 400 and "not JSON" in resp.get_json()["error"]
+    assert resp.status_code == 400
+    assert "not JSON" in resp.get_json()["error"]
     assert db.session.query(WebhookEvent).count() == 0
 
 

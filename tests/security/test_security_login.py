@@ -8,17 +8,20 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import flask_appbuilder.security.manager as fab_manager
 import pytest
 import sqlalchemy as sa
+import werkzeug.security
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 
 from app import db
+from app.audit.models import AuditLog
+from app.core.queues import get_redis
 from app.web import login_guard
 from app.web.security import password_policy, ratelimit_storage_uri
-from tests.conftest import PASSWORD, api_token, csrf_token_from, login
+from tests.helpers import PASSWORD, api_token, csrf_token_from, login
 
 ROOT = Path(__file__).resolve().parents[2]
 WRONG = "not-the-password-at-all"
@@ -98,7 +101,6 @@ def test_lockout_through_the_login_form_and_admin_unlock(app, client):
     _admin_unlock(app, "agent")
     assert _user(app, "agent").fail_login_count == 0
     assert _locked_sources(app, "agent") == []
-    from app.audit.models import AuditLog
 
     unlocked = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "account_unlocked")).all()
     assert [row.entity_id for row in unlocked] == [str(_user(app, "agent").id)]
@@ -129,7 +131,8 @@ def test_only_admins_can_unlock(app, client):
         resp = manager.post(
             "/users/action_post", data={"action": "unlock", "rowid": str(agent_id), "csrf_token": token}
         )
-        assert resp.status_code in (302, 403)
+        assert resp.status_code == 302
+        assert resp.headers["Location"] == "."  # FAB refuses the action with a flash and a redirect
     assert _user(app, "agent").fail_login_count == app.config["LOGIN_LOCKOUT_THRESHOLD"]
     assert _locked_sources(app, "agent") == [HERE]
 
@@ -150,13 +153,15 @@ def test_a_stranger_cannot_lock_out_the_real_user(app):
             )
         # The stranger, even with the right password now, stays locked out...
         resp = _login_from(stranger, "admin", PASSWORD, STRANGER)
-        assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+        assert resp.status_code == 302
+        assert "/login" in resp.headers["Location"]
     assert _locked_sources(app, "admin") == [STRANGER["REMOTE_ADDR"]]
     # ...while the Admin, from their own address, logs in through the form and the API.
     with app.app_context():
         owner = app.test_client()
         resp = _login_from(owner, "admin", PASSWORD, OWNER)
-        assert resp.status_code == 302 and "/login" not in resp.headers["Location"]
+        assert resp.status_code == 302
+        assert "/login" not in resp.headers["Location"]
         assert owner.get("/users/list/", environ_base=OWNER).status_code == 200
         resp = owner.post(
             "/api/v1/security/login",
@@ -164,7 +169,6 @@ def test_a_stranger_cannot_lock_out_the_real_user(app):
             environ_base=OWNER,
         )
         assert resp.status_code == 200
-    from app.audit.models import AuditLog
 
     locked = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "account_locked")).all()
     assert [row.ip for row in locked] == [STRANGER["REMOTE_ADDR"]]
@@ -196,7 +200,6 @@ def test_growing_delays_per_source(app, client, monkeypatch):
     clock[0] += 10
     assert _jwt_login(client, "agent", PASSWORD).status_code == 200
     assert _locked_sources(app, "agent") == []
-    from app.audit.models import AuditLog
 
     reasons = [
         (row.changes or {}).get("reason")
@@ -209,7 +212,6 @@ def test_growing_delays_per_source(app, client, monkeypatch):
 
 def test_failure_counters_live_in_redis(app, client):
     """Shared by every worker and host: the counters are a Redis hash per account."""
-    from app.core.queues import get_redis
 
     assert _jwt_login(client, "agent", WRONG).status_code == 401
     key = f"{login_guard.PREFIX}u{_user(app, 'agent').id}"
@@ -245,8 +247,6 @@ def test_no_user_enumeration_by_message(app, client):
 
 def test_no_user_enumeration_by_timing(app, client, monkeypatch):
     """Each outcome costs one password hash check (the expensive part) and one write."""
-    import flask_appbuilder.security.manager as fab_manager
-    import werkzeug.security
 
     calls: list[str] = []
     real = werkzeug.security.check_password_hash
@@ -259,7 +259,7 @@ def test_no_user_enumeration_by_timing(app, client, monkeypatch):
     monkeypatch.setattr(fab_manager, "check_password_hash", counting)
     _lock(app.test_client(), "agent2", app)
 
-    timings: dict[str, list[float]] = {}
+    # Work done, not wall-clock time: every outcome costs exactly one scrypt check.
     for label, username, password in (
         ("unknown", "nobody-here", WRONG),
         ("wrong", "agent", WRONG),
@@ -267,13 +267,9 @@ def test_no_user_enumeration_by_timing(app, client, monkeypatch):
     ):
         for _ in range(5):
             calls.clear()
-            started = time.perf_counter()
             assert _jwt_login(client, username, password).status_code == 401
-            timings.setdefault(label, []).append(time.perf_counter() - started)
             assert len(calls) == 1, (label, calls)
             assert calls[0].startswith("scrypt"), (label, calls)
-    medians = {k: sorted(v)[2] for k, v in timings.items()}
-    assert max(medians.values()) < 4 * min(medians.values()), medians
 
 
 def test_password_policy():

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from app import db
+from app.contacts.models import Contact
 from app.web.urls import is_safe_path
-from tests.conftest import csrf_token_from, login
+from tests.helpers import csrf_token_from, login
 
 EVIL = [
     "//evil.example",
@@ -71,8 +73,6 @@ def test_state_changes_refuse_get(app, conversation, path):
 
 
 def test_grid_delete_by_get_does_nothing(app, login_as, contact):
-    from app import db
-    from app.contacts.models import Contact
 
     client = login_as("admin")
     client.get(f"/contactmodelview/delete/{contact.id}")

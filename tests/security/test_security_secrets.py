@@ -12,7 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from app import db
-from tests.conftest import csrf_token_from
+from app.contacts.models import Contact
+from app.conversations.models import Conversation
+from app.core.models import utcnow
+from app.pages.models import Page
+from tests.helpers import csrf_token_from
 
 T_API = "EAAapitokenAAAA1111secretAPI1"
 T_FORM = "EAAformtokenBBBB2222secretFORM2"
@@ -54,9 +58,6 @@ def scenario_logs(caplog):
 
 
 def _contact_and_conversation(page_id: int, psid: str):
-    from app.contacts.models import Contact
-    from app.conversations.models import Conversation
-    from app.core.models import utcnow
 
     contact = Contact(page_id=page_id, psid=psid, first_name="Grace", last_inbound_at=utcnow())
     db.session.add(contact)
@@ -70,7 +71,6 @@ def _contact_and_conversation(page_id: int, psid: str):
 
 
 def test_no_token_or_secret_in_any_response_or_log_line(app, api, fakegraph, jobs, scenario_logs):
-    from app.pages.models import Page
 
     rec = Recorder()
     admin_jwt = api("admin")

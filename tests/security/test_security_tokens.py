@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from flask_jwt_extended import decode_token
+from flask_jwt_extended import create_access_token, decode_token
 
 from app import db
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 NEW_PASSWORD = "another-long-password-42"
 
@@ -110,7 +110,6 @@ def test_a_strangers_lockout_leaves_the_users_tokens_alone(app, client, monkeypa
 
 def test_a_token_without_the_account_stamp_is_refused(app, client):
     """Tokens minted elsewhere (or before this check existed) carry no stamp: refused."""
-    from flask_jwt_extended import create_access_token
 
     token = create_access_token(identity=str(_user(app).id), additional_claims={"omni_pwd": "", "omni_src": ""})
     assert _read(client, token).status_code == 401

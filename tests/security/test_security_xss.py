@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
+import time
 
 import pytest
 
 from app import db
+from app.audit.views import csv_cell
+from app.contacts.models import Contact
+from app.conversations.models import Conversation, Message
+from app.privacy.export import csv_safe
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -21,7 +28,6 @@ JS_ATTR = re.compile(r"""(href|src|action|formaction)\s*=\s*["']?\s*javascript:"
 @pytest.fixture
 def hostile(conversation):
     """A contact and messages whose every public-sourced field carries a payload."""
-    from app.conversations.models import Message
 
     contact = conversation.contact
     contact.first_name = SCRIPT
@@ -63,7 +69,6 @@ def _assert_clean(html: str, where: str) -> None:
 
 
 def _pages(conversation) -> list[str]:
-    from app.conversations.models import Message
 
     message_ids = [m.id for m in db.session.query(Message).filter_by(conversation_id=conversation.id)]
     urls = [
@@ -145,12 +150,6 @@ def test_html_responses_carry_a_script_restricting_csp(app, login_as, hostile):
 
 def test_payloads_arriving_through_the_webhook_are_escaped(app, client, login_as, page, fakegraph, jobs):
     """End to end: Meta sends the payloads (message, attachment, postback, profile)."""
-    import hashlib
-    import hmac
-    import time
-
-    from app.contacts.models import Contact
-    from app.conversations.models import Message
 
     psid = "7009990001"
     fakegraph.profiles[psid] = {"first_name": SCRIPT, "last_name": IMG, "profile_pic": JS_URL, "locale": "en_US"}
@@ -187,7 +186,6 @@ def test_payloads_arriving_through_the_webhook_are_escaped(app, client, login_as
     jobs()
     contact = db.session.query(Contact).filter_by(psid=psid).one()
     assert db.session.query(Message).filter(Message.mid == "m.xss.1").one().text == f"hey {SCRIPT}"
-    from app.conversations.models import Conversation
 
     conversation = db.session.query(Conversation).filter_by(contact_id=contact.id).one()
     admin = login_as("admin")
@@ -202,8 +200,6 @@ def test_payloads_arriving_through_the_webhook_are_escaped(app, client, login_as
 
 
 def test_csv_exports_guard_against_formula_injection():
-    from app.audit.views import csv_cell
-    from app.privacy.export import csv_safe
 
     for guard in (csv_cell, csv_safe):
         for cell in ('=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from webhook_helpers import PAGE_ID, payload, sign256
 
 from app.webhooks import signals
+from tests.webhooks.webhook_helpers import PAGE_ID, payload, sign256
 
 
 @pytest.fixture

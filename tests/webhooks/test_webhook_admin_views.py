@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app import db
 from app.audit.models import AuditLog
 from app.webhooks.models import EventStatus, WebhookEvent
-from tests.conftest import csrf_token_from, login
+from tests.helpers import csrf_token_from, login
 
 SECRET_TEXT = "my card number is 4111"
 

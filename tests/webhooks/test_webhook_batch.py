@@ -6,13 +6,14 @@ import json
 import threading
 
 from sqlalchemy import func, select, text
-from webhook_helpers import item, now_ms, payload
 
 from app import db
 from app.conversations.models import Conversation, Message
-from app.core.queues import get_queue
+from app.core import counters
+from app.core.queues import get_queue, get_redis
 from app.webhooks import batch, signals
 from app.webhooks.models import EventStatus, WebhookEvent
+from tests.webhooks.webhook_helpers import item, now_ms, payload, sign256
 
 
 def _statuses() -> list[str]:
@@ -38,7 +39,6 @@ def test_a_burst_shares_one_drain_job(post_webhook, page, jobs):
 
 
 def test_a_batch_drops_the_own_jobs_of_events_it_applied(post_webhook, page, jobs):
-    from app.core.queues import get_redis
 
     t = now_ms()
     for i in range(6):
@@ -64,9 +64,11 @@ def test_a_poison_event_does_not_block_the_batch(post_webhook, page, jobs):
     db.session.commit()
     assert batch.drain_pending() == 4
     statuses = _statuses()
-    assert statuses.count(EventStatus.PROCESSED) == 4 and statuses[2] == EventStatus.PENDING
+    assert statuses.count(EventStatus.PROCESSED) == 4
+    assert statuses[2] == EventStatus.PENDING
     event = db.session.scalars(select(WebhookEvent).order_by(WebhookEvent.id).offset(2)).first()
-    assert event.attempts == 1 and "DecryptionError" in event.error
+    assert event.attempts == 1
+    assert "DecryptionError" in event.error
     assert db.session.scalar(select(func.count(Message.id))) == 4
 
 
@@ -105,10 +107,6 @@ def test_parallel_workers_on_one_conversation_lose_nothing(app, post_webhook, pa
 
 def test_concurrent_posts_are_signalled_together_and_counted(app, page, jobs):
     """Requests hand their drain signal to one background thread: 20 posts, one drain job."""
-    from webhook_helpers import sign256
-
-    from app.core import counters
-    from app.core.queues import get_redis
 
     get_redis().delete(counters.WEBHOOK_RECEIVED_KEY)
     t = now_ms()

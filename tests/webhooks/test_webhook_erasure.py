@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import func, select
-from webhook_helpers import PSID, echo_item, item, now_ms, payload
 
 from app import db
 from app.contacts.models import Contact
@@ -14,6 +13,7 @@ from app.core.crypto import keyed_hash
 from app.core.models import utcnow
 from app.webhooks import batch
 from app.webhooks.models import WebhookEvent
+from tests.webhooks.webhook_helpers import PSID, echo_item, item, now_ms, payload
 
 LIVE = "8800990011"
 
@@ -48,7 +48,8 @@ def test_mixed_post_keeps_the_live_contacts_items(post_webhook, contact, jobs):
     jobs(("webhooks",))
     assert _texts() == ["live words"]
     live = db.session.scalar(select(Contact).where(Contact.psid == LIVE))
-    assert live is not None and live.erased_at is None
+    assert live is not None
+    assert live.erased_at is None
     assert db.session.scalar(select(func.count(Contact.id))) == 2  # tombstone + the live contact
     assert _events() == 0  # the raw body held the erased person's words: it goes once applied
 
@@ -79,10 +80,13 @@ def test_new_message_after_erasure_creates_a_fresh_contact(post_webhook, contact
     jobs(("webhooks",))
     assert _texts() == ["hello again"]
     fresh = db.session.scalar(select(Contact).where(Contact.psid == PSID))
-    assert fresh is not None and fresh.id != tomb_id and fresh.erased_at is None
+    assert fresh is not None
+    assert fresh.id != tomb_id
+    assert fresh.erased_at is None
     assert fresh.first_name is None  # nothing of the erased record comes back
     tomb = db.session.get(Contact, tomb_id)
-    assert tomb.psid is None and tomb.erased_at is not None
+    assert tomb.psid is None
+    assert tomb.erased_at is not None
     assert _events() == 1  # a genuine new event is kept like any other
 
 
@@ -91,7 +95,8 @@ def test_items_without_timestamp_from_an_erased_person_are_discarded(post_webhoo
     no_ts = {"sender": {"id": PSID}, "recipient": {"id": "1234567890"}, "message": {"mid": "m_nots", "text": "?"}}
     assert post_webhook(payload(no_ts)).status_code == 200
     jobs(("webhooks",))
-    assert _texts() == [] and _events() == 0
+    assert _texts() == []
+    assert _events() == 0
     assert db.session.scalar(select(func.count(Contact.id))) == 1
 
 
@@ -103,7 +108,8 @@ def test_read_or_echo_after_erasure_does_not_recreate_the_contact(post_webhook, 
     )
     assert post_webhook(body).status_code == 200
     jobs(("webhooks",))
-    assert _texts() == [] and _events() == 0
+    assert _texts() == []
+    assert _events() == 0
     assert db.session.scalar(select(func.count(Contact.id))) == 1
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from webhook_helpers import item, payload, sign256
-
 from app.webhooks import signals
+from tests.webhooks.webhook_helpers import item, payload, sign256
 
 
 def _metric(text: str, name: str) -> float:

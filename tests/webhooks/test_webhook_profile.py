@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from webhook_helpers import item
 
 from app import db
 from app.contacts import tasks as contact_tasks
 from app.contacts.models import Contact
+from tests.webhooks.webhook_helpers import item
 
 
 def _contact(psid: str) -> Contact:
@@ -42,7 +42,8 @@ def test_profile_unavailable_2018218_keeps_placeholder_name(deliver, page, jobs,
     deliver(item("55559876", message={"mid": "m_p2", "text": "hi"}))
     jobs(("default",))
     contact = _contact("55559876")
-    assert contact.first_name is None and contact.profile_fetched_at is None
+    assert contact.first_name is None
+    assert contact.profile_fetched_at is None
     assert contact.display_name == "Messenger user 9876"
 
 

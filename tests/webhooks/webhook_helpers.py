@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import time
 
 PAGE_ID = "1234567890"  # the `page` fixture's fb_page_id
@@ -40,11 +39,3 @@ def sign256(body: bytes, secret: str) -> str:
 
 def sign1(body: bytes, secret: str) -> str:
     return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
-
-
-def csrf_token_from(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', html
-    )
-    assert match, "no csrf_token in page"
-    return match.group(1)

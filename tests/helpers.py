@@ -1,0 +1,63 @@
+"""Helper functions shared by the tests (fixtures stay in tests/conftest.py).
+
+Import as `from tests.helpers import ...`. tests/conftest.py sets the test environment before
+it imports this module, and pytest imports conftest before any test module, so the app
+imports below always see the test configuration.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import current_app
+from rq import SimpleWorker
+
+from app.core.queues import QUEUE_NAMES, get_queue, get_redis
+from app.webhooks.signals import flush_signals
+
+PASSWORD = "correct-horse-battery"
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
+    assert match, "no csrf_token in page"
+    return match.group(1)
+
+
+def login(client, username: str, password: str = PASSWORD):
+    page = client.get("/login/")
+    token = csrf_token_from(page.get_data(as_text=True))
+    return client.post(
+        "/login/", data={"username": username, "password": password, "csrf_token": token}, follow_redirects=False
+    )
+
+
+def api_token(client, username: str, password: str = PASSWORD) -> str:
+    resp = client.post(
+        "/api/v1/security/login", json={"username": username, "password": password, "provider": "db", "refresh": False}
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return resp.get_json()["access_token"]
+
+
+def uid(username: str) -> int:
+    """The id of a test user (see USERS in conftest)."""
+    return current_app.appbuilder.sm.find_user(username=username).id
+
+
+def run_jobs(queues: tuple[str, ...] = QUEUE_NAMES, max_jobs: int | None = None) -> int:
+    """Drain the real queues in-process (burst), as a worker would. Returns jobs run."""
+    flush_signals()  # webhook posts signal their drain job from a background thread
+
+    class CountingWorker(SimpleWorker):
+        jobs_run = 0
+
+        def execute_job(self, job, queue):
+            self.jobs_run += 1
+            return super().execute_job(job, queue)
+
+    worker = CountingWorker([get_queue(q) for q in queues], connection=get_redis())
+    worker.work(burst=True, max_jobs=max_jobs, with_scheduler=False)
+    return worker.jobs_run
