@@ -45,9 +45,9 @@ target_db = current_app.extensions["migrate"].db
 
 def get_metadata():
     # Our models and Flask-AppBuilder's ab_* tables share FAB's declarative Base.
-    from flask_appbuilder.models.sqla import Base
+    from flask_appbuilder.models.sqla import Base  # noqa: PLC0415 - Alembic loads env.py before the app is built
 
-    from app import import_models
+    from app import import_models  # noqa: PLC0415 - the app package loads inside Flask-Migrate's app context
 
     import_models()
     return Base.metadata
