@@ -35,6 +35,7 @@ from app.core.queues import get_redis  # noqa: E402
 from app.devtools.fakegraph import FakeGraph  # noqa: E402
 from app.ops.cli import ensure_roles  # noqa: E402
 from app.pages.models import Page  # noqa: E402
+from app.webhooks.signals import flush_signals  # noqa: E402
 from tests.helpers import PASSWORD, api_token, login, run_jobs  # noqa: E402
 
 USERS = {
@@ -106,6 +107,9 @@ def _app_context(app) -> Iterator[None]:
     """Every test runs inside an app context and leaves empty domain tables and queues."""
     with app.app_context():
         yield
+        # a webhook post's drain signal leaves from a background thread: send it now, so it
+        # cannot land in the next test's queues after the flush below
+        flush_signals()
         db.session.rollback()
         db.session.remove()
         engine = db.engine
