@@ -8,10 +8,13 @@ imports below always see the test configuration.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from flask import current_app
+from flask import Flask, current_app
 from rq import SimpleWorker
 
+from app.core import queues
 from app.core.queues import QUEUE_NAMES, get_queue, get_redis
 from app.webhooks.signals import flush_signals
 
@@ -61,3 +64,20 @@ def run_jobs(queues: tuple[str, ...] = QUEUE_NAMES, max_jobs: int | None = None)
     worker = CountingWorker([get_queue(q) for q in queues], connection=get_redis())
     worker.work(burst=True, max_jobs=max_jobs, with_scheduler=False)
     return worker.jobs_run
+
+
+@contextmanager
+def redis_unreachable(app: Flask) -> Iterator[None]:
+    """Inside: every Redis call of this process fails (nothing listens on port 1), as in an
+    outage; the drain signals sent meanwhile fail too, not later against the real Redis."""
+    old_url = app.config["REDIS_URL"]
+    saved = dict(queues._connections)
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    queues._connections.clear()
+    try:
+        yield
+        flush_signals()
+    finally:
+        app.config["REDIS_URL"] = old_url
+        queues._connections.clear()
+        queues._connections.update(saved)

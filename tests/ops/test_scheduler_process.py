@@ -22,11 +22,10 @@ from sqlalchemy import func, select
 
 from app import db
 from app.conversations.models import Message
-from app.core import queues
 from app.core.queues import get_queue, get_redis
 from app.core.scheduler import STATUS_KEY, scheduler_status
-from app.webhooks import signals
 from app.webhooks.models import WebhookEvent
+from tests.helpers import redis_unreachable
 from tests.webhooks.webhook_helpers import item, payload, sign256
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,19 +117,9 @@ def _leader_pid() -> int | None:
 
 def _pending_event_without_job(app, post_webhook) -> None:
     """Meta's POST is acknowledged while Redis is down: the event is stored, no job exists."""
-
-    old_url = app.config["REDIS_URL"]
-    saved = dict(queues._connections)
-    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    queues._connections.clear()
-    try:
+    with redis_unreachable(app):
         resp = post_webhook(payload(item(message={"mid": "m_sweep", "text": "sent while redis was down"})))
         assert resp.status_code == 200
-        signals.flush_signals()  # the drain signal fails now, not later against the real Redis
-    finally:
-        app.config["REDIS_URL"] = old_url
-        queues._connections.clear()
-        queues._connections.update(saved)
     assert get_queue("webhooks").count == 0
     db.session.rollback()
 

@@ -10,13 +10,13 @@ from sqlalchemy import create_engine, func, select, text, update
 
 from app import db
 from app.conversations.models import Message
-from app.core import queues
 from app.core.crypto import keyed_hash
 from app.core.models import utcnow
 from app.core.queues import get_queue
 from app.webhooks import signals, tasks
 from app.webhooks.models import EventStatus, WebhookEvent
 from app.webhooks.routes import receive
+from tests.helpers import redis_unreachable
 from tests.webhooks.webhook_helpers import PAGE_ID, PSID, item, payload, sign1, sign256
 
 
@@ -184,17 +184,9 @@ def test_bad_shape_is_400_with_reason(post_webhook, page, body, reason):
 
 
 def test_redis_down_still_acknowledges_then_sweeper_queues(app, post_webhook, page, jobs):
-    old_url = app.config["REDIS_URL"]
-    saved = dict(queues._connections)
-    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    queues._connections.clear()
-    try:
+    with redis_unreachable(app):
         resp = post_webhook(payload(item(message={"mid": "m_redis", "text": "while redis is down"})))
         assert resp.status_code == 200
-    finally:
-        app.config["REDIS_URL"] = old_url
-        queues._connections.clear()
-        queues._connections.update(saved)
     [event] = _events()
     assert event.status == EventStatus.PENDING
     assert get_queue("webhooks").count == 0
