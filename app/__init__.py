@@ -67,6 +67,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.web import server_timing  # noqa: PLC0415 - imports db/appbuilder from this package
 
     server_timing.install(app)
+    from app.web import errors  # noqa: PLC0415 - imports db/appbuilder from this package
+
+    errors.install(app)
     return app
 
 
