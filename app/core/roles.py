@@ -79,7 +79,7 @@ FAB_ROLES: dict[str, list[tuple[str, str]]] = {
     ROLE_PRIVACY_OFFICER: _perms(
         ("Page", "read"),
         ("Contact", "read|history|legal_hold"),
-        ("PrivacyRequest", "read|approve|download|history"),
+        ("PrivacyRequest", "create|read|approve|download|history"),
         ("AuditLog", "read|export"),
         ("Dashboard", "read"),
     )

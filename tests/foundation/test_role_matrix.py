@@ -21,7 +21,7 @@ VIEW_MATRIX = {
     "/conversations/": {"admin", "manager", "agent"},
     "/messagemodelview/list/": {"admin", "manager", "agent"},
     "/privacyrequestmodelview/list/": {"admin", "privacy"},
-    "/privacyrequestmodelview/add": {"admin", "manager", "agent"},
+    "/privacyrequestmodelview/add": {"admin", "manager", "agent", "privacy"},
     "/auditlogmodelview/list/": {"admin", "privacy"},
     "/webhookeventmodelview/list/": {"admin"},
     "/webhookeventmodelview/add": set(),  # raw events are read-only, even for Admins
@@ -36,6 +36,7 @@ API_MATRIX = {
     ("GET", "/api/v1/conversation/"): {"admin", "manager", "agent"},
     ("GET", "/api/v1/message/"): {"admin", "manager", "agent"},
     ("GET", "/api/v1/privacy_request/"): {"admin", "privacy"},
+    ("POST", "/api/v1/privacy_request/"): {"admin", "manager", "agent", "privacy"},  # 400: no contact_id
     ("GET", "/api/v1/audit_log/"): {"admin", "privacy"},
     ("POST", "/api/v1/conversation/{conversation}/reply"): {"admin", "agent"},
     ("POST", "/api/v1/contact/{contact}/legal_hold"): {"admin", "privacy"},

@@ -389,3 +389,50 @@ def test_account_delete_command_opens_request(app):
     bad = app.test_cli_runner().invoke(args=["omnicrm", "account", "delete", "nobody"])
     assert bad.exit_code != 0
     assert "no user named" in bad.output
+
+
+def test_privacy_officer_logs_a_request_in_ui_and_another_officer_approves(app, contact):
+    first = app.test_client()
+    assert login(first, "privacy").status_code == 302
+    token = csrf_token_from(first.get(f"/privacyrequestmodelview/add?contact_id={contact.id}").get_data(as_text=True))
+    resp = first.post(
+        "/privacyrequestmodelview/add",
+        data={"csrf_token": token, "contact_id": str(contact.id), "request_type": "access"},
+    )
+    assert resp.status_code == 302
+    req = db.session.query(PrivacyRequest).one()
+    assert f"/privacyrequestmodelview/show/{req.id}" in resp.headers["Location"]
+    assert (req.status, req.source, req.requested_by_id) == ("pending", "staff", uid("privacy"))
+    resp = first.post(f"/privacyrequestmodelview/decide/{req.id}", data={"csrf_token": token, "decision": "approve"})
+    assert resp.status_code == 302
+    assert "four eyes" in first.get(f"/privacyrequestmodelview/show/{req.id}").get_data(as_text=True)
+    assert db.session.get(PrivacyRequest, req.id).status == "pending"
+    second = app.test_client()
+    assert login(second, "privacy2").status_code == 302
+    token = csrf_token_from(second.get(f"/privacyrequestmodelview/show/{req.id}").get_data(as_text=True))
+    resp = second.post(f"/privacyrequestmodelview/decide/{req.id}", data={"csrf_token": token, "decision": "approve"})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    req = db.session.get(PrivacyRequest, req.id)
+    assert (req.status, req.approved_by_id) == ("approved", uid("privacy2"))
+
+
+def test_privacy_officer_logs_a_request_in_api_and_another_officer_approves(client, api, contact):
+    po = api("privacy")
+    resp = client.post(
+        "/api/v1/privacy_request/", json={"request_type": "marketing_opt_out", "contact_id": contact.id}, headers=po
+    )
+    assert resp.status_code == 201, resp.get_json()
+    rid = resp.get_json()["id"]
+    assert db.session.get(PrivacyRequest, rid).requested_by_id == uid("privacy")
+    resp = client.post(f"/api/v1/privacy_request/{rid}/approve", headers=po)
+    assert resp.status_code == 422
+    assert "four eyes" in resp.get_json()["message"]
+    resp = client.post(f"/api/v1/privacy_request/{rid}/deny", json={"reason": "duplicate"}, headers=po)
+    assert resp.status_code == 422
+    assert "four eyes" in resp.get_json()["message"]
+    resp = client.post(f"/api/v1/privacy_request/{rid}/approve", headers=api("privacy2"))
+    assert resp.status_code == 200
+    assert resp.get_json()["result"]["status"] == "approved"
+    db.session.expire_all()
+    assert db.session.get(PrivacyRequest, rid).approved_by_id == uid("privacy2")
