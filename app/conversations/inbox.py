@@ -131,12 +131,12 @@ class InboxView(BaseView):
         users = []
         if self._can("assign"):
             users = services.assignable_users()
-        contact = conversation.contact
+        contact = conversation.contact  # None when the contact row is gone: shown as "(contact removed)"
         html: str = self.render_template(
             "conversations/detail.html",
             conv=conversation,
             contact=contact,
-            picture=services.safe_url(contact.profile_pic) if not contact.erased_at else None,
+            picture=services.safe_url(contact.profile_pic) if contact and not contact.erased_at else None,
             messages=messages,
             attachments={m.id: services.attachment_links(m) for m in messages},
             has_older=has_older,
