@@ -6,7 +6,7 @@ import logging
 import os
 from typing import Any
 
-from flask import Flask
+from flask import Flask, redirect, url_for
 from flask_appbuilder import AppBuilder
 from flask_appbuilder.models.sqla.base import SQLA
 from flask_migrate import Migrate
@@ -118,3 +118,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(metrics_bp)
     csrf.exempt(metrics_bp)
+    # browsers ask for /favicon.ico on every page: point them at the bundled icon (not a 404)
+    app.add_url_rule(
+        "/favicon.ico",
+        "favicon",
+        lambda: redirect(url_for("static", filename="omnicrm/favicon.svg"), code=301),
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -69,6 +70,12 @@ class InboxView(BaseView):
         """Every action returns to the conversation it acted on."""
         return redirect(url_for("InboxView.detail", pk=pk))
 
+    @staticmethod
+    def _page_url(number: int) -> str:
+        """This inbox URL with its filters kept and the page number (`p`) changed."""
+        args: dict[str, Any] = {**request.args.to_dict(), "p": number}
+        return url_for("InboxView.index", **args)
+
     @expose("/")
     @has_access
     def index(self) -> ResponseReturnValue:
@@ -77,18 +84,27 @@ class InboxView(BaseView):
         if status not in (*CONVERSATION_STATUSES, "all"):
             status = ConversationStatus.OPEN
         assignee = request.args.get("assignee") if request.args.get("assignee") in ("me", "none") else None
-        page_id = request.args.get("page", type=int)
-        conversations = services.inbox(status=status, assignee=assignee, user_id=g.user.id, page_id=page_id)
+        page_id = request.args.get("page", type=int)  # the Facebook page filter (DESIGN.md)
+        listing = services.inbox(
+            status=status,
+            assignee=assignee,
+            user_id=g.user.id,
+            page_id=page_id,
+            page=max(1, request.args.get("p", 1, type=int) or 1),
+        )
         now = utcnow()
+        waiting_by_id = services.waiting_since_many(listing.rows)
         rows = []
-        waiting_by_id = services.waiting_since_many(conversations)
-        for conv in conversations:
+        for conv in listing.rows:
             waiting = waiting_by_id[conv.id]
             rows.append({"conv": conv, "waiting": human_delta(now - waiting) if waiting else None})
         pages = list(db.session.scalars(select(Page).order_by(Page.name)))
         html: str = self.render_template(
             "conversations/inbox.html",
             rows=rows,
+            listing=listing,
+            previous_url=self._page_url(listing.page - 1) if listing.has_previous else None,
+            next_url=self._page_url(listing.page + 1) if listing.has_next else None,
             status=status,
             assignee=assignee,
             page_id=page_id,
@@ -115,12 +131,12 @@ class InboxView(BaseView):
         users = []
         if self._can("assign"):
             users = services.assignable_users()
-        contact = conversation.contact
+        contact = conversation.contact  # None when the contact row is gone: shown as "(contact removed)"
         html: str = self.render_template(
             "conversations/detail.html",
             conv=conversation,
             contact=contact,
-            picture=services.safe_url(contact.profile_pic) if not contact.erased_at else None,
+            picture=services.safe_url(contact.profile_pic) if contact and not contact.erased_at else None,
             messages=messages,
             attachments={m.id: services.attachment_links(m) for m in messages},
             has_older=has_older,

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app
 from flask_appbuilder.security.sqla.models import Role, User
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from app import db
 from app.audit.service import record
@@ -62,7 +62,8 @@ class ReplyWindow:
 
 def last_inbound_at(conversation: Conversation) -> datetime | None:
     """The contact's last message to the page (the window is per contact)."""
-    values = [v for v in (conversation.contact.last_inbound_at, conversation.last_inbound_at) if v]
+    contact = conversation.contact  # None when the contact row is gone: the conversation still shows
+    values = [v for v in (contact.last_inbound_at if contact else None, conversation.last_inbound_at) if v]
     return max(values) if values else None
 
 
@@ -256,29 +257,83 @@ def messages_since(conversation: Conversation, since_id: int, limit: int = 200) 
     return list(db.session.scalars(query))
 
 
+INBOX_PAGE_SIZE = 100
+INBOX_COUNT_CAP = 10_000  # counted exactly up to here, then shown as "10,000+"
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """One page of the inbox and how many conversations match (``total`` stops at the cap)."""
+
+    rows: list[Conversation]
+    total: int
+    capped: bool
+    page: int
+    per_page: int
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return (self.page - 1) * self.per_page + len(self.rows)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.last < self.total  # pages stop at the count's cap
+
+
+def _capped_count(query: Select[Any], cap: int) -> int:
+    """Exact count reading at most ``cap`` index entries (so ``cap`` means "at least cap")."""
+    sub = query.with_only_columns(Conversation.id).order_by(None).limit(cap).subquery()
+    return int(db.session.execute(select(func.count()).select_from(sub)).scalar_one())
+
+
 def inbox(
     status: str | None = ConversationStatus.OPEN,
     assignee: str | None = None,
     user_id: int | None = None,
     page_id: int | None = None,
-    limit: int = 100,
-) -> list[Conversation]:
-    """Inbox rows: unassigned first, then longest waiting (oldest last message) first."""
+    page: int = 1,
+    per_page: int = INBOX_PAGE_SIZE,
+) -> InboxPage:
+    """Inbox rows: unassigned first, then longest waiting (oldest last message) first.
+
+    Two segments (unassigned, then assigned), each read in ``(last_message_at, id)`` order with
+    LIMIT/OFFSET, so the indexes on ``(status, last_message_at)`` and ``(last_message_at, id)``
+    serve them; counts stop at INBOX_COUNT_CAP rows, and so do the pages.
+    """
     query = select(Conversation)
     if status in CONVERSATION_STATUSES:
         query = query.where(Conversation.status == status)
-    if assignee == "me" and user_id is not None:
-        query = query.where(Conversation.assignee_id == user_id)
-    elif assignee == "none":
-        query = query.where(Conversation.assignee_id.is_(None))
     if page_id:
         query = query.where(Conversation.page_id == page_id)
-    query = query.order_by(
-        Conversation.assignee_id.is_not(None),
-        Conversation.last_message_at.asc(),
-        Conversation.id,
-    ).limit(limit)
-    return list(db.session.scalars(query).unique())
+    if assignee == "me" and user_id is not None:
+        segments = [query.where(Conversation.assignee_id == user_id)]
+    elif assignee == "none":
+        segments = [query.where(Conversation.assignee_id.is_(None))]
+    else:
+        segments = [query.where(Conversation.assignee_id.is_(None)), query.where(Conversation.assignee_id.is_not(None))]
+    counts = [_capped_count(segment, INBOX_COUNT_CAP + 1) for segment in segments]
+    total = min(sum(counts), INBOX_COUNT_CAP)
+    capped = sum(counts) > INBOX_COUNT_CAP
+    page = max(1, min(page, max(1, -(-total // per_page))))
+    skip, rows = (page - 1) * per_page, list[Conversation]()
+    for segment, count in zip(segments, counts, strict=True):
+        if skip >= count:
+            skip -= count
+            continue
+        ordered = segment.order_by(Conversation.last_message_at.asc(), Conversation.id.asc())
+        rows += db.session.scalars(ordered.offset(skip).limit(per_page - len(rows))).unique()
+        skip = 0
+        if len(rows) >= per_page:
+            break
+    return InboxPage(rows=list(rows), total=total, capped=capped, page=page, per_page=per_page)
 
 
 def waiting_since(conversation: Conversation) -> datetime | None:

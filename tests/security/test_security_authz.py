@@ -42,6 +42,7 @@ PUBLIC_ENDPOINTS = {
     "webhooks.receive",
     "LocaleView.index",  # switches the UI language in the session; nothing else
     "UtilView.back",  # redirects to the previous page
+    "favicon",  # redirects to the static icon; browsers ask for it before anyone logs in
 }
 PUBLIC_RULE_PREFIXES = ("/privacy", "/static/")
 
