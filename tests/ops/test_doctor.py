@@ -46,25 +46,17 @@ def test_wrong_encryption_keys_fail_and_say_which_value(app, installation):
     assert lines["audit"].startswith("OK")
 
 
-def test_a_wrong_psid_hash_key_fails(app, installation):
-    old = app.config["PSID_HASH_KEY"]
-    app.config["PSID_HASH_KEY"] = "not-the-key-it-was-written-with"
-    try:
-        code, lines = doctor(app)
-    finally:
-        app.config["PSID_HASH_KEY"] = old
+def test_a_wrong_psid_hash_key_fails(app, installation, monkeypatch):
+    monkeypatch.setitem(app.config, "PSID_HASH_KEY", "not-the-key-it-was-written-with")
+    code, lines = doctor(app)
     assert code == 1
     assert lines["psid_hash_key"].startswith("FAIL")
     assert "PSID_HASH_KEY" in lines["psid_hash_key"]
 
 
-def test_a_wrong_secret_key_fails_the_audit_head(app, installation):
-    old = app.config["SECRET_KEY"]
-    app.config["SECRET_KEY"] = "another-installation-secret-key-0123456789"
-    try:
-        code, lines = doctor(app)
-    finally:
-        app.config["SECRET_KEY"] = old
+def test_a_wrong_secret_key_fails_the_audit_head(app, installation, monkeypatch):
+    monkeypatch.setitem(app.config, "SECRET_KEY", "another-installation-secret-key-0123456789")
+    code, lines = doctor(app)
     assert code == 1
     assert lines["audit"].startswith("FAIL")
     assert "SECRET_KEY" in lines["audit"]
@@ -84,13 +76,9 @@ def test_a_database_behind_the_code_fails_migrations(app, installation):
     assert "flask db upgrade" in lines["migrations"]
 
 
-def test_unreachable_redis_fails(app, installation):
-    old = app.config["REDIS_URL"]
-    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
-    try:
-        code, lines = doctor(app)
-    finally:
-        app.config["REDIS_URL"] = old
+def test_unreachable_redis_fails(app, installation, monkeypatch):
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    code, lines = doctor(app)
     assert code == 1
     assert lines["redis"].startswith("FAIL")
     assert "REDIS_URL" in lines["redis"]
