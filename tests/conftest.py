@@ -36,7 +36,7 @@ from app.devtools.fakegraph import FakeGraph  # noqa: E402
 from app.ops.cli import ensure_roles  # noqa: E402
 from app.pages.models import Page  # noqa: E402
 from app.webhooks.signals import flush_signals  # noqa: E402
-from tests.helpers import PASSWORD, api_token, login, run_jobs  # noqa: E402
+from tests.helpers import PASSWORD, SmtpSink, api_token, login, run_jobs  # noqa: E402
 
 USERS = {
     "admin": "Admin",
@@ -54,6 +54,7 @@ DOMAIN_TABLES = [
     "contact",
     "webhook_event",
     "page",
+    "mail_message",
     "audit_log",
     "audit_head",
     "audit_segment",
@@ -199,3 +200,16 @@ def fakegraph(app):
     finally:
         app.config["GRAPH_API_BASE"] = old
         fg.stop()
+
+
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server; the app's MAIL_SERVER/MAIL_PORT point at it for the test."""
+    sink = SmtpSink().start()
+    old = app.config["MAIL_SERVER"], app.config["MAIL_PORT"]
+    app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = "127.0.0.1", sink.port
+    try:
+        yield sink
+    finally:
+        app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = old
+        sink.stop()

@@ -8,9 +8,13 @@ imports below always see the test configuration.
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email import policy
+from email.parser import BytesParser
 
+from aiosmtpd.controller import Controller
 from flask import Flask, current_app
 from rq import SimpleWorker
 
@@ -81,3 +85,36 @@ def redis_unreachable(app: Flask) -> Iterator[None]:
         app.config["REDIS_URL"] = old_url
         queues._connections.clear()
         queues._connections.update(saved)
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on a free local port that keeps what it receives.
+
+    `reply` makes it answer DATA with an error instead (e.g. "550 5.1.1 no such user")."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.reply: str | None = None
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.reply:
+            return self.reply
+        raw = envelope.original_content or envelope.content
+        self.messages.append(BytesParser(policy=policy.default).parsebytes(raw))
+        return "250 OK"
+
+    def start(self) -> SmtpSink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        """Idempotent: a test may stop it early to simulate an outage."""
+        if self._controller.loop.is_running():
+            self._controller.stop()
+
+    def texts(self) -> list[str]:
+        return [m.get_body(preferencelist=("plain",)).get_content() for m in self.messages]

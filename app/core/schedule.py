@@ -102,6 +102,15 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         what="checks the audit log's hash chain and logs an error on the first broken row",
         if_late="tampering is noticed later",
     ),
+    ScheduledJob(
+        "send_mail",
+        "app.mail.tasks.send_pending",
+        "default",
+        interval=60,
+        command="flask omnicrm jobs run send_mail",
+        what="sends queued mail (retries with backoff; picks up mail queued while Redis was down)",
+        if_late="notices and verification codes wait in Admin -> Outbox as 'queued'",
+    ),
 )
 
 

@@ -7,6 +7,7 @@ webhook events back in. Each check prints one OK/FAIL line with what to do; any 
 
 from __future__ import annotations
 
+import smtplib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -124,12 +125,30 @@ def check_redis() -> Check:
     return Check("redis", True, "Redis reachable")
 
 
+def check_mail() -> Check:
+    """Requester notices need a mail server: in production the embedded one keeps mail here."""
+    cfg = current_app.config
+    if not cfg.get("MAIL_SERVER"):
+        if cfg.get("OMNICRM_ENV") == "production":
+            return Check("mail", False, "MAIL_SERVER is not set: notices stay on this machine (Admin -> Outbox)")
+        return Check("mail", True, "embedded SMTP server (mail is kept under MAIL_STORE_DIR, shown at Admin -> Outbox)")
+    host, port = str(cfg["MAIL_SERVER"]), int(cfg.get("MAIL_PORT") or 25)
+    try:
+        with smtplib.SMTP(host, port, timeout=5) as smtp:
+            smtp.noop()
+    except (OSError, smtplib.SMTPException) as exc:
+        problem = f"SMTP server {host}:{port} not reachable ({exc.__class__.__name__})"
+        return Check("mail", False, f"{problem}: check MAIL_SERVER")
+    return Check("mail", True, f"SMTP server {host}:{port} answers")
+
+
 CHECKS: tuple[Callable[[], Check], ...] = (
     check_migrations,
     check_keys,
     check_audit,
     check_psid_hash_key,
     check_redis,
+    check_mail,
 )
 
 

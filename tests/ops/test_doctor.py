@@ -30,7 +30,7 @@ def doctor(app):
 def test_a_whole_installation_is_ok(app, installation):
     code, lines = doctor(app)
     assert code == 0, lines
-    assert set(lines) == {"migrations", "keys", "audit", "psid_hash_key", "redis"}
+    assert set(lines) == {"migrations", "keys", "audit", "psid_hash_key", "redis", "mail"}
     assert all(line.startswith("OK") for line in lines.values())
 
 
