@@ -108,6 +108,9 @@ def build_config(env: str | None = None) -> dict[str, Any]:
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
         "MAIL_FROM": os.environ.get("MAIL_FROM", ""),
         "MAIL_STORE_DIR": os.environ.get("MAIL_STORE_DIR") or str(INSTANCE_DIR / "mail"),
+        # the requester notices' texts: a file here replaces the shipped one of the same name
+        "NOTICE_TEMPLATE_DIR": os.environ.get("NOTICE_TEMPLATE_DIR") or str(INSTANCE_DIR / "notice_templates"),
+        "COMPANY_NAME": os.environ.get("COMPANY_NAME", ""),
         # Flask-AppBuilder
         "FAB_SECURITY_MANAGER_CLASS": "app.web.security.OmniSecurityManager",
         "FAB_UPDATE_PERMS": False,

@@ -28,6 +28,8 @@ class Page(Model):
     reauth_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     token_updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # the law whose deadlines apply to this page's privacy requests unless one says otherwise
+    default_jurisdiction: Mapped[str] = mapped_column(String(8), nullable=False, default="gdpr", server_default="gdpr")
 
     def set_token(self, token: str) -> None:
         """The only way a token is written: keeps token_last4 in step and clears re-auth."""

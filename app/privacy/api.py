@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from app import db
 from app.contacts.models import Contact
-from app.privacy import decisions
+from app.privacy import decisions, extensions
 from app.privacy.exceptions import PrivacyError
 from app.privacy.interface import UrgencyInterface
 from app.privacy.models import PrivacyRequest, RequestSource
@@ -42,6 +42,10 @@ COLUMNS = [
     "result",
     "error",
     "export_expires_at",
+    "jurisdiction",
+    "extended_at",
+    "extension_reason",
+    "original_due_at",
 ]
 
 
@@ -49,8 +53,8 @@ class PrivacyRequestApi(OmniModelRestApi):
     resource_name = "privacy_request"
     datamodel = UrgencyInterface(PrivacyRequest)
     class_permission_name = "PrivacyRequest"
-    method_permission_name = {**PRIVACY_METHODS, "approve": "approve", "deny": "approve"}
-    include_route_methods = {"get", "get_list", "info", "post", "approve", "deny"}
+    method_permission_name = {**PRIVACY_METHODS, "approve": "approve", "deny": "approve", "extend": "approve"}
+    include_route_methods = {"get", "get_list", "info", "post", "approve", "deny", "extend"}
     list_columns = COLUMNS
     show_columns = COLUMNS
     add_columns = ["request_type", "contact_id"]
@@ -98,6 +102,8 @@ class PrivacyRequestApi(OmniModelRestApi):
             "request_type": req.request_type,
             "status": req.status,
             "due_at": req.due_at.isoformat(),
+            "jurisdiction": req.jurisdiction,
+            "extended_at": req.extended_at.isoformat() if req.extended_at else None,
             "confirmation_code": req.confirmation_code,
         }
 
@@ -158,3 +164,33 @@ class PrivacyRequestApi(OmniModelRestApi):
         if reason is not None and not isinstance(reason, str):
             return self.response_400(message="reason must be a string")
         return self._decide(pk, lambda req: decisions.deny(req, acting_user_id(), reason))
+
+    @expose("/<int:pk>/extend", methods=["POST"])
+    @protect()
+    @safe
+    def extend(self, pk: int) -> Response:
+        """Extend the deadline once (GDPR: two months, CCPA: 45 days), with a reason the requester reads.
+        ---
+        post:
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    reason: {type: string}
+          responses:
+            200: {description: extended}
+            400: {description: malformed body}
+            404: {description: not found}
+            422: {description: refused, with the reason}
+        """
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("reason"), str):
+            return self.response_400(message='send {"reason": "..."} (text the requester will read)')
+        reason = body["reason"]
+        return self._decide(pk, lambda req: extensions.do_extend(req, reason))

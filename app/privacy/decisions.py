@@ -14,6 +14,7 @@ from app.core.queues import enqueue
 from app.privacy.exceptions import PrivacyError
 from app.privacy.lifecycle import get_request, transition
 from app.privacy.models import PrivacyRequest, RequestStatus, RequestType
+from app.privacy.notices import Notice, notify_requester
 
 PROCESS_JOB = "app.privacy.tasks.process_request"
 CANCELABLE = (RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.ERROR)
@@ -62,6 +63,7 @@ def deny(req_or_id: PrivacyRequest | int, user_id: int | None, reason: str | Non
     req.completed_at = req.decided_at
     transition(req, RequestStatus.DENIED, "privacy_request_denied")
     db.session.commit()
+    notify_requester(req, Notice.DENIED)
     return req
 
 

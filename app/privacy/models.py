@@ -14,7 +14,7 @@ from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.contacts.models import Contact
-from app.core.crypto import EncryptedJSON
+from app.core.crypto import EncryptedJSON, EncryptedText
 from app.core.models import utcnow
 
 
@@ -46,6 +46,16 @@ class RequestSource(StrEnum):
     STAFF = "staff"
     FACEBOOK_CALLBACK = "facebook_callback"
     ACCOUNT = "account"
+    MESSENGER = "messenger"  # the contact asked from inside Messenger / Instagram (signed webhook)
+    WEB = "web"  # the public form at /privacy/request (e-mail verified by a one-time code)
+
+
+class Jurisdiction(StrEnum):
+    """Which law's clock runs: GDPR (one calendar month, extendable by two more months) or CCPA
+    (45 days, extendable by 45 more)."""
+
+    GDPR = "gdpr"
+    CCPA = "ccpa"
 
 
 # still being worked on: counts towards the due date, blocks a second request of the same kind
@@ -87,6 +97,13 @@ class PrivacyRequest(Model):
     export_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     subject_ref: Mapped[str | None] = mapped_column(String(64))  # keyed hash: who, without who
     overdue_flagged_at: Mapped[datetime | None] = mapped_column(DateTime)  # audited once when overdue
+    jurisdiction: Mapped[str] = mapped_column(
+        String(8), nullable=False, default=Jurisdiction.GDPR.value, server_default=Jurisdiction.GDPR.value
+    )
+    extended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    extension_reason: Mapped[str | None] = mapped_column(Text)  # shown to the requester, no personal data
+    original_due_at: Mapped[datetime | None] = mapped_column(DateTime)  # the due date before the extension
+    requester_email: Mapped[str | None] = mapped_column(EncryptedText)  # where notices go, when known
 
     contact: Mapped[Contact | None] = relationship(Contact, lazy="joined")
     requested_by: Mapped[User | None] = relationship(User, foreign_keys=[requested_by_id], lazy="joined")

@@ -11,6 +11,7 @@ PRIVACY_METHODS = {
     "decide": "approve",
     "retry": "approve",
     "lift": "approve",
+    "extend": "approve",
     "cancel": "write",
     "download_export": "download",
 }

@@ -13,6 +13,7 @@ from app.privacy.exceptions import PrivacyError
 from app.privacy.export import handle_access
 from app.privacy.lifecycle import contact_of, transition
 from app.privacy.models import PrivacyRequest, RequestStatus, RequestType
+from app.privacy.notices import Notice, notify_requester
 from app.privacy.requests import validate_details
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,10 @@ def process(request_id: int) -> PrivacyRequest | None:
     done.completed_at = utcnow()
     transition(done, RequestStatus.COMPLETE, "privacy_request_completed")
     db.session.commit()
+    notify_requester(done, Notice.COMPLETED)
+    if done.request_type == RequestType.ERASURE and done.requester_email:
+        done.requester_email = None  # told; nothing personal stays on the honoured request
+        db.session.commit()
     return done
 
 

@@ -17,11 +17,15 @@ from app.audit import service as audit
 from app.contacts.models import Contact
 from app.core.context import current_actor
 from app.core.models import utcnow
-from app.privacy.deadlines import due_date
+from app.privacy.deadlines import check_jurisdiction, due_date
 from app.privacy.exceptions import PrivacyError
-from app.privacy.models import OPEN_STATUSES, PrivacyRequest, RequestSource, RequestStatus, RequestType
+from app.privacy.models import OPEN_STATUSES, Jurisdiction, PrivacyRequest, RequestSource, RequestStatus, RequestType
+from app.privacy.notices import Notice, notify_requester
 
 RECTIFIABLE_FIELDS = ("first_name", "last_name", "locale")
+#: who hears "we received your request": not Meta's callback (Meta shows its own status page)
+#: nor a staff account's own deletion
+NOTIFIED_SOURCES = (RequestSource.STAFF, RequestSource.MESSENGER, RequestSource.WEB)
 
 
 def new_code() -> str:
@@ -60,10 +64,14 @@ def create_request(
     received_at: datetime | None = None,
     code: str | None = None,
     commit: bool = True,
+    jurisdiction: str | None = None,
+    requester_email: str | None = None,
 ) -> PrivacyRequest:
-    """Open a pending request (validated); the due date is one calendar month later."""
+    """Open a pending request (validated); due one calendar month (GDPR) or 45 days (CCPA)
+    later. The jurisdiction defaults to the contact's page's setting, else GDPR."""
     _check_origin(request_type, contact, source, subject_user_id)
     details = validate_details(request_type, details)
+    law = _jurisdiction_for(jurisdiction, contact)
     received = received_at or utcnow()
     req = PrivacyRequest(
         request_type=request_type,
@@ -73,7 +81,9 @@ def create_request(
         subject_user_id=subject_user_id,
         details=details,
         received_at=received,
-        due_at=due_date(received),
+        due_at=due_date(received, law),
+        jurisdiction=law.value,
+        requester_email=requester_email,
         confirmation_code=code or new_code(),
         status=RequestStatus.PENDING,
         progress=0,
@@ -84,11 +94,23 @@ def create_request(
         "privacy_request_created",
         "privacy_request",
         req.id,
-        {"status": [None, RequestStatus.PENDING], "request_type": request_type, "source": source},
+        {"status": [None, RequestStatus.PENDING], "request_type": request_type, "source": source, "jurisdiction": law},
     )
     if commit:
         db.session.commit()
+        if source in NOTIFIED_SOURCES:
+            notify_requester(req, Notice.RECEIVED)
     return req
+
+
+def _jurisdiction_for(value: str | None, contact: Contact | None) -> Jurisdiction:
+    """The request's own jurisdiction, else its page's default, else GDPR."""
+    if not value and contact is not None and contact.page is not None:
+        value = contact.page.default_jurisdiction
+    try:
+        return check_jurisdiction(value)
+    except ValueError as exc:
+        raise PrivacyError(str(exc)) from None
 
 
 def _clean_field(key: str, value: Any) -> str:

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from app import db
 from app.contacts.models import Contact
 from app.core.models import utcnow
-from app.privacy import deadlines, decisions
+from app.privacy import deadlines, decisions, extensions
 from app.privacy.api import PrivacyRequestApi
 from app.privacy.exceptions import PrivacyError
 from app.privacy.export import export_for_download
@@ -146,6 +146,7 @@ class PrivacyRequestModelView(ModelView):
             "privacy/show.html",
             req=req,
             badge=due_badge(req),
+            badge_state=deadlines.urgency(req),
             labels=TYPE_LABELS,
             can_approve=self._can("approve"),
             can_download=self._can("download"),
@@ -175,6 +176,7 @@ class PrivacyRequestModelView(ModelView):
                     source=RequestSource.STAFF,
                     requested_by_id=self._user_id(),
                     details=details or None,
+                    jurisdiction=form.get("jurisdiction") or None,
                 )
             except PrivacyError as exc:
                 db.session.rollback()
@@ -216,6 +218,14 @@ class PrivacyRequestModelView(ModelView):
             db.session.rollback()
             flash(str(exc), "danger")
         return self._back(pk)
+
+    @expose("/extend/<int:pk>", methods=["POST"])
+    @has_access
+    def extend(self, pk: int) -> Any:
+        """Extend once, with the reason the requester is told."""
+        return self._simple(
+            pk, lambda req: extensions.do_extend(req, request.form.get("reason")), "extended; the requester is told why"
+        )
 
     @expose("/retry/<int:pk>", methods=["POST"])
     @has_access

@@ -1,4 +1,6 @@
-"""Mail: the `mail_message` table (queued durably, sent by the `send_mail` job).
+"""Mail and privacy deadlines: the `mail_message` table (queued durably, sent by the
+`send_mail` job); a privacy request's jurisdiction, extension and requester e-mail; a page's
+default jurisdiction.
 
 Revision ID: 0014
 Revises: 0005_audit_wipe
@@ -32,8 +34,21 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(), nullable=True),
     )
     op.create_index("ix_mail_message_status_next", "mail_message", ["status", "next_attempt_at"])
+    with op.batch_alter_table("privacy_request") as batch:
+        batch.add_column(sa.Column("jurisdiction", sa.String(8), nullable=False, server_default="gdpr"))
+        batch.add_column(sa.Column("extended_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("extension_reason", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("original_due_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("requester_email", sa.Text(), nullable=True))
+    with op.batch_alter_table("page") as batch:
+        batch.add_column(sa.Column("default_jurisdiction", sa.String(8), nullable=False, server_default="gdpr"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("page") as batch:
+        batch.drop_column("default_jurisdiction")
+    with op.batch_alter_table("privacy_request") as batch:
+        for column in ("requester_email", "original_due_at", "extension_reason", "extended_at", "jurisdiction"):
+            batch.drop_column(column)
     op.drop_index("ix_mail_message_status_next", table_name="mail_message")
     op.drop_table("mail_message")
