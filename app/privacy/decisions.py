@@ -13,7 +13,7 @@ from app.core.models import utcnow
 from app.core.queues import enqueue
 from app.privacy.exceptions import PrivacyError
 from app.privacy.lifecycle import get_request, transition
-from app.privacy.models import PrivacyRequest, RequestStatus, RequestType
+from app.privacy.models import PrivacyRequest, RequestSource, RequestStatus, RequestType
 from app.privacy.notices import Notice, notify_requester
 
 PROCESS_JOB = "app.privacy.tasks.process_request"
@@ -36,6 +36,8 @@ def approve(req_or_id: PrivacyRequest | int, user_id: int | None) -> PrivacyRequ
     if req.status != RequestStatus.PENDING:
         raise PrivacyError(f"only pending requests can be approved (this one is {req.status})")
     _four_eyes(req, user_id)
+    if req.source == RequestSource.WEB and req.contact_id is None:
+        raise PrivacyError("match this web request to a contact first (and record how identity was checked)")
     if req.request_type == RequestType.ERASURE and req.contact is not None and req.contact.legal_hold:
         raise PrivacyError("the contact is under legal hold: erasure is blocked until the hold is lifted")
     req.approved_by_id = user_id

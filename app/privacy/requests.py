@@ -66,11 +66,14 @@ def create_request(
     commit: bool = True,
     jurisdiction: str | None = None,
     requester_email: str | None = None,
+    web_intake: dict[str, str] | None = None,
 ) -> PrivacyRequest:
     """Open a pending request (validated); due one calendar month (GDPR) or 45 days (CCPA)
     later. The jurisdiction defaults to the contact's page's setting, else GDPR."""
     _check_origin(request_type, contact, source, subject_user_id)
-    details = validate_details(request_type, details)
+    # a web request carries what the requester wrote (their name, their words); the officer
+    # turns it into corrections after matching it to a contact
+    details = web_intake if source == RequestSource.WEB else validate_details(request_type, details)
     law = _jurisdiction_for(jurisdiction, contact)
     received = received_at or utcnow()
     req = PrivacyRequest(
