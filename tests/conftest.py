@@ -55,6 +55,8 @@ DOMAIN_TABLES = [
     "webhook_event",
     "page",
     "mail_message",
+    "policy_acknowledgement",
+    "policy_version",
     "audit_log",
     "audit_head",
     "audit_segment",

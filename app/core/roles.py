@@ -43,6 +43,7 @@ READ_WRITE_METHODS = {
 _SELF_SERVICE = [
     ("^(ResetMyPasswordView|UserInfoEditView)$", "^can_this_form_(get|post)$"),
     ("^UserDBModelView$", "^can_(userinfo|resetmypassword|userinfoedit)$"),
+    ("^PolicyAcknowledgement$", "^can_write$"),  # "I have read the new privacy policy"
 ]
 
 

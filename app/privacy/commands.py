@@ -9,7 +9,9 @@ from flask.cli import AppGroup
 
 from app import appbuilder
 from app.core.context import acting_as, cli_actor
-from app.privacy import accounts, export, retention
+from app.privacy import accounts, export, policy_versions, retention
+from app.privacy.exceptions import PrivacyError
+from app.privacy.policy_versions import SHIPPED_POLICY
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +44,35 @@ def account_delete_command(username: str) -> None:
     click.echo(f"Account deletion request #{req.id} opened (due {req.due_at.date().isoformat()}).")
 
 
+policy_cli = AppGroup("policy", help="Privacy policy versions (privacy policy section 11).")
+
+
+@policy_cli.command("publish")
+@click.option("--material", "kind", flag_value="material", help="a material change: e-mails every active staff account")
+@click.option("--minor", "kind", flag_value="minor", help="a minor change (wording): no mail, no banner")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, readable=True),
+    help="the policy text (Markdown); default: the shipped app/privacy/policy.md",
+)
+def policy_publish_command(kind: str | None, path: str | None) -> None:
+    """Record a new policy version (number, date, SHA-256) that /privacy then shows."""
+    if kind is None:
+        raise click.UsageError("say whether the change is --material (staff are told) or --minor")
+    with open(path or SHIPPED_POLICY, encoding="utf-8") as fh:
+        text = fh.read()
+    with acting_as(cli_actor()):
+        try:
+            version = policy_versions.do_publish(text, material=kind == "material")
+        except PrivacyError as exc:
+            raise click.UsageError(str(exc)) from None
+    told = " Active staff accounts are e-mailed and see a banner until they confirm." if version.material else ""
+    click.echo(f"Published privacy policy version {version.version} (sha256 {version.sha256[:12]}…).{told}")
+
+
 def register(group: AppGroup) -> None:
     """Add this domain's commands to `flask omnicrm`."""
     group.add_command(retention_cli)
     group.add_command(account_cli)
+    group.add_command(policy_cli)

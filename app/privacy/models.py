@@ -10,7 +10,7 @@ from typing import Any
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.contacts.models import Contact
@@ -112,3 +112,29 @@ class PrivacyRequest(Model):
 
     def __repr__(self) -> str:
         return f"{self.request_type} request #{self.id}"
+
+
+class PolicyVersion(Model):
+    """A published version of the privacy policy (§11): what /privacy shows, and since when."""
+
+    __tablename__ = "policy_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True, nullable=False)
+    published_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    material: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+
+
+class PolicyAcknowledgement(Model):
+    """A staff member read a material policy change (audited; the banner goes away)."""
+
+    __tablename__ = "policy_acknowledgement"
+    __table_args__ = (UniqueConstraint("user_id", "policy_version_id", name="uq_policy_ack_user_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False)
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_version.id", ondelete="CASCADE"), nullable=False)
+    acknowledged_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)

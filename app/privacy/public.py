@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from app import db
-from app.privacy import meta_callback
+from app.privacy import meta_callback, policy_versions
 from app.privacy.exceptions import PrivacyError, SignedRequestError
 
 logger = logging.getLogger(__name__)
@@ -119,9 +119,18 @@ def render_markdown(text: str) -> Markup:
 
 
 def policy_text() -> tuple[str, str | None]:
-    """The shipped policy with the operator's settings filled in, and its Last Updated date."""
-    with open(POLICY_PATH, encoding="utf-8") as fh:
-        text = fh.read()
+    """The current published version (else the shipped policy) with the operator's settings
+    filled in, and its Last Updated date (a published version's is its publication date)."""
+    version = policy_versions.current()
+    if version is not None:
+        text = re.sub(
+            r"\*\*Last Updated:\*\*\s*(.+)",
+            lambda m: f"**Last Updated:** {version.published_at:%B %d, %Y} (version {version.version})",
+            version.text,
+        )
+    else:
+        with open(POLICY_PATH, encoding="utf-8") as fh:
+            text = fh.read()
     cfg = current_app.config
     email = cfg.get("PRIVACY_CONTACT_EMAIL") or "privacy@omnicrm.com"
     text = text.replace("privacy@omnicrm.com", email)

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from app import db
 from app.contacts.models import Contact
 from app.core.models import utcnow
-from app.privacy import deadlines, decisions, extensions
+from app.privacy import deadlines, decisions, extensions, policy_routes
 from app.privacy.api import PrivacyRequestApi
 from app.privacy.exceptions import PrivacyError
 from app.privacy.export import export_for_download
@@ -282,6 +282,7 @@ def contact_link(contact: Contact) -> Markup:
 
 def register(ab: AppBuilder) -> None:
     """Add the admin view and the REST resource (views -> api only: no cycle)."""
+    policy_routes.register(ab)
     ab.add_view(
         PrivacyRequestModelView,
         "Privacy Requests",

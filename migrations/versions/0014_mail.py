@@ -40,11 +40,33 @@ def upgrade() -> None:
         batch.add_column(sa.Column("extension_reason", sa.Text(), nullable=True))
         batch.add_column(sa.Column("original_due_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("requester_email", sa.Text(), nullable=True))
+    op.create_table(
+        "policy_version",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("version", sa.Integer(), nullable=False, unique=True),
+        sa.Column("published_at", sa.DateTime(), nullable=False),
+        sa.Column("material", sa.Boolean(), nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("published_by_id", sa.Integer(), sa.ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True),
+    )
+    op.create_table(
+        "policy_acknowledgement",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "policy_version_id", sa.Integer(), sa.ForeignKey("policy_version.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("acknowledged_at", sa.DateTime(), nullable=False),
+        sa.UniqueConstraint("user_id", "policy_version_id", name="uq_policy_ack_user_version"),
+    )
     with op.batch_alter_table("page") as batch:
         batch.add_column(sa.Column("default_jurisdiction", sa.String(8), nullable=False, server_default="gdpr"))
 
 
 def downgrade() -> None:
+    op.drop_table("policy_acknowledgement")
+    op.drop_table("policy_version")
     with op.batch_alter_table("page") as batch:
         batch.drop_column("default_jurisdiction")
     with op.batch_alter_table("privacy_request") as batch:
