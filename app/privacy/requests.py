@@ -73,7 +73,10 @@ def create_request(
     _check_origin(request_type, contact, source, subject_user_id)
     # a web request carries what the requester wrote (their name, their words); the officer
     # turns it into corrections after matching it to a contact
-    details = web_intake if source == RequestSource.WEB else validate_details(request_type, details)
+    if source == RequestSource.WEB:
+        details = web_intake
+    elif source != RequestSource.MESSENGER:  # a tap carries no corrections: the officer asks for them
+        details = validate_details(request_type, details)
     law = _jurisdiction_for(jurisdiction, contact)
     received = received_at or utcnow()
     req = PrivacyRequest(
@@ -101,7 +104,7 @@ def create_request(
     )
     if commit:
         db.session.commit()
-        if source in NOTIFIED_SOURCES:
+        if source in NOTIFIED_SOURCES and source != RequestSource.MESSENGER:
             notify_requester(req, Notice.RECEIVED)
     return req
 

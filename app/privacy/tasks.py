@@ -8,8 +8,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from app import db
 from app.core.queues import task
 from app.privacy import export, processing, retention
+from app.privacy.models import PrivacyRequest
+from app.privacy.notices import Notice, notify_requester
 
 logger = logging.getLogger(__name__)
 
@@ -40,3 +43,12 @@ def flag_overdue() -> int:
 def purge_expired_exports() -> int:
     """Delete export files whose 7-day link expired."""
     return export.purge_expired_exports()
+
+
+@task
+def send_received_notice(request_id: int) -> list[str]:
+    """The "we received your request" notice for a request opened from inside Messenger."""
+    req = db.session.get(PrivacyRequest, request_id)
+    if req is None:
+        return []
+    return notify_requester(req, Notice.RECEIVED)

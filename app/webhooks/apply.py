@@ -17,6 +17,7 @@ from app import db
 from app.contacts.models import Contact
 from app.conversations.models import OUR_METADATA_PREFIX, Conversation, Message
 from app.core.models import utcnow
+from app.privacy import self_service
 from app.webhooks.payload import clean_str, ms
 from app.webhooks.work import Batch, Work, candidate_mid
 
@@ -236,6 +237,8 @@ def _handle_postback(batch: Batch, conv: Conversation, contact: Contact, w: Work
     )
     if msg is not None:
         _touch_inbound(conv, contact, w.ts)
+        if self_service.is_privacy_payload(meta["payload"]):
+            self_service.open_from_messenger(contact, meta["payload"])
     return True
 
 
