@@ -102,6 +102,15 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         what="checks the audit log's hash chain and logs an error on the first broken row",
         if_late="tampering is noticed later",
     ),
+    ScheduledJob(
+        "check_channels",
+        "app.pages.tasks.check_channels",
+        "default",
+        cron="45 4 * * *",
+        command="flask omnicrm channels check",
+        what="checks every page's token, permissions, webhook subscription, API version and freshness",
+        if_late="a broken channel (expired token, lost subscription) is noticed later: run it by hand",
+    ),
 )
 
 
