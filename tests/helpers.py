@@ -13,7 +13,10 @@ from contextlib import contextmanager
 
 from flask import Flask, current_app
 from rq import SimpleWorker
+from sqlalchemy import select
 
+from app import db
+from app.audit.models import AuditLog
 from app.core import queues
 from app.core.queues import QUEUE_NAMES, get_queue, get_redis
 from app.webhooks.signals import flush_signals
@@ -81,3 +84,11 @@ def redis_unreachable(app: Flask) -> Iterator[None]:
         app.config["REDIS_URL"] = old_url
         queues._connections.clear()
         queues._connections.update(saved)
+
+
+def audit_actions(entity_type: str | None = None) -> list[str]:
+    """The audit log's actions, oldest first (optionally of one entity type)."""
+    query = select(AuditLog.action).order_by(AuditLog.id)
+    if entity_type is not None:
+        query = query.where(AuditLog.entity_type == entity_type)
+    return list(db.session.scalars(query))

@@ -208,7 +208,8 @@ def _known_mids(mids: list[str]) -> set[str]:
     return known
 
 
-def _insert(conv: Conversation, rows: list[dict[str, Any]], own: set[str], count: ConversationCount) -> None:
+def _insert(conv: Conversation, rows: list[dict[str, Any]], own: set[str], count: ConversationCount) -> list[Message]:
+    added: list[Message] = []
     known = _known_mids([str(m["id"]) for m in rows])
     inbound = 0
     for m in rows:
@@ -222,20 +223,20 @@ def _insert(conv: Conversation, rows: list[dict[str, Any]], own: set[str], count
         created: datetime = m["_created"]
         text = m.get("message") if isinstance(m.get("message"), str) and m.get("message") else None
         atts = _attachments(m.get("attachments"))
-        db.session.add(
-            Message(
-                conversation_id=conv.id,
-                mid=mid,
-                direction=Direction.OUT if outbound else Direction.IN,
-                text=text[:2000] if text else None,
-                attachments=atts or None,
-                kind="attachment" if atts and not text else "text",
-                status=MessageStatus.SENT if outbound else MessageStatus.RECEIVED,
-                created_at=created,
-                sent_at=created if outbound else None,
-                recovered=True,
-            )
+        message = Message(
+            conversation_id=conv.id,
+            mid=mid,
+            direction=Direction.OUT if outbound else Direction.IN,
+            text=text[:2000] if text else None,
+            attachments=atts or None,
+            kind="attachment" if atts and not text else "text",
+            status=MessageStatus.SENT if outbound else MessageStatus.RECEIVED,
+            created_at=created,
+            sent_at=created if outbound else None,
+            recovered=True,
         )
+        db.session.add(message)
+        added.append(message)
         count.inserted += 1
         conv.last_message_at = max(conv.last_message_at or created, created)
         if not outbound:
@@ -246,6 +247,7 @@ def _insert(conv: Conversation, rows: list[dict[str, Any]], own: set[str], count
         conv.unread_count = (conv.unread_count or 0) + inbound
         if conv.status == "closed":
             conv.status = "open"
+    return added
 
 
 def _recover(page: Page, platform: str, psid: str, rows: list[dict[str, Any]], own: set[str]) -> ConversationCount:
@@ -259,8 +261,10 @@ def _recover(page: Page, platform: str, psid: str, rows: list[dict[str, Any]], o
         try:
             conv = _thread(page, psid, platform)
             count.conversation_id = conv.id
-            _insert(conv, rows, own, count)
+            added = _insert(conv, rows, own, count)
             db.session.commit()
+            for obj in (*added, conv, conv.contact):  # memory stays flat over thousands of threads
+                db.session.expunge(obj)
             return count
         except IntegrityError:  # a webhook stored one of these mids meanwhile: count again
             db.session.rollback()
@@ -288,8 +292,6 @@ def do_backfill(page: Page, since: datetime, *, client: ChannelGraphClient | Non
                 continue
             rows = _messages(client, token, conv, since)
             report.conversations.append(_recover(page, platform, psid, rows, own))
-            db.session.expunge_all()  # memory stays flat over thousands of conversations
-            page = db.session.get(Page, page_id) or page
     except GraphError as exc:
         raise PageError(f"the Conversations API refused the backfill: {exc.message}") from None
     finally:
