@@ -97,17 +97,22 @@ class PageModelView(ModelView):
         "health_checked_at": "Last health check",
     }
     description_columns = {
-        "new_access_token": WHERE_IT_COMES_FROM,
         "retention_days": "Messages and webhook events older than this are removed daily.",
     }
     add_form_extra_fields = {
         "new_access_token": PasswordField(
-            "Page access token", widget=BS3PasswordFieldWidget(), validators=[Optional(), GraphTokenCheck()]
+            "Page access token",
+            description=WHERE_IT_COMES_FROM,
+            widget=BS3PasswordFieldWidget(),
+            validators=[Optional(), GraphTokenCheck()],
         )
     }
     edit_form_extra_fields = {
         "new_access_token": PasswordField(
-            "New access token", widget=BS3PasswordFieldWidget(), validators=[Optional(), GraphTokenCheck()]
+            "New access token",
+            description="Leave empty to keep the current token. " + WHERE_IT_COMES_FROM,
+            widget=BS3PasswordFieldWidget(),
+            validators=[Optional(), GraphTokenCheck()],
         )
     }
 
