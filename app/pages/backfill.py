@@ -17,18 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from app import db
 from app.audit.service import record
-from app.contacts.models import Contact
-from app.conversations.models import Conversation, Direction, Message, MessageStatus
-from app.core.crypto import keyed_hash
 from app.core.models import utcnow
 from app.core.queues import enqueue, get_redis
 from app.messenger.channel_client import ChannelGraphClient, channel_client_from_config
 from app.messenger.client import GraphError
+from app.pages.backfill_store import ConversationCount, Thread, store_batch
 from app.pages.exceptions import PageError
 from app.pages.models import Page
 
@@ -36,17 +32,9 @@ logger = logging.getLogger(__name__)
 
 LOCK_KEY = "omnicrm:backfill:page:{}"
 LOCK_SECONDS = 3600
-MID_CHUNK = 500
-
-
-@dataclass
-class ConversationCount:
-    """What one conversation got: `inserted` new messages, `known` already present."""
-
-    conversation_id: int | None
-    psid_tail: str
-    inserted: int = 0
-    known: int = 0
+#: a batch (one transaction) closes at this many threads or messages
+BATCH_THREADS = 50
+BATCH_MESSAGES = 2000
 
 
 @dataclass
@@ -172,108 +160,6 @@ def _conversations(client: ChannelGraphClient, page: Page, since: datetime) -> I
             yield platform, conv
 
 
-def _erased_before(psid: str) -> datetime | None:
-    value: datetime | None = db.session.scalar(
-        select(func.max(Contact.erased_at)).where(Contact.psid_hash == keyed_hash(psid), Contact.erased_at.is_not(None))
-    )
-    return value
-
-
-def _thread(page: Page, psid: str, platform: str) -> Conversation:
-    contact = db.session.scalar(
-        select(Contact).where(Contact.page_id == page.id, Contact.psid == psid, Contact.erased_at.is_(None))
-    )
-    if contact is None:
-        contact = Contact(page_id=page.id, psid=psid)
-        if hasattr(Contact, "channel"):
-            contact.channel = platform  # added by the Instagram work
-        db.session.add(contact)
-        db.session.flush()
-    conv = db.session.scalar(
-        select(Conversation).where(Conversation.page_id == page.id, Conversation.contact_id == contact.id)
-    )
-    if conv is None:
-        conv = Conversation(page_id=page.id, contact_id=contact.id, status="open")
-        if hasattr(Conversation, "channel"):
-            conv.channel = platform  # added by the Instagram work
-        db.session.add(conv)
-        db.session.flush()
-    return conv
-
-
-def _known_mids(mids: list[str]) -> set[str]:
-    known: set[str] = set()
-    for i in range(0, len(mids), MID_CHUNK):
-        known.update(db.session.scalars(select(Message.mid).where(Message.mid.in_(mids[i : i + MID_CHUNK]))))
-    return known
-
-
-def _insert(conv: Conversation, rows: list[dict[str, Any]], own: set[str], count: ConversationCount) -> list[Message]:
-    added: list[Message] = []
-    known = _known_mids([str(m["id"]) for m in rows])
-    inbound = 0
-    for m in rows:
-        mid = str(m["id"])[:255]
-        if mid in known:
-            count.known += 1
-            continue
-        known.add(mid)
-        sender = str((m.get("from") or {}).get("id") or "") if isinstance(m.get("from"), dict) else ""
-        outbound = sender in own
-        created: datetime = m["_created"]
-        text = m.get("message") if isinstance(m.get("message"), str) and m.get("message") else None
-        atts = _attachments(m.get("attachments"))
-        message = Message(
-            conversation_id=conv.id,
-            mid=mid,
-            direction=Direction.OUT if outbound else Direction.IN,
-            text=text[:2000] if text else None,
-            attachments=atts or None,
-            kind="attachment" if atts and not text else "text",
-            status=MessageStatus.SENT if outbound else MessageStatus.RECEIVED,
-            created_at=created,
-            sent_at=created if outbound else None,
-            recovered=True,
-        )
-        db.session.add(message)
-        added.append(message)
-        count.inserted += 1
-        conv.last_message_at = max(conv.last_message_at or created, created)
-        if not outbound:
-            inbound += 1
-            conv.last_inbound_at = max(conv.last_inbound_at or created, created)
-            conv.contact.last_inbound_at = max(conv.contact.last_inbound_at or created, created)
-    if inbound:
-        conv.unread_count = (conv.unread_count or 0) + inbound
-        if conv.status == "closed":
-            conv.status = "open"
-    return added
-
-
-def _recover(page: Page, platform: str, psid: str, rows: list[dict[str, Any]], own: set[str]) -> ConversationCount:
-    count = ConversationCount(None, "…" + psid[-4:])
-    erased = _erased_before(psid)
-    if erased is not None:
-        rows = [m for m in rows if m["_created"] > erased]
-    if not rows:
-        return count
-    for attempt in (1, 2):
-        try:
-            conv = _thread(page, psid, platform)
-            count.conversation_id = conv.id
-            added = _insert(conv, rows, own, count)
-            db.session.commit()
-            for obj in (*added, conv, conv.contact):  # memory stays flat over thousands of threads
-                db.session.expunge(obj)
-            return count
-        except IntegrityError:  # a webhook stored one of these mids meanwhile: count again
-            db.session.rollback()
-            if attempt == 2:
-                raise
-            count = ConversationCount(None, count.psid_tail)
-    return count
-
-
 def do_backfill(page: Page, since: datetime, *, client: ChannelGraphClient | None = None) -> BackfillReport:
     """Recover the page's messages since `since`; audited with the counts. Sends nothing."""
     if not page.access_token:
@@ -285,13 +171,18 @@ def do_backfill(page: Page, since: datetime, *, client: ChannelGraphClient | Non
     client = client or paced_client()
     report = BackfillReport(page.id, since)
     page_id, own, token = page.id, _own_ids(page), page.access_token
+    batch: list[Thread] = []
     try:
         for platform, conv in _conversations(client, page, since):
             psid = _participant(conv, own)
             if psid is None:
                 continue
-            rows = _messages(client, token, conv, since)
-            report.conversations.append(_recover(page, platform, psid, rows, own))
+            batch.append(Thread(platform, psid, _messages(client, token, conv, since)))
+            if len(batch) >= BATCH_THREADS or sum(len(t.rows) for t in batch) >= BATCH_MESSAGES:
+                report.conversations.extend(store_batch(page, batch, own, _attachments))
+                batch = []
+        if batch:
+            report.conversations.extend(store_batch(page, batch, own, _attachments))
     except GraphError as exc:
         raise PageError(f"the Conversations API refused the backfill: {exc.message}") from None
     finally:

@@ -63,10 +63,13 @@ SEND_SCOPE = "pages_messaging"
 
 
 def scopes_of(page: Page) -> set[str] | None:
-    """The permissions the token held at the last channel check (None: never checked)."""
-    if page.token_scopes is None:
+    """The permissions the token held at the last channel check (None: never checked).
+
+    `page` may be a row of selected columns (the outbound job's batch), hence the getattr."""
+    stored: str | None = getattr(page, "token_scopes", None)
+    if stored is None:
         return None
-    return {s for s in page.token_scopes.split(",") if s}
+    return {s for s in stored.split(",") if s}
 
 
 def send_block_reason(page: Page) -> str | None:
