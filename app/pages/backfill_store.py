@@ -164,8 +164,8 @@ def _store(page: Page, threads: list[Thread], own: set[str], attachments: Any) -
         if fresh:
             _touch(conv, fresh)
             values.extend(fresh)
-    if values:
-        db.session.execute(insert(Message), values)
+    if values:  # Core executemany: one statement for the batch (the ORM would go row by row)
+        db.session.connection().execute(insert(Message.__table__), values)
 
 
 def store_batch(page: Page, threads: list[Thread], own: set[str], attachments: Any) -> list[ConversationCount]:
