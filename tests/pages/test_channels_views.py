@@ -156,3 +156,8 @@ def test_cli_check_without_pages(app, fakegraph):
     assert result.exit_code == 0
     assert "No pages connected" in result.output
     assert db.session.scalar(select(Page.id)) is None
+
+
+def test_the_health_check_is_in_the_openapi_document_the_fuzz_test_reads(client, api):
+    spec = client.get("/api/v1/_openapi", headers=api("admin")).get_json()
+    assert "post" in spec["paths"]["/api/v1/page/{pk}/health-check"]
