@@ -111,6 +111,11 @@ def build_config(env: str | None = None) -> dict[str, Any]:
         # the requester notices' texts: a file here replaces the shipped one of the same name
         "NOTICE_TEMPLATE_DIR": os.environ.get("NOTICE_TEMPLATE_DIR") or str(INSTANCE_DIR / "notice_templates"),
         "COMPANY_NAME": os.environ.get("COMPANY_NAME", ""),
+        # Channel health (docs/channels.md): a page with traffic that has heard nothing for this
+        # many hours is flagged (0 = off); backfill pace (Meta: 2 calls/s per page) and backoff
+        "CHANNEL_STALE_HOURS": _int("CHANNEL_STALE_HOURS", 24),
+        "CHANNEL_BACKFILL_RATE": float(os.environ.get("CHANNEL_BACKFILL_RATE") or 2.0),
+        "CHANNEL_BACKOFF_SECONDS": float(os.environ.get("CHANNEL_BACKOFF_SECONDS") or 1.0),
         # Flask-AppBuilder
         "FAB_SECURITY_MANAGER_CLASS": "app.web.security.OmniSecurityManager",
         "FAB_UPDATE_PERMS": False,

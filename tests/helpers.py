@@ -17,7 +17,10 @@ from email.parser import BytesParser
 from aiosmtpd.controller import Controller
 from flask import Flask, current_app
 from rq import SimpleWorker
+from sqlalchemy import select
 
+from app import db
+from app.audit.models import AuditLog
 from app.core import queues
 from app.core.queues import QUEUE_NAMES, get_queue, get_redis
 from app.webhooks.signals import flush_signals
@@ -118,3 +121,11 @@ class SmtpSink:
 
     def texts(self) -> list[str]:
         return [m.get_body(preferencelist=("plain",)).get_content() for m in self.messages]
+
+
+def audit_actions(entity_type: str | None = None) -> list[str]:
+    """The audit log's actions, oldest first (optionally of one entity type)."""
+    query = select(AuditLog.action).order_by(AuditLog.id)
+    if entity_type is not None:
+        query = query.where(AuditLog.entity_type == entity_type)
+    return list(db.session.scalars(query))

@@ -10,7 +10,8 @@ from typing import Any
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.contacts.models import Contact
@@ -115,6 +116,8 @@ class Message(Model):
     send_started_at: Mapped[datetime | None] = mapped_column(DateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     meta: Mapped[Any | None] = mapped_column(JSONType)  # non-personal extras: reaction, postback kind
+    # inserted by `channels backfill` from the Conversations API (missed while the webhook was down)
+    recovered: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=sql_text("false"))
 
     conversation: Mapped[Conversation] = relationship(Conversation)
     author: Mapped[User | None] = relationship(User, lazy="joined")

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from app.core.queues import enqueue_once, get_redis
+from app.pages.services import send_block_reason
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ def send_refusal(page: Any, contact: Any) -> str | None:
         return "the page has no access token: an admin must connect it first"
     if page.needs_reauth:
         return "the page's access token has expired or was revoked: an admin must replace it before replies can be sent"
+    blocked = send_block_reason(page)
+    if blocked:
+        return blocked
     if contact is None or contact.erased_at is not None:
         return "the contact's data was erased: replies are no longer possible"
     if contact.restricted:

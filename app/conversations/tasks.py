@@ -177,7 +177,7 @@ def _load_sends(ids: list[int]) -> list[_Send]:
     pages = {
         p.id: p
         for p in db.session.execute(
-            select(Page.id, Page.fb_page_id, Page.access_token, Page.needs_reauth).where(
+            select(Page.id, Page.fb_page_id, Page.access_token, Page.needs_reauth, Page.token_scopes).where(
                 Page.id.in_({r.page_id for r in rows})
             )
         )

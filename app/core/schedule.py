@@ -111,6 +111,15 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         what="sends queued mail (retries with backoff; picks up mail queued while Redis was down)",
         if_late="notices and verification codes wait in Admin -> Outbox as 'queued'",
     ),
+    ScheduledJob(
+        "check_channels",
+        "app.pages.tasks.check_channels",
+        "default",
+        cron="45 4 * * *",
+        command="flask omnicrm channels check",
+        what="checks every page's token, permissions, webhook subscription, API version and freshness",
+        if_late="a broken channel (expired token, lost subscription) is noticed later: run it by hand",
+    ),
 )
 
 

@@ -38,7 +38,7 @@ REAUTH_CODES = frozenset({190})
 #: Known permanent failures: show the reason to the agent, never retry.
 PERMANENT_CODES = frozenset({551, 10, 200, 100})
 
-_SECRET_QUERY_RE = re.compile(r"((?:access_token|appsecret_proof|client_secret)=)[^&\s\"']+", re.IGNORECASE)
+_SECRET_QUERY_RE = re.compile(r"((?:access_token|input_token|appsecret_proof|client_secret)=)[^&\s\"']+", re.IGNORECASE)
 
 
 class InvalidMessageError(DomainError):

@@ -19,6 +19,7 @@ from app.ops.doctor import register as register_doctor
 from app.ops.keys import register as register_keys
 from app.ops.schedule_commands import register as register_jobs
 from app.pages import services
+from app.pages.channels_commands import register as register_channels
 from app.pages.exceptions import PageError
 from app.privacy.commands import register as register_privacy
 from app.webhooks.commands import register as register_webhooks
@@ -106,6 +107,7 @@ def register_cli(app: Flask) -> None:
 
     for register in (
         register_audit,
+        register_channels,
         register_doctor,
         register_keys,
         register_jobs,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy import inspect
 from sqlalchemy.orm.attributes import History
+from werkzeug.wrappers import Response
 
+from app import db
 from app.core.roles import READ_WRITE_METHODS
-from app.pages import services
+from app.pages import health, services
 from app.pages.exceptions import PageError
 from app.pages.models import Page
 from app.web.api import OmniModelRestApi
@@ -21,6 +24,9 @@ PUBLIC_COLUMNS = [
     "subscribed",
     "needs_reauth",
     "reauth_reason",
+    "health_status",
+    "health_reason",
+    "health_checked_at",
     "created_at",
 ]
 
@@ -29,7 +35,8 @@ class PageApi(OmniModelRestApi):
     resource_name = "page"
     datamodel = SQLAInterface(Page)
     class_permission_name = "Page"
-    method_permission_name = READ_WRITE_METHODS
+    # health_check: Admin only (no other role holds Page.check_health)
+    method_permission_name = {**READ_WRITE_METHODS, "health_check": "check_health"}
     list_columns = PUBLIC_COLUMNS
     show_columns = PUBLIC_COLUMNS
     add_columns = ["fb_page_id", "name", "retention_days", "subscribed", "access_token"]
@@ -51,3 +58,24 @@ class PageApi(OmniModelRestApi):
         hist: History = inspect(item).attrs.access_token.history
         if hist.has_changes() and item.access_token:
             item.set_token(services.validate_token(item.access_token))
+
+    @expose("/<int:pk>/health-check", methods=["POST"])
+    @protect()
+    @safe
+    def health_check(self, pk: int) -> Response:
+        """Run the channel checks on one page now.
+        ---
+        post:
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          responses:
+            200: {description: the check's result (health_status, health_reason, findings)}
+            404: {description: not found}
+        """
+        page = db.session.get(Page, pk)
+        if page is None:
+            return self.response_404()
+        result = health.do_check_page(page)
+        return self.response(200, result=result.as_dict())

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from flask_appbuilder import Model
 from sqlalchemy import Boolean, DateTime, Integer, String, text
@@ -12,6 +13,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.crypto import EncryptedText
 from app.core.models import utcnow
+
+
+class HealthStatus(StrEnum):
+    """A channel's health after its last check (None on the row: never checked)."""
+
+    OK = "ok"
+    WARNING = "warning"
+    FAILING = "failing"
 
 
 class Page(Model):
@@ -30,6 +39,13 @@ class Page(Model):
     token_updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # the law whose deadlines apply to this page's privacy requests unless one says otherwise
     default_jurisdiction: Mapped[str] = mapped_column(String(8), nullable=False, default="gdpr", server_default="gdpr")
+    # Channel health (app/pages/health.py): the last check's verdict and what the token holds
+    health_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    health_reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    health_checked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    health_failing_since: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    token_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    token_scopes: Mapped[str | None] = mapped_column(String(1000), nullable=True)
 
     def set_token(self, token: str) -> None:
         """The only way a token is written: keeps token_last4 in step and clears re-auth."""

@@ -56,3 +56,32 @@ def mark_needs_reauth(page: Page, reason: str) -> None:
         page.needs_reauth = True
         page.reauth_reason = reason[:500]
         logger.warning("page %s needs re-authorisation", page.fb_page_id)
+
+
+#: The permission without which Meta refuses every Send API call of the page.
+SEND_SCOPE = "pages_messaging"
+
+
+def scopes_of(page: Page) -> set[str] | None:
+    """The permissions the token held at the last channel check (None: never checked).
+
+    `page` may be a row of selected columns (the outbound job's batch), hence the getattr."""
+    stored: str | None = getattr(page, "token_scopes", None)
+    if stored is None:
+        return None
+    return {s for s in stored.split(",") if s}
+
+
+def send_block_reason(page: Page) -> str | None:
+    """Why the channel itself refuses replies now (beyond `needs_reauth`), or None.
+
+    The channel check (app/pages/health.py) records the token's permissions; a token without
+    `pages_messaging` could only queue replies that Meta refuses, so none is accepted.
+    """
+    scopes = scopes_of(page)
+    if scopes is not None and SEND_SCOPE not in scopes:
+        return (
+            f"the page's access token lacks the {SEND_SCOPE} permission, so Messenger refuses every reply: "
+            "an admin must reconnect the page with that permission"
+        )
+    return None

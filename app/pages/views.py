@@ -6,17 +6,45 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import flash
 from flask_appbuilder import AppBuilder, ModelView
 from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from wtforms import PasswordField
-from wtforms.validators import Optional
+from wtforms import Form, PasswordField
+from wtforms.fields import Field
+from wtforms.validators import Optional, ValidationError
 
 from app.core.roles import READ_WRITE_METHODS
-from app.pages import services
+from app.pages import channels_views, health, services
 from app.pages.api import PageApi
 from app.pages.exceptions import PageError
 from app.pages.models import Page
+
+WHERE_IT_COMES_FROM = (
+    "Where it comes from: Meta for Developers → your app → Messenger → Settings → Access Tokens "
+    "(or Graph API Explorer: pick the Page, then generate a Page access token). It needs the "
+    "permissions pages_messaging and pages_manage_metadata (plus instagram_manage_messages when "
+    "the Page's Instagram account is linked). It is checked with Meta on save, stored encrypted "
+    "and never shown again (only its last 4 characters)."
+)
+
+
+class GraphTokenCheck:
+    """Form validator: Meta must accept the token (debug_token) before it is saved; the form
+    comes back with its fields and the reason next to the token field."""
+
+    def __call__(self, form: Form, field: Field) -> None:
+        token = (field.data or "").strip()
+        if not token:
+            return
+        try:
+            services.validate_token(token)
+            page_id = form.fb_page_id.data if hasattr(form, "fb_page_id") else None
+            warning = health.verify_new_token(token, (page_id or "").strip() or None)
+        except PageError as exc:
+            raise ValidationError(str(exc)) from None
+        if warning:
+            flash(f"Saved, but {warning}.", "warning")
 
 
 class PageModelView(ModelView):
@@ -31,6 +59,7 @@ class PageModelView(ModelView):
         "token_hint",
         "subscribed",
         "needs_reauth",
+        "health_status",
         "retention_days",
     ]
     show_columns = [
@@ -41,6 +70,9 @@ class PageModelView(ModelView):
         "subscribed",
         "needs_reauth",
         "reauth_reason",
+        "health_status",
+        "health_reason",
+        "health_checked_at",
         "retention_days",
         "created_at",
     ]
@@ -49,26 +81,40 @@ class PageModelView(ModelView):
         "fb_page_id",
         "new_access_token",
         "retention_days",
-        "subscribed",
     ]
-    edit_columns = ["name", "new_access_token", "retention_days", "subscribed"]
+    # `subscribed` is Meta's answer (the channel check), not something typed in
+    edit_columns = ["name", "new_access_token", "retention_days"]
     search_columns = ["name", "fb_page_id", "needs_reauth", "subscribed"]
     order_columns = ["name", "fb_page_id", "retention_days"]
     label_columns = {
         "fb_page_id": "Facebook Page ID",
         "token_hint": "Access token",
-        "new_access_token": "New access token",
         "needs_reauth": "Needs re-authorisation",
         "retention_days": "Keep messages (days)",
+        "subscribed": "Subscribed (last check)",
+        "health_status": "Channel health",
+        "health_reason": "Health reason",
+        "health_checked_at": "Last health check",
     }
     description_columns = {
-        "new_access_token": "Write-only: stored encrypted, never shown again (only its last 4 characters).",
         "retention_days": "Messages and webhook events older than this are removed daily.",
     }
     add_form_extra_fields = {
-        "new_access_token": PasswordField("New access token", widget=BS3PasswordFieldWidget(), validators=[Optional()])
+        "new_access_token": PasswordField(
+            "Page access token",
+            description=WHERE_IT_COMES_FROM,
+            widget=BS3PasswordFieldWidget(),
+            validators=[Optional(), GraphTokenCheck()],
+        )
     }
-    edit_form_extra_fields = add_form_extra_fields
+    edit_form_extra_fields = {
+        "new_access_token": PasswordField(
+            "New access token",
+            description="Leave empty to keep the current token. " + WHERE_IT_COMES_FROM,
+            widget=BS3PasswordFieldWidget(),
+            validators=[Optional(), GraphTokenCheck()],
+        )
+    }
 
     def _apply_token(self, item: Page) -> None:
         token = getattr(item, "new_access_token", None)
@@ -84,6 +130,18 @@ class PageModelView(ModelView):
     def post_add(self, item: Any) -> None:
         self._apply_token(item)
         self.datamodel.session.commit()
+        self._check(item)
+
+    def post_update(self, item: Any) -> None:
+        if getattr(item, "new_access_token", None):
+            self._check(item)
+
+    def _check(self, item: Page) -> None:
+        """After a new token: the channel check, so `subscribed` and the health are Meta's answer."""
+        try:
+            health.do_check_page(item)
+        except Exception:  # noqa: BLE001 - the page is saved; the daily check retries
+            self.datamodel.session.rollback()
 
     def pre_update(self, item: Page) -> None:
         self._apply_token(item)
@@ -92,3 +150,4 @@ class PageModelView(ModelView):
 def register(ab: AppBuilder) -> None:
     ab.add_view(PageModelView, "Pages", icon="fa-flag", category="CRM")
     ab.add_api(PageApi)
+    channels_views.register(ab)

@@ -23,6 +23,7 @@ from app.core.counters import WEBHOOK_RECEIVED_KEY, WEBHOOK_REJECTED_KEY
 from app.core.queues import get_redis
 from app.core.scheduler import snapshot
 from app.dashboard import queues, services
+from app.pages.health import health_gauges
 from app.privacy.models import REQUEST_STATUSES
 
 logger = logging.getLogger(__name__)
@@ -193,6 +194,12 @@ def collect() -> str:
             "gauge",
             "Connected pages whose token must be renewed.",
             [({}, len(services.pages_needing_reauth()))],
+        )
+        out.family(
+            "omnicrm_channel_health",
+            "gauge",
+            "Each page's channel health: 0 ok, 1 warning, 2 failing, -1 never checked.",
+            [({"page_id": fb_id, "page": name}, value) for fb_id, name, value in health_gauges()],
         )
         db.session.rollback()
     except Exception as exc:  # noqa: BLE001

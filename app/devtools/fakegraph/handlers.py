@@ -20,12 +20,13 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from app.devtools.fakegraph.channels import ChannelHandlers
 from app.devtools.fakegraph.common import default_profile, error_body, json_response, now_ms, sign_body
 
 logger = logging.getLogger(__name__)
 
 
-class GraphHandlers:
+class GraphHandlers(ChannelHandlers):
     """The Graph endpoints and webhook emission; state lives in `FakeGraph`."""
 
     app_secret: str
@@ -141,6 +142,9 @@ class GraphHandlers:
         bad_auth = self._check_proof(query)
         if bad_auth is not None:
             return json_response(*bad_auth)
+        routed = self.channel_route(method, parts, query)  # debug_token, subscribed_apps, conversations
+        if routed is not None:
+            return routed
 
         if method == "POST" and len(parts) == 3 and parts[2] == "messages":
             return self._send(parts[1], parsed)

@@ -115,6 +115,7 @@ class FakeGraph(GraphHandlers):
             self.requests_log.clear()
             self.webhook_log.clear()
             self._reset_switches()
+            self.reset_channels()
 
     def fail_next(
         self,
@@ -206,6 +207,8 @@ class FakeGraph(GraphHandlers):
                 ):
                     if key in args:
                         setattr(self, key, args[key])
+        elif (channel := self.channel_control(action, args)) is not None:
+            return channel
         else:
             raise ValueError(f"unknown action {action!r}")
         return {"ok": True, "action": action}
