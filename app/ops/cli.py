@@ -21,6 +21,7 @@ from app.ops.schedule_commands import register as register_jobs
 from app.pages import services
 from app.pages.exceptions import PageError
 from app.privacy.commands import register as register_privacy
+from app.search.commands import register as register_search
 from app.webhooks.commands import register as register_webhooks
 
 logger = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ def register_cli(app: Flask) -> None:
         register_jobs,
         register_privacy,
         register_webhooks,
+        register_search,
     ):
         register(omnicrm)
     if "omnicrm" not in app.cli.commands:
