@@ -18,7 +18,8 @@ from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import BigInteger, Connection, Integer, cast, delete, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from app import db
@@ -103,10 +104,17 @@ def do_index(conn: Connection, messages: Sequence[tuple[int, str | None]], key: 
     """Insert the tokens of (message id, text) pairs (Core statements: the index is not audited
     row by row, it holds no value anyone reads). Returns the number of tokens written."""
     key = key if key is not None else current_key()
-    rows = [{"token": t, "message_id": mid} for mid, text in messages for t in text_tokens(text, key)]
-    if rows:
-        conn.execute(insert(_TABLE), rows)
-    return len(rows)
+    pairs = [(t, mid) for mid, text in messages for t in text_tokens(text, key)]
+    if not pairs:
+        return 0
+    if conn.dialect.name == "postgresql":
+        # one statement for the whole batch (an executemany is one round trip per row)
+        tokens, ids = zip(*pairs, strict=True)
+        rows = select(func.unnest(cast(list(tokens), ARRAY(BigInteger))), func.unnest(cast(list(ids), ARRAY(Integer))))
+        conn.execute(insert(_TABLE).from_select(["token", "message_id"], rows))
+    else:
+        conn.execute(insert(_TABLE), [{"token": t, "message_id": mid} for t, mid in pairs])
+    return len(pairs)
 
 
 def do_unindex(conn: Connection, message_ids: Sequence[int] | Any) -> int:
