@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -189,9 +189,10 @@ def _date_arg(args: Mapping[str, Any], name: str, end: bool) -> datetime | None:
             day = date.fromisoformat(text)
             return datetime.combine(day + timedelta(days=1) if end else day, time())
         value = datetime.fromisoformat(text)
-    except ValueError:
+        # stored times are naive UTC
+        return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise SearchError(f"{name} must be a date (YYYY-MM-DD) or an ISO date and time") from None
-    return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(tz=None).replace(tzinfo=None)
 
 
 def check_query(args: Mapping[str, Any], *, page_arg: str = "page", page_base: int = 0) -> SearchQuery:

@@ -35,6 +35,15 @@ def test_search_answers_count_and_results(client, api, conversation):
     }
 
 
+def test_aware_times_are_compared_in_utc(client, api, conversation):
+    _message(conversation, "timezone check")
+    later = (utcnow().replace(microsecond=0)).isoformat() + "-05:00"  # five hours after now, in UTC
+    resp = client.get(URL, query_string={"text": "timezone", "until": later}, headers=api("agent"))
+    assert resp.get_json()["count"] == 1
+    resp = client.get(URL, query_string={"text": "timezone", "since": later}, headers=api("agent"))
+    assert resp.get_json()["count"] == 0
+
+
 def test_paging_and_filters_in_the_api(client, api, conversation, page):
     _message(conversation, "duplicate charge")
     resp = client.get(
@@ -63,6 +72,8 @@ def test_paging_and_filters_in_the_api(client, api, conversation, page):
         ({"text": "ok", "page_id": "99999999999"}, "page_id must be"),
         ({"text": "ok", "channel": "sms"}, "channel must be"),
         ({"text": "ok", "since": "yesterday"}, "since must be a date"),
+        ({"text": "ok", "until": "9999-12-31"}, "until must be a date"),
+        ({"text": "ok", "since": "0001-01-01T00:00:00+05:00"}, "since must be a date"),
         ({"text": "ok", "since": "2024-02-02", "until": "2024-01-01"}, "since must be before until"),
     ],
 )
