@@ -255,19 +255,31 @@ def _matches(query: SearchQuery, key: bytes) -> Any:
 
 
 def do_search(query: SearchQuery) -> SearchResult:
-    """Conversations with a message holding all the query's words, newest match first."""
+    """Conversations with a message holding all the query's words, newest match first.
+
+    One statement: the page of rows carries the total (a window count over the matches); only a
+    page past the end needs a second, count-only statement."""
     matches = _matches(query, current_key())
-    count = int(db.session.scalar(select(func.count()).select_from(matches)) or 0)
-    hits: list[SearchHit] = []
-    if count > query.page * query.page_size:
-        rows = db.session.execute(
-            select(matches.c.conversation_id, matches.c.message_id, Message.created_at)
-            .join(Message, Message.id == matches.c.message_id)
-            .order_by(matches.c.message_id.desc())
-            .offset(query.page * query.page_size)
-            .limit(query.page_size)
-        ).all()
-        hits = [SearchHit(r.conversation_id, r.message_id, r.created_at) for r in rows]
+    counted = select(matches.c.conversation_id, matches.c.message_id, func.count().over().label("total")).subquery(
+        "counted"
+    )
+    rows = db.session.execute(
+        select(counted.c.conversation_id, counted.c.message_id, counted.c.total)
+        .order_by(counted.c.message_id.desc())
+        .offset(query.page * query.page_size)
+        .limit(query.page_size)
+    ).all()
+    if rows:
+        count = int(rows[0].total)
+    elif query.page == 0:
+        count = 0
+    else:
+        count = int(db.session.scalar(select(func.count()).select_from(matches)) or 0)
+    # the page's times by primary key (joined in the statement above, the planner may walk
+    # the whole message index backwards instead of looking up 20 rows)
+    ids = [r.message_id for r in rows]
+    times = dict(db.session.execute(select(Message.id, Message.created_at).where(Message.id.in_(ids))).tuples().all())
+    hits = [SearchHit(r.conversation_id, r.message_id, times[r.message_id]) for r in rows]
     return SearchResult(query, count, hits)
 
 
