@@ -15,6 +15,7 @@ DEV_SECRET_KEY = "dev-secret-key-change-me-0123456789abcdef"  # noqa: S105 - dev
 DEV_ENCRYPTION_KEY = "ZGV2LWVuY3J5cHRpb24ta2V5LWNoYW5nZS1tZS0xMjM="
 DEV_FB_APP_SECRET = "dev-app-secret"  # noqa: S105 - dev default only
 DEV_FB_VERIFY_TOKEN = "dev-verify-token"  # noqa: S105 - dev default only
+DEV_SEARCH_KEY = "dev-search-key-change-me-0123456789abcdef"  # noqa: S105 - dev default only
 
 
 def _bool(name: str, default: bool = False) -> bool:
@@ -80,6 +81,10 @@ def build_config(env: str | None = None) -> dict[str, Any]:
         # comma-separated CIDRs allowed to scrape /metrics without the token ("" = token only)
         "METRICS_ALLOW_NETS": os.environ.get("METRICS_ALLOW_NETS", "127.0.0.1/32,::1/128"),
         "PSID_HASH_KEY": os.environ.get("PSID_HASH_KEY", ""),
+        # blind index of message words (docs/search.md): HMAC key of the search tokens; changing
+        # it needs `flask omnicrm search rebuild`. SEARCH_INDEXING=0 turns indexing off (benchmarks)
+        "SEARCH_KEY": os.environ.get("SEARCH_KEY") or DEV_SEARCH_KEY,
+        "SEARCH_INDEXING": _bool("SEARCH_INDEXING", True),
         # optional file outside the database: each new audit chain head is appended, verify checks it
         "AUDIT_ANCHOR_PATH": os.environ.get("AUDIT_ANCHOR_PATH", ""),
         "PROXY_FIX_HOPS": _int("PROXY_FIX_HOPS", 0),
@@ -179,6 +184,7 @@ def check_production() -> None:
         ("ENCRYPTION_KEYS", DEV_ENCRYPTION_KEY),
         ("FB_APP_SECRET", DEV_FB_APP_SECRET),
         ("FB_VERIFY_TOKEN", DEV_FB_VERIFY_TOKEN),
+        ("SEARCH_KEY", DEV_SEARCH_KEY),
     ):
         value = env.get(name, "")
         if not value:
@@ -192,6 +198,8 @@ def check_production() -> None:
         problems.append("PSID_HASH_KEY is not set (erased contacts are recognised by it; keep it stable)")
     elif psid_key == env.get("SECRET_KEY"):
         problems.append("PSID_HASH_KEY must not be the SECRET_KEY (it has to outlive SECRET_KEY rotations)")
+    if env.get("SEARCH_KEY") and env.get("SEARCH_KEY") == env.get("SECRET_KEY"):
+        problems.append("SEARCH_KEY must not be the SECRET_KEY (changing it means rebuilding the search index)")
     if not env.get("DATABASE_URL"):
         problems.append("DATABASE_URL is not set (production needs PostgreSQL)")
     if not env.get("REDIS_URL"):

@@ -54,6 +54,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.audit import listeners  # noqa: PLC0415 - imports db/appbuilder from this package
 
     listeners.install(app)
+    from app.search import listeners as search_listeners  # noqa: PLC0415 - imports db from this package
+
+    search_listeners.install()
 
     from app.ops.cli import register_cli  # noqa: PLC0415 - imports db/appbuilder from this package
 
@@ -81,6 +84,7 @@ def import_models() -> None:
     from app.mail import models as _mail  # noqa: F401, PLC0415 - imports db from this package
     from app.pages import models as _pages  # noqa: F401, PLC0415 - imports db from this package
     from app.privacy import models as _privacy  # noqa: F401, PLC0415 - imports db from this package
+    from app.search import models as _search  # noqa: F401, PLC0415 - imports db from this package
     from app.webhooks import models as _webhooks  # noqa: F401, PLC0415 - imports db from this package
 
 

@@ -16,6 +16,9 @@ measured from the first to the last event processed (read from
 the database, so process start-up is not counted). Finally every event is checked: stored once,
 processed, exactly one message per mid (nothing lost, nothing duplicated).
 Targets (2 cores): webhook ≥ 90 % of the reference, p99 < 50 ms at C=32, ≥ 500 events/s/worker.
+Then (--search-rounds, default 2) the same stored events are processed again from scratch with
+the search index off and on (SEARCH_INDEXING=0/1), alternating, one burst worker each time:
+processing with indexing on should stay >= 800 events/s per worker (docs/search.md).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -225,10 +229,89 @@ with app.app_context():
         "contacts": q("SELECT count(*) FROM contact"),
         "span": q("SELECT EXTRACT(EPOCH FROM max(processed_at) - min(processed_at))::float FROM webhook_event"),
         "reference_rows": q("SELECT count(*) FROM bench_reference_event"),
+        "tokens": q("SELECT count(*) FROM message_search_token"),
     }))
 """
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def reprocess(env: dict, indexing: bool) -> float:
+    """Forget what processing wrote (messages, their search tokens, conversations, contacts),
+    mark every stored event pending again, and let one burst worker apply them all once more,
+    with the search index on or off (SEARCH_INDEXING). Returns events/s (first to last processed)."""
+    code = r"""
+from sqlalchemy import text
+from app import create_app, db
+from app.core.queues import enqueue, get_redis
+app = create_app()
+with app.app_context():
+    for table in ("message_search_token", "message", "conversation", "contact"):
+        db.session.execute(text(f"DELETE FROM {table}"))
+    db.session.execute(text("UPDATE webhook_event SET status = 'pending', attempts = 0, processed_at = NULL"))
+    db.session.commit()
+    get_redis().flushdb()
+    enqueue("app.webhooks.tasks.process_pending_events", queue="webhooks")
+"""
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
+    run_env = {**env, "SEARCH_INDEXING": "1" if indexing else "0"}
+    subprocess.run(
+        [sys.executable, "worker.py", "--burst", "--queues", "webhooks", "--no-cron"],
+        cwd=ROOT,
+        env=run_env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stats = check_and_time(env)
+    rate = stats["processed"] / float(stats["span"] or 1)
+    print(
+        f"  reprocessed with search indexing {'on ' if indexing else 'off'}: {stats['processed']} events, "
+        f"{stats['messages']} messages, {stats['tokens']} search tokens, {rate:.0f} events/s",
+        flush=True,
+    )
+    return rate
+
+
+def store_directly(env: dict, n: int, psids: int) -> None:
+    """--search-only: N events with 12-word texts stored through the webhook's own storing code
+    (no HTTP), so the processing comparison runs even where wrk and gunicorn cannot."""
+    code = (
+        r"""
+import json, random
+from app import create_app
+from app.webhooks.ingest import store_event
+words = ("order parcel refund delivery broken screen invoice payment card account password shipping "
+         "tracking number address change cancel return size colour price discount coupon voucher").split()
+rng = random.Random(5)
+app = create_app()
+with app.app_context():
+    for i in range(N):
+        psid = str(8_000_000_000 + i % PSIDS)
+        text = " ".join(rng.choice(words) for _ in range(11)) + f" #{i}"
+        item = {"sender": {"id": psid}, "recipient": {"id": PAGE}, "timestamp": 1700000000000 + i,
+                "message": {"mid": f"m_bench_{i}", "text": text}}
+        data = {"object": "page", "entry": [{"id": PAGE, "time": 1700000000000 + i, "messaging": [item]}]}
+        store_event(json.dumps(data).encode(), data)
+""".replace("PSIDS", str(psids))
+        .replace("PAGE", repr(PAGE_ID))
+        .replace("N)", f"{n})")
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+def search_comparison(env: dict, rounds: int) -> None:
+    print("processing with and without the search index (one burst worker, same events):", flush=True)
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(rounds):
+        for indexing in (False, True):
+            rates[indexing].append(reprocess(env, indexing))
+    off, on = (statistics.median(rates[flag]) for flag in (False, True))
+    print(
+        f"  median: indexing off {off:.0f} events/s, on {on:.0f} events/s ({on / max(off, 1):.0%}; target with "
+        "indexing >= 800 events/s per worker)",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,6 +325,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="gunicorn threads per worker (both; default: shipped)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
+    parser.add_argument(
+        "--search-rounds",
+        type=int,
+        default=2,
+        help="then reprocess every event with search indexing off and on, alternating, this many times each",
+    )
+    parser.add_argument(
+        "--search-only",
+        type=int,
+        default=0,
+        metavar="N",
+        help="skip the HTTP runs: store N events directly, then only the indexing off/on comparison",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.c <= 512 or not 0 < args.rounds <= 20 or not 0 < args.seconds <= 60:
         parser.error("keep -c in 1..512, --rounds in 1..20 and --seconds in (0, 60]")
@@ -261,6 +357,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"preparing {args.database_url} and {args.redis_url} ...", flush=True)
     prepare(env)
+    if args.search_only:
+        store_directly(env, args.search_only, args.psids)
+        search_comparison(env, max(1, args.search_rounds))
+        return 0
     per_run = int(args.max_rate * args.seconds)
     warm_seconds = 1
     names = ("reference", "webhook")
@@ -354,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
         f"(acknowledged {acked['reference']}); lost {lost}, duplicated {dupes} -> {'OK' if ok else 'FAIL'}",
         flush=True,
     )
+    if args.search_rounds:
+        search_comparison(env, args.search_rounds)
     return 0 if ok else 1
 
 

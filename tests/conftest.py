@@ -48,6 +48,8 @@ USERS = {
 }
 # Domain tables, children first (SQLite cleans with DELETE in this order).
 DOMAIN_TABLES = [
+    "message_search_token",
+    "search_index_state",
     "message",
     "privacy_request",
     "conversation",

@@ -15,6 +15,8 @@ from app.conversations.exceptions import ReplyRefused
 from app.conversations.models import Conversation, Message
 from app.conversations.permissions import READ_ONLY
 from app.core.roles import READ_WRITE_METHODS
+from app.search import services as search
+from app.search.exceptions import SearchError
 from app.web.api import OmniModelRestApi
 
 MESSAGE_COLUMNS = [
@@ -42,8 +44,8 @@ class ConversationApi(OmniModelRestApi):
     resource_name = "conversation"
     datamodel = SQLAInterface(Conversation)
     class_permission_name = "Conversation"
-    method_permission_name = {**READ_WRITE_METHODS, "reply": "reply"}
-    include_route_methods = {"get", "get_list", "info", "put", "reply"}
+    method_permission_name = {**READ_WRITE_METHODS, "reply": "reply", "search": "read"}
+    include_route_methods = {"get", "get_list", "info", "put", "reply", "search"}
     list_columns = [
         "id",
         "page_id",
@@ -103,6 +105,35 @@ class ConversationApi(OmniModelRestApi):
         except ReplyRefused as exc:
             return self.response(exc.status, message=str(exc))
         return self.response(202, id=message.id, status=message.status, messaging_type=message.messaging_type)
+
+    @expose("/search", methods=["GET"])
+    @protect()
+    @safe
+    def search(self) -> Response:
+        """Conversations whose messages hold every given word (blind index, docs/search.md).
+        ---
+        get:
+          parameters:
+          - {in: query, name: text, required: true, schema: {type: string, maxLength: 200}}
+          - {in: query, name: page, description: 0-based, schema: {type: integer, minimum: 0}}
+          - {in: query, name: page_size, schema: {type: integer, minimum: 1, maximum: 100}}
+          - {in: query, name: page_id, schema: {type: integer}}
+          - {in: query, name: channel, schema: {type: string, enum: [messenger, instagram]}}
+          - {in: query, name: since, description: YYYY-MM-DD or ISO date-time, schema: {type: string}}
+          - {in: query, name: until, description: YYYY-MM-DD (inclusive) or ISO date-time, schema: {type: string}}
+          responses:
+            200: {description: '{"count": N, "result": [{"conversation_id", "message_id", "created_at"}]}'}
+            400: {description: bad request, with the reason}
+        """
+        try:
+            result = search.do_search(search.check_query(request.args))
+        except SearchError as exc:
+            return self.response_400(message=str(exc))
+        hits = [
+            {"conversation_id": h.conversation_id, "message_id": h.message_id, "created_at": h.created_at.isoformat()}
+            for h in result.hits
+        ]
+        return self.response(200, count=result.count, result=hits)
 
 
 class MessageApi(OmniModelRestApi):

@@ -23,6 +23,8 @@ from app.conversations.exceptions import ConversationError, ReplyRefused
 from app.conversations.models import CONVERSATION_STATUSES, Conversation, ConversationStatus, Message
 from app.core.models import utcnow
 from app.pages.models import Page
+from app.search import services as search
+from app.search.exceptions import SearchError
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +82,8 @@ class InboxView(BaseView):
     @has_access
     def index(self) -> ResponseReturnValue:
         """The inbox: filtered by status, assignee and page; unassigned and longest waiting first."""
+        if request.args.get("q", "").strip():  # message search: app/search, docs/search.md
+            return self._search_results()
         status = request.args.get("status", ConversationStatus.OPEN)
         if status not in (*CONVERSATION_STATUSES, "all"):
             status = ConversationStatus.OPEN
@@ -110,6 +114,29 @@ class InboxView(BaseView):
             page_id=page_id,
             pages=pages,
             statuses=CONVERSATION_STATUSES,
+        )
+        return html
+
+    def _search_results(self) -> ResponseReturnValue:
+        """`?q=words`: conversations whose messages hold every word, newest match first."""
+        args = {
+            "text": request.args.get("q", ""),
+            "p": str(max(1, request.args.get("p", 1, type=int) or 1)),
+            "page_id": str(request.args.get("page", type=int) or ""),
+            **{k: request.args.get(k, "") for k in ("channel", "since", "until")},
+        }
+        result = None
+        try:
+            result = search.do_search(search.check_query(args, page_arg="p", page_base=1))
+        except SearchError as exc:
+            flash(str(exc), "warning")
+        html: str = self.render_template(
+            "conversations/search_results.html",
+            q=args["text"],
+            result=result,
+            conversations=search.search_conversations(result) if result else {},
+            previous_url=self._page_url(result.query.page) if result and result.query.page else None,
+            next_url=self._page_url(result.query.page + 2) if result and result.has_next else None,
         )
         return html
 

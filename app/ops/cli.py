@@ -22,6 +22,7 @@ from app.pages import services
 from app.pages.channels_commands import register as register_channels
 from app.pages.exceptions import PageError
 from app.privacy.commands import register as register_privacy
+from app.search.commands import register as register_search
 from app.webhooks.commands import register as register_webhooks
 
 logger = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def register_cli(app: Flask) -> None:
         register_jobs,
         register_privacy,
         register_webhooks,
+        register_search,
     ):
         register(omnicrm)
     if "omnicrm" not in app.cli.commands:

@@ -16,6 +16,7 @@ from app.privacy.accounts import anonymise_user
 from app.privacy.exceptions import PrivacyError
 from app.privacy.lifecycle import contact_of, remove_file, set_progress
 from app.privacy.models import PrivacyRequest, RequestSource
+from app.search import services as search
 from app.webhooks.models import WebhookEvent
 
 BATCH = 25000
@@ -35,6 +36,11 @@ def batched_delete(model: type[Any], id_query: Any, counter: list[int]) -> int:
     if bounds[0] is not None:
         low, high = bounds
         while low <= high:
+            if model is Message:  # the blind index's tokens go with their messages
+                search.do_unindex(
+                    db.session.connection(),
+                    select(model.id).where(model.id.in_(id_query), model.id >= low, model.id < low + BATCH),
+                )
             result = db.session.execute(
                 delete(model)
                 .where(model.id.in_(id_query), model.id >= low, model.id < low + BATCH)

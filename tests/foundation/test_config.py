@@ -19,6 +19,7 @@ PROD = {
     "DATABASE_URL": "postgresql://u@db/omnicrm",
     "REDIS_URL": "redis://redis:6379/0",
     "PSID_HASH_KEY": "a-stable-psid-hash-key-kept-across-rotations",
+    "SEARCH_KEY": "a-real-search-index-key-for-production",
 }
 
 

@@ -1,0 +1,300 @@
+"""Search over encrypted messages: two-word search latency at scale, indexing rate, index size.
+
+    .venv/bin/python bench/search.py --messages 1000000 [--database-url URL]
+
+Uses PostgreSQL `omni_search` (override with --database-url; the schema is dropped and rebuilt).
+
+1. Seed, server-side (INSERT ... SELECT generate_series; no text, the search never reads it):
+   pages, contacts, conversations (10 messages each) and --messages messages, and for each
+   message --words distinct word tokens. Word ranks follow Zipf's law (s = 1, drawn
+   log-uniformly) over a --vocab content vocabulary that starts at rank 51: the ~50 most common
+   words of a language are stop words, not indexed (app/search/services.py). Tokens are the real
+   HMAC-SHA256(SEARCH_KEY, word) of the synthetic words, so queries go through the real code.
+2. Search: --queries two-word queries through `app.search.services.do_search` (count + first page of
+   20, as the API and the inbox run it): "typical" (both words drawn with the frequencies of the
+   message words, frequent words more often) and "frequent" (two of the 20 most frequent
+   content words: the worst case). p50 / p95 / max in ms.
+3. Indexing: --index-sample real messages (12-word texts, Fernet-encrypted like production) are
+   stored with indexing off, then indexed by `flask omnicrm search backfill`'s code (read,
+   decrypt, normalise, hash, insert into the big index, commit per batch): messages/s of one
+   process (= one worker). Plus the cost of indexing in the worker's own transaction: the same
+   number of messages inserted through the ORM with indexing on and off.
+4. Index size: pg_total_relation_size(message_search_token) per million messages.
+Targets: two-word p95 < 200 ms at 10 M messages; indexing >= 2,000 messages/s per worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/omni_search"
+OFFSET = 51  # content words start after ~50 stop words
+WORDS = (
+    "order parcel refund delivery broken screen invoice payment card account password shipping "
+    "tracking number address change cancel return size colour color price discount coupon "
+    "voucher week tomorrow today yesterday morning evening please thanks hello still waiting "
+    "arrived missing damaged wrong item box phone email store open close hours help support "
+    "problem issue question answer reply call later quick fast slow again never always "
+    "warranty repair replace exchange receipt bill charge twice double subscription renew"
+).split()
+
+
+def log(msg: str, t0: float) -> None:
+    print(f"[{time.perf_counter() - t0:7.1f}s] {msg}", flush=True)
+
+
+def rank_sql(vocab: int) -> str:
+    """A Zipf (s = 1) rank in [OFFSET, OFFSET + vocab): log-uniform, drawn per row."""
+    return f"floor(exp(ln({OFFSET}) + random() * ln({(OFFSET + vocab) / OFFSET})))::int"
+
+
+def prepare(url: str) -> None:
+    from bench.seed_scale import ensure_database  # noqa: PLC0415 - bench/ is importable once sys.path has the repo root
+
+    ensure_database(url)
+    code = """
+from sqlalchemy import text
+from flask_migrate import upgrade
+from app import create_app, db
+app = create_app()
+with app.app_context():
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    upgrade()
+"""
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=os.environ, check=True, capture_output=True)
+
+
+def seed(db, text, n: int, words: int, vocab: int, key: bytes, t0: float) -> None:
+    from app.search.services import _token  # noqa: PLC0415 - the app loads after DATABASE_URL is set
+
+    conn = db.session.connection()
+    convs = max(1, n // 10)
+    conn.execute(
+        text(
+            "INSERT INTO page (id, fb_page_id, name, created_at) "
+            "VALUES (1, 'bench-1', 'B1', now()), (2, 'bench-2', 'B2', now())"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO contact (id, page_id, psid, first_name, first_seen_at) "
+            "SELECT i, 1 + i % 2, 'psid' || i, 'Bench', now() FROM generate_series(1, :c) i"
+        ),
+        {"c": convs},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO conversation (id, page_id, contact_id, status, unread_count, created_at) "
+            "SELECT i, 1 + i % 2, i, 'open', 0, now() FROM generate_series(1, :c) i"
+        ),
+        {"c": convs},
+    )
+    db.session.commit()
+    log(f"{convs:,} contacts and conversations", t0)
+    conn = db.session.connection()
+    conn.execute(
+        text(
+            "INSERT INTO message (id, conversation_id, direction, kind, status, attempts, created_at) "
+            "SELECT i, 1 + i % :c, 'in', 'text', 'received', 0, "
+            "timestamp '2025-01-01' + i * interval '3 second' FROM generate_series(1, :n) i"
+        ),
+        {"c": convs, "n": n},
+    )
+    conn.execute(text("SELECT setval(pg_get_serial_sequence('message', 'id'), :n)"), {"n": n})
+    db.session.commit()
+    log(f"{n:,} messages", t0)
+    conn = db.session.connection()
+    conn.execute(text("CREATE UNLOGGED TABLE bench_vocab (rank int PRIMARY KEY, token bigint NOT NULL)"))
+    rows = [{"r": r, "t": _token(key, f"w{r}")} for r in range(OFFSET, OFFSET + vocab + 1)]
+    conn.execute(text("INSERT INTO bench_vocab VALUES (:r, :t)"), rows)
+    conn.execute(text("ANALYZE bench_vocab"))
+    for stmt in (
+        "ALTER TABLE message_search_token DROP CONSTRAINT message_search_token_message_id_fkey",
+        "ALTER TABLE message_search_token DROP CONSTRAINT message_search_token_pkey",
+        "DROP INDEX ix_message_search_token_message",
+    ):
+        conn.execute(text(stmt))
+    db.session.commit()
+    step = 500_000
+    for lo in range(1, n + 1, step):
+        hi = min(n, lo + step - 1)
+        db.session.execute(
+            text(
+                "INSERT INTO message_search_token (token, message_id) SELECT DISTINCT v.token, d.i FROM "
+                f"(SELECT i, {rank_sql(vocab)} + 0 * k AS r "
+                "FROM generate_series(CAST(:lo AS int), CAST(:hi AS int)) i, "
+                "generate_series(1, CAST(:w AS int)) k) d JOIN bench_vocab v ON v.rank = d.r"
+            ),
+            {"lo": lo, "hi": hi, "w": words},
+        )
+        db.session.commit()
+        log(f"tokens for messages {hi:,}/{n:,}", t0)
+    conn = db.session.connection()
+    conn.execute(text("SET maintenance_work_mem = '512MB'"))
+    conn.execute(text("ALTER TABLE message_search_token ADD PRIMARY KEY (token, message_id)"))
+    conn.execute(text("CREATE INDEX ix_message_search_token_message ON message_search_token (message_id)"))
+    conn.execute(
+        text(
+            "ALTER TABLE message_search_token ADD CONSTRAINT message_search_token_message_id_fkey "
+            "FOREIGN KEY (message_id) REFERENCES message (id) ON DELETE CASCADE NOT VALID"
+        )
+    )
+    db.session.commit()
+    log("index rebuilt", t0)
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as ac:
+        ac.execute(text("VACUUM ANALYZE message_search_token"))
+        ac.execute(text("VACUUM ANALYZE message"))
+    log("vacuum analyze done", t0)
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def time_queries(services, queries: list[tuple[str, str]]) -> list[float]:
+    out = []
+    for a, b in queries:
+        start = time.perf_counter()
+        services.do_search(services.check_query({"text": f"{a} {b}"}))
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def search_bench(db, text, services, vocab: int, count: int, t0: float) -> None:
+    rng = random.Random(7)
+
+    def draw() -> str:
+        return f"w{int(OFFSET * ((OFFSET + vocab) / OFFSET) ** rng.random())}"
+
+    typical = [(draw(), draw()) for _ in range(count)]
+    frequent = [(f"w{OFFSET + rng.randrange(20)}", f"w{OFFSET + rng.randrange(20)}") for _ in range(count // 2)]
+    time_queries(services, typical[:20])  # warm the cache and the connection
+    for name, qs in (("typical", typical), ("frequent", frequent)):
+        ms = time_queries(services, qs)
+        hits = [services.do_search(services.check_query({"text": f"{a} {b}"})).count for a, b in qs[:20]]
+        print(
+            f"two-word search ({name}, {len(qs)} queries): p50 {statistics.median(ms):.1f} ms  "
+            f"p95 {pct(ms, 95):.1f} ms  max {max(ms):.1f} ms  (median matching conversations "
+            f"{statistics.median(hits):.0f})",
+            flush=True,
+        )
+    log("search timed", t0)
+
+
+def index_bench(app, db, text, sample: int, t0: float) -> None:
+    from app.conversations.models import Message  # noqa: PLC0415 - the app loads after DATABASE_URL is set
+    from app.search import rebuild  # noqa: PLC0415 - the app loads after DATABASE_URL is set
+
+    rng = random.Random(11)
+
+    def texts(k: int) -> list[str]:
+        return [" ".join(rng.choice(WORDS) for _ in range(10)) + f" #{rng.randrange(10**6)} ok" for _ in range(k)]
+
+    def insert(k: int) -> float:
+        start = time.perf_counter()
+        batch = 200
+        body = texts(k)
+        for i in range(0, k, batch):
+            for t in body[i : i + batch]:
+                db.session.add(
+                    Message(conversation_id=1 + rng.randrange(100), direction="in", text=t, status="received")
+                )
+            db.session.commit()
+        return time.perf_counter() - start
+
+    app.config["SEARCH_INDEXING"] = False
+    off = insert(sample)
+    state = db.session.execute(text("SELECT max(id) FROM message")).scalar()
+    db.session.execute(
+        text(
+            "INSERT INTO search_index_state (name, key_fingerprint, last_message_id, done, updated_at) "
+            "VALUES ('backfill', :f, :m, 0, now())"
+        ),
+        {"f": rebuild.services.key_fingerprint(), "m": state - sample},
+    )
+    db.session.commit()
+    start = time.perf_counter()
+    report = rebuild.do_run("backfill", batch_size=1000)
+    backfill = time.perf_counter() - start
+    print(
+        f"indexing (backfill code, 1 process): {report.indexed:,} messages, {report.tokens:,} tokens in "
+        f"{backfill:.2f} s = {report.indexed / backfill:,.0f} messages/s (target >= 2,000)",
+        flush=True,
+    )
+    app.config["SEARCH_INDEXING"] = True
+    on = insert(sample)
+    print(
+        f"ORM insert of {sample:,} messages in batches of 200: indexing off {sample / off:,.0f} msg/s, "
+        f"on {sample / on:,.0f} msg/s (indexing adds {(on - off) / sample * 1e6:.0f} us per message)",
+        flush=True,
+    )
+    log("indexing timed", t0)
+
+
+def size_report(db, text, n: int) -> None:
+    q = lambda s: db.session.execute(text(s)).scalar()  # noqa: E731 - bench
+    total = q("SELECT pg_total_relation_size('message_search_token')")
+    heap = q("SELECT pg_relation_size('message_search_token')")
+    pk = q("SELECT pg_relation_size('message_search_token_pkey')")
+    by_msg = q("SELECT pg_relation_size('ix_message_search_token_message')")
+    tokens = q("SELECT reltuples::bigint FROM pg_class WHERE relname = 'message_search_token'")
+    messages = q("SELECT count(*) FROM message")
+    per_million = total / messages * 1e6 / 2**20
+    print(
+        f"index size: {total / 2**20:,.0f} MiB for {messages:,} messages, ~{tokens:,} tokens "
+        f"({tokens / messages:.1f} per message): {per_million:,.0f} MiB per million messages "
+        f"(heap {heap / 2**20:,.0f}, primary key {pk / 2**20:,.0f}, message_id index {by_msg / 2**20:,.0f} MiB)",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--words", type=int, default=10, help="word draws per message (distinct tokens kept)")
+    parser.add_argument("--vocab", type=int, default=200_000, help="distinct content words")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--index-sample", type=int, default=20_000)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1"))
+    parser.add_argument("--skip-seed", action="store_true", help="reuse the seeded database")
+    args = parser.parse_args(argv)
+    if not 1000 <= args.messages <= 100_000_000:
+        parser.error("--messages from 1,000 to 100,000,000")
+    os.environ.update(DATABASE_URL=args.database_url, REDIS_URL=args.redis_url, OMNICRM_ENV="development")
+    t0 = time.perf_counter()
+    if not args.skip_seed:
+        prepare(args.database_url)
+        log("schema ready", t0)
+    from sqlalchemy import text  # noqa: PLC0415 - the app loads after DATABASE_URL is set
+
+    from app import create_app, db  # noqa: PLC0415 - the app loads after DATABASE_URL is set
+    from app.audit import listeners  # noqa: PLC0415 - the app loads after DATABASE_URL is set
+    from app.search import services  # noqa: PLC0415 - the app loads after DATABASE_URL is set
+
+    app = create_app()
+    with app.app_context(), listeners.disabled():
+        if not args.skip_seed:
+            seed(db, text, args.messages, args.words, args.vocab, services.current_key(), t0)
+        print(f"{args.messages:,} messages, {args.words} word draws each, Zipf over {args.vocab:,} words", flush=True)
+        size_report(db, text, args.messages)
+        search_bench(db, text, services, args.vocab, args.queries, t0)
+        index_bench(app, db, text, args.index_sample, t0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
