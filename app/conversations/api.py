@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from app import db
 from app.conversations import services
 from app.conversations.exceptions import ReplyRefused
+from app.conversations.labels import apply_labels_and_priority
 from app.conversations.models import Conversation, Message
 from app.conversations.permissions import READ_ONLY
 from app.core.roles import READ_WRITE_METHODS
@@ -52,16 +53,24 @@ class ConversationApi(OmniModelRestApi):
         "assignee_id",
         "last_message_at",
         "unread_count",
+        "channel",
+        "labels",
+        "priority",
+        "window_expires_at",
+        "awaiting_reply",
+        "first_response_due_at",
     ]
     show_columns = list_columns
-    edit_columns = ["status", "assignee_id"]
-    search_columns = ["status", "assignee_id", "page_id", "last_message_at"]
+    edit_columns = ["status", "assignee_id", "labels", "priority"]
+    search_columns = ["status", "assignee_id", "page_id", "last_message_at", "priority", "channel", "window_expires_at"]
     order_columns = ["id", "last_message_at", "status"]
     openapi_spec_tag = "Conversations"
 
     def pre_update(self, item: Conversation) -> None:
-        """A status outside open/pending/closed is refused (422) before it is saved."""
+        """A status outside open/pending/closed, a bad label or priority is refused (422) before
+        anything is saved; labels are written to `conversation_label` in the same transaction."""
         services.validate_conversation_update(item)
+        apply_labels_and_priority(item)
 
     @expose("/<int:pk>/reply", methods=["POST"])
     @protect()
