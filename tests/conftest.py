@@ -51,6 +51,7 @@ USERS = {
 DOMAIN_TABLES = [
     "message",
     "privacy_request",
+    "conversation_label",
     "conversation",
     "contact",
     "webhook_event",

@@ -83,6 +83,8 @@ def _sync_rows(conversation: Conversation, labels: list[str]) -> None:
 
 def apply_labels_and_priority(conversation: Conversation) -> None:
     """Validate what an edit put on the row (REST PUT) and write the label table with it."""
+    if conversation.labels is not None and not isinstance(conversation.labels, list):
+        raise ConversationError("labels must be a list of strings")
     labels = clean_labels(conversation.labels)
     conversation.priority = clean_priority(conversation.priority or Priority.NORMAL.value)
     conversation.labels = labels or None
