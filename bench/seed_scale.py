@@ -217,7 +217,8 @@ def workspace_values(i: int, last: datetime) -> tuple[str, list[str]]:
     """COPY fields for window_expires_at, awaiting_reply, labels, priority, channel; and labels."""
     window = last + timedelta(hours=24) + WINDOW_SHIFT
     awaiting = "t" if i % 3 else "f"  # two thirds wait for an answer
-    labels = [LABELS[k] for k in range(len(LABELS)) if (i // (k + 1)) % (10 * (k + 1)) == 1]
+    h = (i * 2654435761) & 0xFFFFFFFF  # labels independent of status (which follows i % 10)
+    labels = [LABELS[k] for k in range(len(LABELS)) if (h >> (4 * k)) % (10 * (k + 1)) == 1]
     priority = PRIORITY_BY_MOD.get(i % 100, "normal")
     channel = "instagram" if i % 7 == 0 else "messenger"
     labels_json = ("[" + ", ".join(f'"{x}"' for x in labels) + "]") if labels else "\\N"
