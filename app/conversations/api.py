@@ -8,6 +8,7 @@ from flask import g, request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from sqlalchemy import inspect
+from sqlalchemy.orm import InstanceState
 from werkzeug.wrappers import Response
 
 from app import db
@@ -78,7 +79,7 @@ class ConversationApi(OmniModelRestApi):
 
     def _check_field_rights(self, item: Conversation) -> None:
         """Status needs `close`; the assignee needs `assign` (or `take`, for oneself)."""
-        state = inspect(item)
+        state: InstanceState[Conversation] = inspect(item)
         sm = self.appbuilder.sm
         if state.attrs.status.history.has_changes() and not sm.has_access("can_close", "Conversation"):
             raise ConversationError("you may not change the status of conversations", status=403)
