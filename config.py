@@ -74,6 +74,8 @@ def build_config(env: str | None = None) -> dict[str, Any]:
         "GRAPH_API_VERSION": os.environ.get("GRAPH_API_VERSION", "v21.0"),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "HUMAN_AGENT_TAG_ENABLED": _bool("HUMAN_AGENT_TAG_ENABLED", False),
+        # inbox: replying to an unassigned conversation assigns it to the one replying
+        "ASSIGN_ON_REPLY": _bool("ASSIGN_ON_REPLY", False),
         "PRIVACY_CONTACT_EMAIL": os.environ.get("PRIVACY_CONTACT_EMAIL", "privacy@omnicrm.com"),
         "COMPANY_ADDRESS": os.environ.get("COMPANY_ADDRESS", "[Your Company Address]"),
         "EXPORT_DIR": os.environ.get("EXPORT_DIR") or str(INSTANCE_DIR / "exports"),

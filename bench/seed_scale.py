@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -206,10 +206,33 @@ def seed_contacts(conn: psycopg.Connection, n: int, t0: float) -> None:
             log(f"contacts {min(start + step - 1, n):,}/{n:,}", t0)
 
 
+# agent workspace columns (migration 0006): windows are shifted to the day of the run, so the
+# conversations whose last message is in the newest 24 h of the data have an open reply window
+WINDOW_SHIFT = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - NOW
+LABELS = ("vip", "billing", "shipping", "refund", "spam")
+PRIORITY_BY_MOD = {0: "urgent", 1: "high", 2: "high", 3: "low"}
+
+
+def workspace_values(i: int, last: datetime) -> tuple[str, list[str]]:
+    """COPY fields for window_expires_at, awaiting_reply, labels, priority, channel; and labels."""
+    window = last + timedelta(hours=24) + WINDOW_SHIFT
+    awaiting = "t" if i % 3 else "f"  # two thirds wait for an answer
+    h = (i * 2654435761) & 0xFFFFFFFF  # labels independent of status (which follows i % 10)
+    labels = [LABELS[k] for k in range(len(LABELS)) if (h >> (4 * k)) % (10 * (k + 1)) == 1]
+    priority = PRIORITY_BY_MOD.get(i % 100, "normal")
+    channel = "instagram" if i % 7 == 0 else "messenger"
+    labels_json = ("[" + ", ".join(f'"{x}"' for x in labels) + "]") if labels else "\\N"
+    return f"{ts(window)}\t{awaiting}\t{labels_json}\t{priority}\t{channel}", labels
+
+
 def seed_conversations(conn: psycopg.Connection, n: int, t0: float) -> None:
-    cols = "id, page_id, contact_id, status, last_message_at, last_inbound_at, unread_count, created_at"
+    cols = (
+        "id, page_id, contact_id, status, last_message_at, last_inbound_at, unread_count, created_at, "
+        "window_expires_at, awaiting_reply, labels, priority, channel"
+    )
     statuses = ("open", "pending", "closed", "closed", "closed", "closed", "closed", "closed", "open", "closed")
     step = 100_000
+    label_rows: list[str] = []
     with conn.cursor() as cur, cur.copy(f"COPY conversation ({cols}) FROM STDIN") as copy:
         for start in range(1, n + 1, step):
             lines = []
@@ -218,12 +241,17 @@ def seed_conversations(conn: psycopg.Connection, n: int, t0: float) -> None:
                 last_msg = (last or NOW - timedelta(days=400)) + timedelta(minutes=5)
                 status = statuses[i % 10]
                 unread = (i % 4) if status == "open" else 0
+                extra, labels = workspace_values(i, last)
+                label_rows.extend(f"{i}\t{label}\n" for label in labels)
                 lines.append(
                     f"{i}\t{page}\t{i}\t{status}\t{ts(last_msg)}\t{ts(last)}\t{unread}\t"
-                    f"{ts(last_msg - timedelta(days=30))}\n"
+                    f"{ts(last_msg - timedelta(days=30))}\t{extra}\n"
                 )
             copy.write("".join(lines))
             log(f"conversations {min(start + step - 1, n):,}/{n:,}", t0)
+    with conn.cursor() as cur, cur.copy("COPY conversation_label (conversation_id, label) FROM STDIN") as copy:
+        copy.write("".join(label_rows))
+    log(f"conversation labels {len(label_rows):,}", t0)
 
 
 def messages_for(i: int) -> int:
@@ -302,6 +330,9 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 1M contacts / 10M messages")
     parser.add_argument("--reset", action="store_true", help="truncate the data tables first")
     parser.add_argument("--skip-schema", action="store_true", help="do not run db upgrade / omnicrm init")
+    parser.add_argument(
+        "--skip-messages", action="store_true", help="contacts and conversations only (the inbox queue benchmarks)"
+    )
     args = parser.parse_args()
 
     t0 = time.monotonic()
@@ -317,7 +348,10 @@ def main() -> int:
         conn.execute("CREATE TABLE IF NOT EXISTS bench_seed_indexes (name text PRIMARY KEY, ddl text NOT NULL)")
         conn.commit()
         if args.reset:
-            conn.execute("TRUNCATE message, conversation, contact, page, bench_seed_state RESTART IDENTITY CASCADE")
+            conn.execute(
+                "TRUNCATE message, conversation_label, conversation, contact, page, bench_seed_state "
+                "RESTART IDENTITY CASCADE"
+            )
             conn.commit()
             log("truncated", t0)
         done = conn.execute("SELECT info FROM bench_seed_state WHERE stage = 'scale'").fetchone()
@@ -350,7 +384,7 @@ def main() -> int:
         total = first_message_id(n + 1) - 1
         for c in range(MSG_CHUNKS):
             stage = f"messages-{c}"
-            if is_done(conn, stage):
+            if is_done(conn, stage) or args.skip_messages:
                 continue
             seed_message_chunk(conn, bounds[c], bounds[c + 1], pool)
             mark_done(conn, stage)
@@ -373,7 +407,7 @@ def main() -> int:
             )
         conn.commit()
         conn.autocommit = True
-        conn.execute("VACUUM (ANALYZE) contact, conversation, message, page")
+        conn.execute("VACUUM (ANALYZE) contact, conversation, conversation_label, message, page")
         big = conn.execute("SELECT info FROM bench_seed_state WHERE stage = 'big'").fetchone()
         counts = {
             t: conn.execute(f"SELECT reltuples::bigint FROM pg_class WHERE relname = '{t}'").fetchone()[0]

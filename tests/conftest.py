@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
@@ -52,6 +53,7 @@ DOMAIN_TABLES = [
     "search_index_state",
     "message",
     "privacy_request",
+    "conversation_label",
     "conversation",
     "contact",
     "webhook_event",
@@ -186,6 +188,9 @@ def conversation(contact):
         status="open",
         last_message_at=utcnow(),
         last_inbound_at=contact.last_inbound_at,
+        # as the webhook path leaves it: the contact wrote last, the 24-hour window is open
+        window_expires_at=contact.last_inbound_at + timedelta(hours=24),
+        awaiting_reply=True,
     )
     db.session.add(conv)
     db.session.commit()

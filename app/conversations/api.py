@@ -4,14 +4,17 @@
 # (Flask-AppBuilder ships no type hints: its Model, views and decorators are Any to mypy.)
 from __future__ import annotations
 
-from flask import request
+from flask import g, request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from sqlalchemy import inspect
+from sqlalchemy.orm import InstanceState
 from werkzeug.wrappers import Response
 
 from app import db
 from app.conversations import services
-from app.conversations.exceptions import ReplyRefused
+from app.conversations.exceptions import ConversationError, ReplyRefused
+from app.conversations.labels import apply_labels_and_priority
 from app.conversations.models import Conversation, Message
 from app.conversations.permissions import READ_ONLY
 from app.core.roles import READ_WRITE_METHODS
@@ -44,7 +47,9 @@ class ConversationApi(OmniModelRestApi):
     resource_name = "conversation"
     datamodel = SQLAInterface(Conversation)
     class_permission_name = "Conversation"
-    method_permission_name = {**READ_WRITE_METHODS, "reply": "reply", "search": "read"}
+    # PUT is the "label" verb (Admins, Support Managers, Agents: DESIGN.md roles); what else a
+    # PUT changes is checked field by field against the caller's other verbs (pre_update)
+    method_permission_name = {**READ_WRITE_METHODS, "reply": "reply", "put": "label", "search": "read"}
     include_route_methods = {"get", "get_list", "info", "put", "reply", "search"}
     list_columns = [
         "id",
@@ -54,16 +59,36 @@ class ConversationApi(OmniModelRestApi):
         "assignee_id",
         "last_message_at",
         "unread_count",
+        "channel",
+        "labels",
+        "priority",
+        "window_expires_at",
+        "awaiting_reply",
+        "first_response_due_at",
     ]
     show_columns = list_columns
-    edit_columns = ["status", "assignee_id"]
-    search_columns = ["status", "assignee_id", "page_id", "last_message_at"]
+    edit_columns = ["status", "assignee_id", "labels", "priority"]
+    search_columns = ["status", "assignee_id", "page_id", "last_message_at", "priority", "channel", "window_expires_at"]
     order_columns = ["id", "last_message_at", "status"]
     openapi_spec_tag = "Conversations"
 
     def pre_update(self, item: Conversation) -> None:
-        """A status outside open/pending/closed is refused (422) before it is saved."""
+        """A status outside open/pending/closed, a bad label or priority is refused (422) before
+        anything is saved; labels are written to `conversation_label` in the same transaction."""
         services.validate_conversation_update(item)
+        self._check_field_rights(item)
+        apply_labels_and_priority(item)
+
+    def _check_field_rights(self, item: Conversation) -> None:
+        """Status needs `close`; the assignee needs `assign` (or `take`, for oneself)."""
+        state: InstanceState[Conversation] = inspect(item)
+        sm = self.appbuilder.sm
+        if state.attrs.status.history.has_changes() and not sm.has_access("can_close", "Conversation"):
+            raise ConversationError("you may not change the status of conversations", status=403)
+        if state.attrs.assignee_id.history.has_changes():
+            own = item.assignee_id == g.user.id and sm.has_access("can_take", "Conversation")
+            if not (own or sm.has_access("can_assign", "Conversation")):
+                raise ConversationError("you may not assign conversations", status=403)
 
     @expose("/<int:pk>/reply", methods=["POST"])
     @protect()

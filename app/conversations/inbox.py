@@ -8,18 +8,20 @@ into flash messages (or JSON reasons), and picks templates.
 # (Flask-AppBuilder ships no type hints: its Model, views and decorators are Any to mypy.)
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import abort, flash, g, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_appbuilder import BaseView, expose, has_access
 from sqlalchemy import select
 
 from app import db
-from app.conversations import services
+from app.conversations import queues, services, workspace
 from app.conversations.exceptions import ConversationError, ReplyRefused
+from app.conversations.labels import PRIORITIES, label_suggestions, set_labels_and_priority
 from app.conversations.models import CONVERSATION_STATUSES, Conversation, ConversationStatus, Message
 from app.core.models import utcnow
 from app.pages.models import Page
@@ -51,6 +53,8 @@ class InboxView(BaseView):
         "index": "read",
         "detail": "read",
         "poll": "read",
+        "live": "read",
+        "set_labels": "label",
         "reply": "reply",
         "retry": "reply",
         "take": "take",
@@ -73,45 +77,55 @@ class InboxView(BaseView):
         return redirect(url_for("InboxView.detail", pk=pk))
 
     @staticmethod
-    def _page_url(number: int) -> str:
+    def _page_url(filters: queues.Filters, number: int) -> str:
         """This inbox URL with its filters kept and the page number (`p`) changed."""
+        return url_for("InboxView.index", **filters.args(p=number))
+
+    @staticmethod
+    def _search_page_url(number: int) -> str:
+        """This search URL with its query kept and the page number (`p`) changed."""
         args: dict[str, Any] = {**request.args.to_dict(), "p": number}
         return url_for("InboxView.index", **args)
 
-    @expose("/")
-    @has_access
-    def index(self) -> ResponseReturnValue:
-        """The inbox: filtered by status, assignee and page; unassigned and longest waiting first."""
-        if request.args.get("q", "").strip():  # message search: app/search, docs/search.md
-            return self._search_results()
-        status = request.args.get("status", ConversationStatus.OPEN)
-        if status not in (*CONVERSATION_STATUSES, "all"):
-            status = ConversationStatus.OPEN
-        assignee = request.args.get("assignee") if request.args.get("assignee") in ("me", "none") else None
-        page_id = request.args.get("page", type=int)  # the Facebook page filter (DESIGN.md)
-        listing = services.inbox(
-            status=status,
-            assignee=assignee,
-            user_id=g.user.id,
-            page_id=page_id,
-            page=max(1, request.args.get("p", 1, type=int) or 1),
-        )
+    def _inbox_rows(self, filters: queues.Filters) -> dict[str, Any]:
+        """The queue's page and what its rows and tabs show (shared by the page and /live)."""
+        listing = queues.listing(filters, g.user.id)
         now = utcnow()
         waiting_by_id = services.waiting_since_many(listing.rows)
         rows = []
         for conv in listing.rows:
             waiting = waiting_by_id[conv.id]
-            rows.append({"conv": conv, "waiting": human_delta(now - waiting) if waiting else None})
+            rows.append(
+                {
+                    "conv": conv,
+                    "waiting": human_delta(now - waiting) if waiting else None,
+                    "window": queues.window_info(conv, now, human_delta),
+                }
+            )
+        counts = queues.tab_counts(filters, g.user.id)
+        return {"rows": rows, "listing": listing, "counts": counts, "filters": filters}
+
+    @expose("/")
+    @has_access
+    def index(self) -> ResponseReturnValue:
+        """The inbox: one queue (needs reply by default), filtered by label, priority, page, channel."""
+        if request.args.get("q", "").strip():  # message search: app/search, docs/search.md
+            return self._search_results()
+        filters = queues.parse_filters(request.args)
+        session["inbox_filters"] = filters.args()  # closing a conversation goes on in this queue
+        data = self._inbox_rows(filters)
+        listing = data["listing"]
         pages = list(db.session.scalars(select(Page).order_by(Page.name)))
         html: str = self.render_template(
             "conversations/inbox.html",
-            rows=rows,
-            listing=listing,
-            previous_url=self._page_url(listing.page - 1) if listing.has_previous else None,
-            next_url=self._page_url(listing.page + 1) if listing.has_next else None,
-            status=status,
-            assignee=assignee,
-            page_id=page_id,
+            **data,
+            previous_url=self._page_url(filters, listing.page - 1) if listing.has_previous else None,
+            next_url=self._page_url(filters, listing.page + 1) if listing.has_next else None,
+            queue_names=queues.QUEUES,
+            channels=queues.CHANNELS,
+            priorities=PRIORITIES,
+            label_options=label_suggestions(),
+            page_id=filters.page_id,
             pages=pages,
             statuses=CONVERSATION_STATUSES,
         )
@@ -135,10 +149,27 @@ class InboxView(BaseView):
             q=args["text"],
             result=result,
             conversations=search.search_conversations(result) if result else {},
-            previous_url=self._page_url(result.query.page) if result and result.query.page else None,
-            next_url=self._page_url(result.query.page + 2) if result and result.has_next else None,
+            previous_url=self._search_page_url(result.query.page) if result and result.query.page else None,
+            next_url=self._search_page_url(result.query.page + 2) if result and result.has_next else None,
         )
         return html
+
+    @expose("/live")
+    @has_access
+    def live(self) -> ResponseReturnValue:
+        """The inbox's poll: tab counts, and the rows (rendered) when they changed since `v`."""
+        filters = queues.parse_filters(request.args)
+        data = self._inbox_rows(filters)
+        rows_html = render_template("conversations/_inbox_rows.html", **data)
+        version = hashlib.sha256(rows_html.encode()).hexdigest()[:16]
+        body: dict[str, Any] = {
+            "counts": {q: {"count": n, "capped": capped} for q, (n, capped) in data["counts"].items()},
+            "version": version,
+            "total": data["listing"].total,
+        }
+        if request.args.get("v") != version:
+            body["rows_html"] = rows_html
+        return jsonify(body)
 
     @expose("/<int:pk>")
     @has_access
@@ -153,7 +184,7 @@ class InboxView(BaseView):
                 abort(400, "bad 'before_at' cursor")
         messages, has_older = services.thread_page(conversation, before)
         if before is None:
-            services.mark_read(conversation)
+            services.mark_read(conversation, g.user.id)
         window = services.reply_window(conversation)
         users = []
         if self._can("assign"):
@@ -176,6 +207,11 @@ class InboxView(BaseView):
             can_take=self._can("take"),
             can_assign=self._can("assign"),
             can_close=self._can("close"),
+            can_label=self._can("label"),
+            label_options=label_suggestions(),
+            priorities=PRIORITIES,
+            assign_on_reply=bool(current_app.config.get("ASSIGN_ON_REPLY")),
+            window_info=queues.window_info(conversation, utcnow(), human_delta),
             max_len=services.MAX_TEXT_LENGTH,
         )
         return html
@@ -194,6 +230,10 @@ class InboxView(BaseView):
                     "status": conversation.status,
                     "assignee": conversation.assignee.username if conversation.assignee else None,
                     "needs_reauth": bool(conversation.page.needs_reauth),
+                    "priority": conversation.priority,
+                    "labels": conversation.labels or [],
+                    "unread_count": conversation.unread_count,
+                    "window": queues.window_info(conversation, utcnow(), human_delta).text,
                 },
                 "messages": [services.message_dict(m) for m in messages],
             }
@@ -205,17 +245,33 @@ class InboxView(BaseView):
         """Queue the agent's reply; a refusal (window closed, page needs a token...) is flashed."""
         conversation = self._conversation(pk)
         try:
-            services.queue_reply(
+            _, assigned = workspace.reply(
                 conversation,
                 request.form.get("text", ""),
                 human_agent=request.form.get("human_agent") == "y",
                 author_id=g.user.id,
+                assign_to_me=request.form.get("assign_to_me") == "y",
+                may_take=self._can("take"),
             )
-        except ReplyRefused as exc:
+        except (ReplyRefused, ConversationError) as exc:
             db.session.rollback()
             flash(f"Reply not sent: {exc}", "danger")
             return self._back(pk)
-        flash("Reply queued.", "success")
+        flash("Reply queued and the conversation assigned to you." if assigned else "Reply queued.", "success")
+        return self._back(pk)
+
+    @expose("/<int:pk>/labels", methods=["POST"])
+    @has_access
+    def set_labels(self, pk: int) -> ResponseReturnValue:
+        """Labels (comma-separated) and priority from the conversation panel; refusals flashed."""
+        conversation = self._conversation(pk)
+        try:
+            set_labels_and_priority(conversation, request.form.get("labels", ""), request.form.get("priority"))
+        except ConversationError as exc:
+            db.session.rollback()
+            flash(f"Labels not saved: {exc}", "danger")
+        else:
+            flash("Labels and priority saved.", "success")
         return self._back(pk)
 
     @expose("/<int:pk>/messages/<int:message_id>/retry", methods=["POST"])
@@ -273,5 +329,18 @@ class InboxView(BaseView):
             db.session.rollback()
             flash(f"Status not changed: {exc}", "danger")
         else:
+            if conversation.status == ConversationStatus.CLOSED:
+                return self._after_close(conversation)
             flash(f"Conversation is now {conversation.status}.", "success")
         return self._back(pk)
+
+    def _after_close(self, conversation: Conversation) -> ResponseReturnValue:
+        """Closing goes on to the next conversation of the queue the agent came from."""
+        filters = queues.parse_filters(session.get("inbox_filters") or {})
+        following = queues.next_in_queue(filters, g.user.id, conversation.id)
+        title = queues.QUEUES[filters.queue]
+        if following is None:
+            flash(f"Conversation closed. Nothing else in “{title}”.", "success")
+            return redirect(url_for("InboxView.index", **filters.args()))
+        flash(f"Conversation closed. Next in “{title}”.", "success")
+        return self._back(following.id)

@@ -4,14 +4,13 @@
 # (Flask-AppBuilder ships no type hints: its Model, views and decorators are Any to mypy.)
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
-from sqlalchemy import text as sql_text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.contacts.models import Contact
@@ -48,6 +47,23 @@ class MessageStatus(StrEnum):
     FAILED = "failed"
 
 
+class Priority(StrEnum):
+    """How urgent a conversation is (stored as the plain value; default normal)."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+#: Meta's standard reply window after the contact's last message (kept on the row as
+#: `window_expires_at` by the webhook path, so the inbox never computes it per row).
+REPLY_WINDOW = timedelta(hours=24)
+#: Past the window, a HUMAN_AGENT-tagged reply is allowed until this long after the last message.
+HUMAN_AGENT_SPAN = timedelta(days=7)
+#: A new wait should get its first answer within this long (first_response_due_at).
+FIRST_RESPONSE_TARGET = timedelta(hours=1)
+
 #: The statuses an agent may pick, in menu order.
 CONVERSATION_STATUSES = tuple(ConversationStatus)
 #: Our replies carry `metadata = prefix + message id`; Meta's echo hands it back (webhooks).
@@ -62,6 +78,11 @@ class Conversation(Model):
         Index("ix_conversation_status_last", "status", "last_message_at"),
         Index("ix_conversation_assignee_status", "assignee_id", "status"),
         Index("ix_conversation_contact", "contact_id"),
+        # inbox queues (app/conversations/queues.py): needs reply by window end; window closed;
+        # mine / unassigned longest waiting first
+        Index("ix_conversation_awaiting_window", "awaiting_reply", "window_expires_at", "id"),
+        Index("ix_conversation_status_window", "status", "window_expires_at", "id"),
+        Index("ix_conversation_assignee_status_last", "assignee_id", "status", "last_message_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -76,6 +97,19 @@ class Conversation(Model):
     first_response_at: Mapped[datetime | None] = mapped_column(DateTime)
     unread_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    # agent workspace (migration 0006): the reply window's end, set when an inbound message is
+    # applied; whether the last message is the contact's (nobody answered yet); labels shown
+    # on the row (lower-case strings; `conversation_label` holds the same for filtering)
+    window_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    awaiting_reply: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
+    labels: Mapped[Any | None] = mapped_column(JSONType)
+    priority: Mapped[str] = mapped_column(
+        String(16), nullable=False, default=Priority.NORMAL.value, server_default=Priority.NORMAL.value
+    )
+    first_response_due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False, default="messenger", server_default="messenger")
+    # `unread_count` is the assignee's (or, unassigned, the team's): only they clear it by opening
+    assignee_read_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     page: Mapped[Page] = relationship(Page, lazy="joined")
     contact: Mapped[Contact] = relationship(Contact, lazy="joined")
@@ -83,6 +117,36 @@ class Conversation(Model):
 
     def __repr__(self) -> str:
         return f"#{self.id} {self.contact.display_name if self.contact else ''}".strip()
+
+    def note_inbound(self, ts: datetime) -> None:
+        """The contact wrote at `ts`: the window runs from their latest message, and the
+        conversation waits for an answer (called by the webhook path for every inbound item)."""
+        latest = max(self.last_inbound_at or ts, ts)
+        self.window_expires_at = latest + REPLY_WINDOW
+        if not self.awaiting_reply and self.first_response_at is None and self.first_response_due_at is None:
+            self.first_response_due_at = ts + FIRST_RESPONSE_TARGET
+        self.awaiting_reply = True
+
+    def note_outbound(self) -> None:
+        """The page answered (a reply queued here, or one sent from elsewhere: an echo)."""
+        self.awaiting_reply = False
+
+
+class ConversationLabel(Model):
+    """One label of one conversation: the filterable copy of `conversation.labels`.
+
+    The JSON column is what rows display; this table, with its (label, conversation_id)
+    index, is what `?label=X` reads, so filtering stays an index lookup at 1 M conversations.
+    Both are written together by `app.conversations.labels.set_labels`.
+    """
+
+    __tablename__ = "conversation_label"
+    __table_args__ = (Index("ix_conversation_label_label", "label", "conversation_id"),)
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversation.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    label: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
 class Message(Model):
@@ -117,7 +181,7 @@ class Message(Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     meta: Mapped[Any | None] = mapped_column(JSONType)  # non-personal extras: reaction, postback kind
     # inserted by `channels backfill` from the Conversations API (missed while the webhook was down)
-    recovered: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=sql_text("false"))
+    recovered: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
 
     conversation: Mapped[Conversation] = relationship(Conversation)
     author: Mapped[User | None] = relationship(User, lazy="joined")

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app
 from flask_appbuilder.security.sqla.models import Role, User
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from app import db
 from app.audit.service import record
@@ -151,6 +151,7 @@ def queue_reply(
         conversation.first_response_at = now
     conversation.last_message_at = now
     conversation.unread_count = 0
+    conversation.note_outbound()
     db.session.flush()
     record(
         "reply_queued",
@@ -223,10 +224,16 @@ def set_status(conversation: Conversation, status: str) -> None:
     db.session.commit()
 
 
-def mark_read(conversation: Conversation) -> None:
-    """Opening the thread clears its unread badge (no commit when there is nothing to clear)."""
+def mark_read(conversation: Conversation, viewer_id: int | None = None) -> None:
+    """Opening the thread clears its unread badge for its assignee only (a manager looking at an
+    agent's conversation leaves the agent's count alone); an unassigned conversation's count is
+    the team's, cleared by whoever opens it. No commit when there is nothing to change."""
+    if viewer_id is not None and conversation.assignee_id not in (None, viewer_id):
+        return
     if conversation.unread_count:
         conversation.unread_count = 0
+        if conversation.assignee_id is not None:
+            conversation.assignee_read_at = utcnow()
         db.session.commit()
 
 
@@ -288,7 +295,7 @@ class InboxPage:
         return self.last < self.total  # pages stop at the count's cap
 
 
-def _capped_count(query: Select[Any], cap: int) -> int:
+def capped_count(query: Select[Any], cap: int) -> int:
     """Exact count reading at most ``cap`` index entries (so ``cap`` means "at least cap")."""
     sub = query.with_only_columns(Conversation.id).order_by(None).limit(cap).subquery()
     return int(db.session.execute(select(func.count()).select_from(sub)).scalar_one())
@@ -301,6 +308,7 @@ def inbox(
     page_id: int | None = None,
     page: int = 1,
     per_page: int = INBOX_PAGE_SIZE,
+    extra: ColumnElement[bool] | None = None,
 ) -> InboxPage:
     """Inbox rows: unassigned first, then longest waiting (oldest last message) first.
 
@@ -309,6 +317,8 @@ def inbox(
     serve them; counts stop at INBOX_COUNT_CAP rows, and so do the pages.
     """
     query = select(Conversation)
+    if extra is not None:  # the inbox queues' label/priority/channel filters
+        query = query.where(extra)
     if status in CONVERSATION_STATUSES:
         query = query.where(Conversation.status == status)
     if page_id:
@@ -319,7 +329,7 @@ def inbox(
         segments = [query.where(Conversation.assignee_id.is_(None))]
     else:
         segments = [query.where(Conversation.assignee_id.is_(None)), query.where(Conversation.assignee_id.is_not(None))]
-    counts = [_capped_count(segment, INBOX_COUNT_CAP + 1) for segment in segments]
+    counts = [capped_count(segment, INBOX_COUNT_CAP + 1) for segment in segments]
     total = min(sum(counts), INBOX_COUNT_CAP)
     capped = sum(counts) > INBOX_COUNT_CAP
     page = max(1, min(page, max(1, -(-total // per_page))))

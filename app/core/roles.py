@@ -61,7 +61,7 @@ FAB_ROLES: dict[str, list[tuple[str, str]]] = {
     ROLE_SUPPORT_MANAGER: _perms(
         ("Page", "read"),
         ("Contact", "read|write|edit_notes|export|history"),
-        ("Conversation", "read|assign|take|close|history"),
+        ("Conversation", "read|assign|take|close|history|label"),
         ("Message", "read"),
         ("PrivacyRequest", "create"),
         ("Dashboard", "read"),
@@ -70,7 +70,7 @@ FAB_ROLES: dict[str, list[tuple[str, str]]] = {
     + _SELF_SERVICE,
     ROLE_AGENT: _perms(
         ("Contact", "read|edit_notes"),
-        ("Conversation", "read|reply|take|close"),
+        ("Conversation", "read|reply|take|close|label"),
         ("Message", "read"),
         ("PrivacyRequest", "create"),
         ("Dashboard", "read"),

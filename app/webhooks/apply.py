@@ -63,6 +63,7 @@ def _touch_inbound(conv: Conversation, contact: Contact, ts: datetime, *, unread
     conv.last_message_at = max(conv.last_message_at or ts, ts)
     conv.last_inbound_at = max(conv.last_inbound_at or ts, ts)
     contact.last_inbound_at = max(contact.last_inbound_at or ts, ts)
+    conv.note_inbound(ts)  # reply window end and "needs reply" (the inbox queues read them)
     if unread:
         conv.unread_count = (conv.unread_count or 0) + 1
     if conv.status == "closed":
@@ -146,6 +147,8 @@ def _handle_echo(batch: Batch, conv: Conversation, contact: Contact, w: Work) ->
     )
     if msg is not None:
         conv.last_message_at = max(conv.last_message_at or w.ts, w.ts)
+        if w.ts >= (conv.last_inbound_at or w.ts):
+            conv.note_outbound()  # answered from elsewhere (the Page inbox): no longer waiting
     return True
 
 

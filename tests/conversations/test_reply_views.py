@@ -192,7 +192,7 @@ def test_inbox_lists_open_unassigned_first_with_unread(login_as, conversation, p
     db.session.commit()
     _inbound(conversation, "waiting for you")
     client = login_as("agent")
-    html = client.get("/conversations/").get_data(as_text=True)
+    html = client.get("/conversations/?queue=all").get_data(as_text=True)
     assert html.index("Ada Lovelace") < html.index("Grace")
     assert '<span class="badge">3</span>' in html
     assert "Closedy" not in html
