@@ -48,6 +48,9 @@ USERS = {
 }
 # Domain tables, children first (SQLite cleans with DELETE in this order).
 DOMAIN_TABLES = [
+    "notification",
+    "conversation_note",
+    "canned_reply",
     "message",
     "privacy_request",
     "conversation",

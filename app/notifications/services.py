@@ -1,0 +1,96 @@
+"""Notification rules: who is notified of what, and marking read (always the owner's own rows).
+
+Other domains call `notify(...)`; views and the API only ever pass the caller's own user id.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+
+from app import db
+from app.core.context import current_actor
+from app.core.models import utcnow
+from app.notifications.exceptions import NotificationError
+from app.notifications.models import Notification, NotificationKind
+
+PAGE_SIZE = 50
+
+
+def notify(
+    user_id: int,
+    kind: str,
+    *,
+    conversation_id: int | None = None,
+    privacy_request_id: int | None = None,
+) -> Notification:
+    """Add one notification for `user_id` in the caller's transaction (the caller commits).
+
+    Nobody is notified of their own action (a self-mention, taking a conversation oneself):
+    then nothing is added and the unsaved row is returned.
+    """
+    if kind not in set(NotificationKind):
+        raise NotificationError(f"unknown notification kind {kind!r}")
+    actor_id = current_actor().id
+    row = Notification(
+        user_id=user_id,
+        kind=str(kind),
+        conversation_id=conversation_id,
+        privacy_request_id=privacy_request_id,
+        actor_id=actor_id,
+        created_at=utcnow(),
+    )
+    if actor_id is not None and actor_id == user_id:
+        return row
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def unread_count(user_id: int) -> int:
+    """The bell's number."""
+    query = select(func.count(Notification.id)).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    return int(db.session.execute(query).scalar_one())
+
+
+def recent(user_id: int, limit: int = PAGE_SIZE) -> list[Notification]:
+    """The person's notifications, newest first."""
+    query = (
+        select(Notification)
+        .where(Notification.user_id == user_id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def own(user_id: int, notification_id: int) -> Notification | None:
+    """One of the person's notifications; someone else's is None (the caller answers 404)."""
+    row = db.session.get(Notification, notification_id)
+    return row if row is not None and row.user_id == user_id else None
+
+
+def mark_read(user_id: int, notification_id: int) -> Notification | None:
+    """Mark one of the person's notifications read (already read: unchanged)."""
+    row = own(user_id, notification_id)
+    if row is not None and row.read_at is None:
+        row.read_at = utcnow()
+        db.session.commit()
+    return row
+
+
+def mark_all_read(user_id: int) -> int:
+    """Mark every unread notification of the person read; returns how many."""
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def check_update(row: Notification, user_id: int) -> None:
+    """The REST edit: only the owner, and only `read_at` (the API allows no other column)."""
+    if row.user_id != user_id:
+        raise NotificationError("not your notification", status=404)
