@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from flask_appbuilder import Model
+from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.models import utcnow
 
@@ -26,7 +28,7 @@ class NotificationKind(StrEnum):
 #: What the notifications page says for each kind.
 KIND_LABELS = {
     NotificationKind.MENTION: "mentioned you in a note",
-    NotificationKind.ASSIGNED: "assigned a conversation to you",
+    NotificationKind.ASSIGNED: "assigned you a conversation",
     NotificationKind.PRIVACY_DUE: "a privacy request is due soon",
     NotificationKind.PRIVACY_OVERDUE: "a privacy request is overdue",
 }
@@ -44,6 +46,10 @@ class Notification(Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    actor: Mapped[User | None] = relationship(User, foreign_keys=[actor_id], lazy="joined")
+    # by name: the conversations domain imports this one's services, not the other way round
+    conversation: Mapped[Any] = relationship("Conversation", lazy="joined")
 
     def __repr__(self) -> str:
         return f"notification {self.id}"

@@ -14,6 +14,7 @@ from app.conversations.workspace_models import ConversationNote
 from app.core.models import utcnow
 from app.core.queues import get_queue
 from app.notifications.models import Notification
+from app.ops import keys
 from app.privacy.erasure import erase_contact
 from app.privacy.retention import run_retention
 from tests.helpers import csrf_token_from, uid
@@ -92,6 +93,7 @@ def test_note_is_encrypted_never_sent_and_audited_without_text(conversation):
     note = add_note(conversation, secret, author_id=uid("agent"))
     stored = db.session.execute(text("SELECT text FROM conversation_note WHERE id = :id"), {"id": note.id}).scalar_one()
     assert secret not in stored
+    assert ("conversation_note", ["text"]) in [(t.name, t.columns) for t in keys.encrypted_tables()]  # key rotation
     assert db.session.scalar(select(func.count(Message.id))) == 0
     assert get_queue("outbound").count == 0
     rows = list(db.session.scalars(select(AuditLog).where(AuditLog.action.in_(("note_added", "create")))))

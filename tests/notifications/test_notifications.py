@@ -38,6 +38,7 @@ def test_mark_one_and_all_read(login_as, conversation):
     client = login_as("agent")
     html = client.get("/notifications/").get_data(as_text=True)
     assert "mentioned you in a note" in html
+    assert "Ada Lovelace, conversation #" in html
     assert f"conversation #{conversation.id}" in html
     token = csrf_token_from(html)
     assert client.post(f"/notifications/{theirs.id}/read", data={"csrf_token": token}).status_code == 404
