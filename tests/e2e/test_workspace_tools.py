@@ -40,13 +40,13 @@ def test_agent_uses_a_canned_reply_with_slash_and_sends_it(live_app, login, shot
     expect(options.nth(1)).to_have_attribute("aria-selected", "true")
     box.press("ArrowUp")
     expect(options.nth(0)).to_have_attribute("aria-selected", "true")
+    shot(page, "canned-reply-picker")
     box.press("Enter")
     expect(page.locator("#canned-list")).to_be_hidden()
     value = box.input_value()
     assert value == f"Hi {first_name}! This is Agent from Acme Bikes. How can I help?"
     assert "{{" not in value
     assert "None" not in value
-    shot(page, "canned-reply")
     page.locator("#reply-form button[type=submit]").click()
     expect(page.locator(".msg .msg-text", has_text="This is Agent from Acme Bikes")).to_have_count(1)
 
