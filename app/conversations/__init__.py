@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flask import current_app
+
 if TYPE_CHECKING:
     from flask_appbuilder import AppBuilder
 
@@ -30,4 +32,4 @@ def register(ab: AppBuilder) -> None:
     ab.add_view_no_menu(workspace_views.NoteView)
     ab.add_api(workspace_api.CannedReplyApi)
     ab.add_api(workspace_api.ConversationNoteApi)
-    workspace_views.install_template_globals(ab.app)
+    workspace_views.install_template_globals(current_app)

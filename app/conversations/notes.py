@@ -26,6 +26,7 @@ from app.notifications.models import NotificationKind
 from app.notifications.services import notify
 
 MAX_NOTE_LENGTH = 5000
+NOTES_PER_PAGE = 200
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_][A-Za-z0-9_.\-]{0,63})")
 READERS = (ROLE_ADMIN, ROLE_SUPPORT_MANAGER, ROLE_AGENT)
 
@@ -81,13 +82,15 @@ def add_note(conversation: Conversation, text: Any, author_id: int | None = None
 
 
 def notes_between(conversation: Conversation, start: datetime | None, end: datetime | None) -> list[ConversationNote]:
-    """The conversation's notes with start <= created_at < end (None: open-ended), oldest first."""
+    """The conversation's notes with start <= created_at < end (None: open-ended), oldest first;
+    at most the newest NOTES_PER_PAGE of them."""
     query = select(ConversationNote).where(ConversationNote.conversation_id == conversation.id)
     if start is not None:
         query = query.where(ConversationNote.created_at >= start)
     if end is not None:
         query = query.where(ConversationNote.created_at < end)
-    return list(db.session.scalars(query.order_by(ConversationNote.created_at, ConversationNote.id).limit(500)))
+    newest = query.order_by(ConversationNote.created_at.desc(), ConversationNote.id.desc()).limit(NOTES_PER_PAGE)
+    return list(reversed(list(db.session.scalars(newest))))
 
 
 @dataclass(frozen=True)

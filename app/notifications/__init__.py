@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flask import current_app
+
 if TYPE_CHECKING:
     from flask_appbuilder import AppBuilder
 
@@ -18,4 +20,4 @@ def register(ab: AppBuilder) -> None:
 
     ab.add_view_no_menu(NotificationsView)
     ab.add_api(NotificationApi)
-    ab.app.jinja_env.globals["omnicrm_unread_notifications"] = unread_for_navbar
+    current_app.jinja_env.globals["omnicrm_unread_notifications"] = unread_for_navbar

@@ -36,7 +36,10 @@ KIND_LABELS = {
 
 class Notification(Model):
     __tablename__ = "notification"
-    __table_args__ = (Index("ix_notification_user_read", "user_id", "read_at", "id"),)
+    __table_args__ = (
+        Index("ix_notification_user_id", "user_id", "id"),  # the newest first, per person
+        Index("ix_notification_user_read", "user_id", "read_at"),  # the bell's unread count
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False)

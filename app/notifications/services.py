@@ -16,6 +16,7 @@ from app.notifications.exceptions import NotificationError
 from app.notifications.models import Notification
 
 PAGE_SIZE = 50
+UNREAD_CAP = 100
 #: kinds beyond NotificationKind are allowed (shown by name), so a new caller never fails here
 KIND_PATTERN = re.compile(r"^[a-z][a-z_]{0,31}$")
 
@@ -50,10 +51,16 @@ def notify(
     return row
 
 
-def unread_count(user_id: int) -> int:
-    """The bell's number."""
-    query = select(func.count(Notification.id)).where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    return int(db.session.execute(query).scalar_one())
+def unread_count(user_id: int, cap: int = UNREAD_CAP) -> int:
+    """The bell's number, counted up to `cap` (shown as "99+"): every page asks, so it reads at
+    most `cap` index entries however many notifications pile up."""
+    unread = (
+        select(Notification.id)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .limit(cap)
+        .subquery()
+    )
+    return int(db.session.execute(select(func.count()).select_from(unread)).scalar_one())
 
 
 def recent(user_id: int, limit: int = PAGE_SIZE) -> list[Notification]:
@@ -61,7 +68,7 @@ def recent(user_id: int, limit: int = PAGE_SIZE) -> list[Notification]:
     query = (
         select(Notification)
         .where(Notification.user_id == user_id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .order_by(Notification.id.desc())  # ids follow creation: the (user_id, id) index serves it
         .limit(limit)
     )
     return list(db.session.scalars(query))

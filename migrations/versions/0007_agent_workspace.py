@@ -60,12 +60,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("notification", schema=None) as batch_op:
-        batch_op.create_index("ix_notification_user_read", ["user_id", "read_at", "id"], unique=False)
+        batch_op.create_index("ix_notification_user_id", ["user_id", "id"], unique=False)
+        batch_op.create_index("ix_notification_user_read", ["user_id", "read_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("notification", schema=None) as batch_op:
         batch_op.drop_index("ix_notification_user_read")
+        batch_op.drop_index("ix_notification_user_id")
     op.drop_table("notification")
     with op.batch_alter_table("conversation_note", schema=None) as batch_op:
         batch_op.drop_index("ix_conversation_note_conversation_created")
