@@ -75,7 +75,7 @@ def add_note(conversation: Conversation, text: Any, author_id: int | None = None
     db.session.flush()
     mentioned = [user.id for user in mentioned_users(cleaned) if user.id != author]
     for user_id in mentioned:
-        notify(user_id, NotificationKind.MENTION, conversation_id=conversation.id)
+        notify(user_id, NotificationKind.MENTION, conversation_id=conversation.id, actor_id=author)
     record("note_added", "conversation", conversation.id, {"note_id": note.id, "mentioned_user_ids": mentioned})
     db.session.commit()
     return note

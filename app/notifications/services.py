@@ -27,6 +27,7 @@ def notify(
     *,
     conversation_id: int | None = None,
     privacy_request_id: int | None = None,
+    actor_id: int | None = None,
 ) -> Notification:
     """Add one notification for `user_id` in the caller's transaction (the caller commits).
 
@@ -35,7 +36,7 @@ def notify(
     """
     if not isinstance(kind, str) or not KIND_PATTERN.match(kind):
         raise NotificationError(f"a notification kind is a short lower-case word, not {kind!r}")
-    actor_id = current_actor().id
+    actor_id = actor_id if actor_id is not None else current_actor().id  # who caused it
     row = Notification(
         user_id=user_id,
         kind=str(kind),

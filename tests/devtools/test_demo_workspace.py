@@ -19,4 +19,5 @@ def test_demo_workspace_seeds_once(conversation):
     assert db.session.scalar(select(func.count(ConversationNote.id))) == 1
     [mention] = db.session.scalars(select(Notification).where(Notification.user_id == uid("agent")))
     assert mention.kind == "mention"
+    assert mention.actor_id == uid("manager")
     assert "notes: already seeded, skipping" in lines
