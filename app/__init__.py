@@ -81,7 +81,9 @@ def import_models() -> None:
     from app.audit import models as _audit  # noqa: F401, PLC0415 - imports db from this package
     from app.contacts import models as _contacts  # noqa: F401, PLC0415 - imports db from this package
     from app.conversations import models as _conversations  # noqa: F401, PLC0415 - imports db from this package
+    from app.conversations import workspace_models as _workspace  # noqa: F401, PLC0415 - imports db from this package
     from app.mail import models as _mail  # noqa: F401, PLC0415 - imports db from this package
+    from app.notifications import models as _notifications  # noqa: F401, PLC0415 - imports db from this package
     from app.pages import models as _pages  # noqa: F401, PLC0415 - imports db from this package
     from app.privacy import models as _privacy  # noqa: F401, PLC0415 - imports db from this package
     from app.search import models as _search  # noqa: F401, PLC0415 - imports db from this package
@@ -106,6 +108,9 @@ def register_views(ab: AppBuilder) -> None:
     webhook_views.register(ab)
     dashboard_views.register(ab)
     mail_views.register(ab)
+    from app import notifications  # noqa: PLC0415 - imports db/appbuilder from this package
+
+    notifications.register(ab)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -51,6 +51,9 @@ USERS = {
 DOMAIN_TABLES = [
     "message_search_token",
     "search_index_state",
+    "notification",
+    "conversation_note",
+    "canned_reply",
     "message",
     "privacy_request",
     "conversation_label",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flask import current_app
+
 if TYPE_CHECKING:
     from flask_appbuilder import AppBuilder
 
@@ -22,3 +24,12 @@ def register(ab: AppBuilder) -> None:
     ab.add_view(MessageModelView, "Messages", icon="fa-envelope", category="CRM")
     ab.add_api(ConversationApi)
     ab.add_api(MessageApi)
+    from app.conversations.workspace import api as workspace_api  # noqa: PLC0415 - views load on registration, not in jobs
+    from app.conversations.workspace import views as workspace_views  # noqa: PLC0415 - views load on registration, not in jobs
+
+    ab.add_view(workspace_views.CannedReplyModelView, "Canned Replies", icon="fa-bolt", category="CRM")
+    ab.add_view_no_menu(workspace_views.CannedPickerView)
+    ab.add_view_no_menu(workspace_views.NoteView)
+    ab.add_api(workspace_api.CannedReplyApi)
+    ab.add_api(workspace_api.ConversationNoteApi)
+    workspace_views.install_template_globals(current_app)

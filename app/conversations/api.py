@@ -12,7 +12,7 @@ from sqlalchemy.orm import InstanceState
 from werkzeug.wrappers import Response
 
 from app import db
-from app.conversations import services
+from app.conversations import canned, services
 from app.conversations.exceptions import ConversationError, ReplyRefused
 from app.conversations.labels import apply_labels_and_priority
 from app.conversations.models import Conversation, Message
@@ -109,6 +109,7 @@ class ConversationApi(OmniModelRestApi):
                   properties:
                     text: {type: string}
                     human_agent: {type: boolean}
+                    canned_reply_id: {type: integer}
           responses:
             202: {description: queued}
             400: {description: bad request}
@@ -123,9 +124,14 @@ class ConversationApi(OmniModelRestApi):
             return self.response_400(message='send a JSON object: {"text": ..., "human_agent": false}')
         text = body.get("text")
         human_agent = body.get("human_agent", False)
-        if not isinstance(text, str) or not isinstance(human_agent, bool):
+        canned_id = body.get("canned_reply_id")
+        if canned_id is not None and (type(canned_id) is not int or "text" in body):
+            return self.response_400(message="canned_reply_id must be an integer, sent without text")
+        if (canned_id is None and not isinstance(text, str)) or not isinstance(human_agent, bool):
             return self.response_400(message="text must be a string and human_agent a boolean")
         try:
+            if canned_id is not None:  # the canned reply's text, its variables filled in for this conversation
+                text = canned.reply_text(conversation, canned_id)
             message = services.queue_reply(conversation, text, human_agent=human_agent)
         except ReplyRefused as exc:
             return self.response(exc.status, message=str(exc))

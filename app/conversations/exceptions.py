@@ -15,3 +15,11 @@ class ReplyRefused(DomainError):
 
 class ConversationError(DomainError):
     """A conversation change was refused; the message says why."""
+
+
+class CannedReplyError(DomainError):
+    """A canned reply cannot be saved as it is (bad shortcut, unknown variable...)."""
+
+
+class NoteRefused(DomainError):
+    """A private note cannot be added; the message says why."""

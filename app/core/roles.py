@@ -65,8 +65,12 @@ FAB_ROLES: dict[str, list[tuple[str, str]]] = {
         ("Message", "read"),
         ("PrivacyRequest", "create"),
         ("Dashboard", "read"),
+        ("CannedReply", "read|write"),
+        ("ConversationNote", "read|write"),
+        ("Notification", "read|write"),
     )
     + _menus("CRM", "Inbox", "Pages", "Contacts", "Conversations", "Messages")
+    + _menus("Canned Replies")
     + _SELF_SERVICE,
     ROLE_AGENT: _perms(
         ("Contact", "read|edit_notes"),
@@ -74,8 +78,12 @@ FAB_ROLES: dict[str, list[tuple[str, str]]] = {
         ("Message", "read"),
         ("PrivacyRequest", "create"),
         ("Dashboard", "read"),
+        ("CannedReply", "read"),
+        ("ConversationNote", "read|write"),
+        ("Notification", "read|write"),
     )
     + _menus("CRM", "Inbox", "Contacts", "Conversations", "Messages")
+    + _menus("Canned Replies")
     + _SELF_SERVICE,
     ROLE_PRIVACY_OFFICER: _perms(
         ("Page", "read"),
@@ -83,6 +91,7 @@ FAB_ROLES: dict[str, list[tuple[str, str]]] = {
         ("PrivacyRequest", "create|read|approve|download|history"),
         ("AuditLog", "read|export"),
         ("Dashboard", "read"),
+        ("Notification", "read|write"),
     )
     + _menus("CRM", "Pages", "Contacts", "Privacy", "Privacy Requests", "Audit Log")
     + _SELF_SERVICE,

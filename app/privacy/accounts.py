@@ -12,6 +12,8 @@ from werkzeug.security import generate_password_hash
 from app import db
 from app.audit import service as audit
 from app.conversations.models import Conversation, Message
+from app.conversations.workspace_models import ConversationNote
+from app.notifications.models import Notification
 from app.privacy.exceptions import PrivacyError
 from app.privacy.models import OPEN_STATUSES, PrivacyRequest, RequestSource, RequestType
 from app.privacy.requests import create_request
@@ -75,8 +77,11 @@ def _forget_user(uid: int) -> None:
     for model, col in (
         (Message, Message.author_id),
         (Conversation, Conversation.assignee_id),
+        (ConversationNote, ConversationNote.author_id),
+        (Notification, Notification.actor_id),
     ):
         db.session.execute(update(model).where(col == uid).values({col.key: None}))
+    db.session.execute(delete(Notification).where(Notification.user_id == uid))
     for col in (PrivacyRequest.requested_by_id, PrivacyRequest.approved_by_id, PrivacyRequest.subject_user_id):
         db.session.execute(update(PrivacyRequest).where(col == uid).values({col.key: None}))
     db.session.execute(delete(User).where(User.id == uid))

@@ -10,8 +10,10 @@ from app import db
 from app.audit import service as audit
 from app.contacts.models import Contact
 from app.conversations.models import Conversation, Message
+from app.conversations.workspace_models import ConversationNote
 from app.core import crypto
 from app.core.models import utcnow
+from app.notifications.models import Notification
 from app.privacy.accounts import anonymise_user
 from app.privacy.exceptions import PrivacyError
 from app.privacy.lifecycle import contact_of, remove_file, set_progress
@@ -53,6 +55,16 @@ def batched_delete(model: type[Any], id_query: Any, counter: list[int]) -> int:
     return total
 
 
+def delete_conversation_extras(conv_ids: Any) -> int:
+    """Private notes and notifications of the selected conversations (before the conversations
+    themselves: SQLite does not cascade). Returns the notes removed."""
+    notes = batched_delete(
+        ConversationNote, select(ConversationNote.id).where(ConversationNote.conversation_id.in_(conv_ids)), []
+    )
+    batched_delete(Notification, select(Notification.id).where(Notification.conversation_id.in_(conv_ids)), [])
+    return notes
+
+
 def _remove_exports(contact_id: int) -> int:
     """Every export of the contact goes, and the rectification values kept on its requests."""
     files = 0
@@ -86,6 +98,7 @@ def erase_contact(contact: Contact, req: PrivacyRequest | None = None) -> dict[s
     conv_ids = select(Conversation.id).where(Conversation.contact_id == contact_id)
     counts: list[int] = []
     batched_delete(Message, select(Message.id).where(Message.conversation_id.in_(conv_ids)), counts)
+    delete_conversation_extras(conv_ids)
     if req is not None:
         set_progress(req, 70)
     batched_delete(Conversation, select(Conversation.id).where(Conversation.contact_id == contact_id), counts)

@@ -13,11 +13,12 @@ from app import db
 from app.audit import service as audit
 from app.contacts.models import Contact
 from app.conversations.models import Conversation, Message
+from app.conversations.workspace_models import ConversationNote
 from app.core import crypto
 from app.core.models import utcnow
 from app.pages.models import Page
 from app.privacy.accounts import purge_deleted_accounts
-from app.privacy.erasure import batched_delete
+from app.privacy.erasure import batched_delete, delete_conversation_extras
 from app.privacy.models import OPEN_STATUSES, PrivacyRequest
 from app.webhooks.models import WebhookEvent
 
@@ -101,6 +102,10 @@ def _purge_page(page: Page, cutoff: datetime, held_hashes: set[str]) -> dict[str
         select(Message.id).where(Message.conversation_id.in_(convs), Message.created_at < cutoff),
         counts,
     )
+    notes = select(ConversationNote.id).where(
+        ConversationNote.conversation_id.in_(convs), ConversationNote.created_at < cutoff
+    )
+    batched_delete(ConversationNote, notes, [])
     events = select(WebhookEvent.id).where(
         WebhookEvent.page_fb_id == page.fb_page_id, WebhookEvent.received_at < cutoff
     )
@@ -149,6 +154,7 @@ def _purge_erased_leftovers() -> int:
     counts: list[int] = []
     convs = select(Conversation.id).where(Conversation.contact_id.in_(erased))
     batched_delete(Message, select(Message.id).where(Message.conversation_id.in_(convs)), counts)
+    delete_conversation_extras(convs)
     batched_delete(Conversation, convs, counts)
     erasures = db.session.execute(
         select(Contact.psid_hash, db.func.max(Contact.erased_at))

@@ -99,8 +99,8 @@ print(found)
 @pytest.mark.parametrize(
     ("user", "expected"),
     [
-        ("manager", {"CRM": {"Inbox", "Conversations", "Messages", "Contacts", "Pages"}}),
-        ("agent", {"CRM": {"Inbox", "Conversations", "Messages", "Contacts"}}),
+        ("manager", {"CRM": {"Inbox", "Conversations", "Messages", "Contacts", "Pages", "Canned Replies"}}),
+        ("agent", {"CRM": {"Inbox", "Conversations", "Messages", "Contacts", "Canned Replies"}}),
         ("privacy", {"CRM": {"Contacts", "Pages"}, "Privacy": {"Privacy Requests", "Audit Log"}}),
     ],
 )

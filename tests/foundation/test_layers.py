@@ -12,7 +12,17 @@ from pathlib import Path
 import pytest
 
 APP = Path(__file__).resolve().parents[2] / "app"
-DOMAINS = {"audit", "contacts", "conversations", "dashboard", "messenger", "pages", "privacy", "webhooks"}
+DOMAINS = {
+    "audit",
+    "contacts",
+    "conversations",
+    "dashboard",
+    "messenger",
+    "notifications",
+    "pages",
+    "privacy",
+    "webhooks",
+}
 # a domain's web face: these modules may import app.web (the REST base class, grids, headers)
 DOMAIN_WEB_MODULES = ("views", "api", "routes", "public")
 

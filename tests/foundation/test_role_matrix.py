@@ -26,6 +26,9 @@ VIEW_MATRIX = {
     "/webhookeventmodelview/list/": {"admin"},
     "/webhookeventmodelview/add": set(),  # raw events are read-only, even for Admins
     "/users/list/": {"admin"},
+    "/cannedreplymodelview/list/": {"admin", "manager", "agent"},
+    "/cannedreplymodelview/add": {"admin", "manager"},
+    "/notifications/": {"admin", "manager", "agent", "privacy"},
     "/roles/list/": {"admin"},
 }
 
@@ -39,6 +42,9 @@ API_MATRIX = {
     ("POST", "/api/v1/privacy_request/"): {"admin", "manager", "agent", "privacy"},  # 400: no contact_id
     ("GET", "/api/v1/audit_log/"): {"admin", "privacy"},
     ("POST", "/api/v1/conversation/{conversation}/reply"): {"admin", "agent"},
+    ("GET", "/api/v1/canned_reply/"): {"admin", "manager", "agent"},
+    ("POST", "/api/v1/conversation/{conversation}/note"): {"admin", "manager", "agent"},
+    ("GET", "/api/v1/notification/"): {"admin", "manager", "agent", "privacy"},
     ("POST", "/api/v1/contact/{contact}/legal_hold"): {"admin", "privacy"},
     ("DELETE", "/api/v1/contact/{contact}"): {"admin"},  # last: Admin's delete removes the row
 }
