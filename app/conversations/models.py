@@ -75,6 +75,7 @@ class Conversation(Model):
     first_response_at: Mapped[datetime | None] = mapped_column(DateTime)
     unread_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False, default="messenger", server_default="messenger")
 
     page: Mapped[Page] = relationship(Page, lazy="joined")
     contact: Mapped[Contact] = relationship(Contact, lazy="joined")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, DateTime, Integer, String, text
+from sqlalchemy import Boolean, DateTime, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.crypto import EncryptedText
@@ -16,6 +16,7 @@ from app.core.models import utcnow
 
 class Page(Model):
     __tablename__ = "page"
+    __table_args__ = (UniqueConstraint("ig_account_id", name="uq_page_ig_account_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     fb_page_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
@@ -28,6 +29,8 @@ class Page(Model):
     reauth_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     token_updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # the Page's Instagram professional account (Instagram Direct); unique when set
+    ig_account_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     def set_token(self, token: str) -> None:
         """The only way a token is written: keeps token_last4 in step and clears re-auth."""

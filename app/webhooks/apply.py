@@ -17,6 +17,7 @@ from app import db
 from app.contacts.models import Contact
 from app.conversations.models import OUR_METADATA_PREFIX, Conversation, Message
 from app.core.models import utcnow
+from app.webhooks import edits
 from app.webhooks.payload import clean_str, ms
 from app.webhooks.work import Batch, Work, candidate_mid
 
@@ -289,6 +290,7 @@ HANDLERS: dict[str, Handler] = {
     "reaction": _handle_reaction,
     "referral": _handle_simple,
     "optin": _handle_simple,
+    "message_edit": edits.handle_edit,
 }
 
 
