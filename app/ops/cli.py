@@ -19,6 +19,7 @@ from app.ops.doctor import register as register_doctor
 from app.ops.keys import register as register_keys
 from app.ops.schedule_commands import register as register_jobs
 from app.pages import services
+from app.pages.commands import register as register_page_instagram
 from app.pages.exceptions import PageError
 from app.privacy.commands import register as register_privacy
 from app.webhooks.commands import register as register_webhooks
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 omnicrm = AppGroup("omnicrm", help="Omni CRM administration.")
 page_cli = AppGroup("page", help="Connected Facebook Pages.")
 omnicrm.add_command(page_cli)
+register_page_instagram(page_cli)
 
 
 def ensure_roles() -> list[str]:

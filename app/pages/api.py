@@ -22,6 +22,7 @@ PUBLIC_COLUMNS = [
     "needs_reauth",
     "reauth_reason",
     "created_at",
+    "ig_account_id",
 ]
 
 
@@ -32,8 +33,8 @@ class PageApi(OmniModelRestApi):
     method_permission_name = READ_WRITE_METHODS
     list_columns = PUBLIC_COLUMNS
     show_columns = PUBLIC_COLUMNS
-    add_columns = ["fb_page_id", "name", "retention_days", "subscribed", "access_token"]
-    edit_columns = ["name", "retention_days", "subscribed", "access_token"]
+    add_columns = ["fb_page_id", "name", "retention_days", "subscribed", "access_token", "ig_account_id"]
+    edit_columns = ["name", "retention_days", "subscribed", "access_token", "ig_account_id"]
     write_only_columns = ("access_token",)
     search_columns = ["name", "fb_page_id", "needs_reauth"]
     order_columns = ["name", "fb_page_id", "id"]
@@ -45,9 +46,11 @@ class PageApi(OmniModelRestApi):
         if not token:
             raise PageError("access_token is required")
         item.set_token(services.validate_token(token))
+        item.ig_account_id = services.clean_ig_account_id(item.ig_account_id, item)
 
     def pre_update(self, item: Page) -> None:
         """A changed token is validated and stored through Page.set_token (last 4, re-auth)."""
         hist: History = inspect(item).attrs.access_token.history
         if hist.has_changes() and item.access_token:
             item.set_token(services.validate_token(item.access_token))
+        item.ig_account_id = services.clean_ig_account_id(item.ig_account_id, item)

@@ -43,6 +43,7 @@ class PageModelView(ModelView):
         "reauth_reason",
         "retention_days",
         "created_at",
+        "ig_account_id",
     ]
     add_columns = [
         "name",
@@ -50,8 +51,9 @@ class PageModelView(ModelView):
         "new_access_token",
         "retention_days",
         "subscribed",
+        "ig_account_id",
     ]
-    edit_columns = ["name", "new_access_token", "retention_days", "subscribed"]
+    edit_columns = ["name", "new_access_token", "retention_days", "subscribed", "ig_account_id"]
     search_columns = ["name", "fb_page_id", "needs_reauth", "subscribed"]
     order_columns = ["name", "fb_page_id", "retention_days"]
     label_columns = {
@@ -60,10 +62,12 @@ class PageModelView(ModelView):
         "new_access_token": "New access token",
         "needs_reauth": "Needs re-authorisation",
         "retention_days": "Keep messages (days)",
+        "ig_account_id": "Instagram account ID",
     }
     description_columns = {
         "new_access_token": "Write-only: stored encrypted, never shown again (only its last 4 characters).",
         "retention_days": "Messages and webhook events older than this are removed daily.",
+        "ig_account_id": "Optional: the linked Instagram professional account (Instagram Direct messages).",
     }
     add_form_extra_fields = {
         "new_access_token": PasswordField("New access token", widget=BS3PasswordFieldWidget(), validators=[Optional()])
@@ -80,12 +84,14 @@ class PageModelView(ModelView):
         if not getattr(item, "new_access_token", None):
             raise PageError("a new page needs its access token")
         services.validate_token(item.new_access_token)
+        item.ig_account_id = services.clean_ig_account_id(item.ig_account_id, item)
 
     def post_add(self, item: Any) -> None:
         self._apply_token(item)
         self.datamodel.session.commit()
 
     def pre_update(self, item: Page) -> None:
+        item.ig_account_id = services.clean_ig_account_id(item.ig_account_id, item)
         self._apply_token(item)
 
 
