@@ -52,6 +52,7 @@ class ConversationApi(OmniModelRestApi):
         "assignee_id",
         "last_message_at",
         "unread_count",
+        "channel",
     ]
     show_columns = list_columns
     edit_columns = ["status", "assignee_id"]

@@ -149,7 +149,7 @@ class InboxView(BaseView):
             can_take=self._can("take"),
             can_assign=self._can("assign"),
             can_close=self._can("close"),
-            max_len=services.MAX_TEXT_LENGTH,
+            max_len=services.reply_text_limit(conversation),
         )
         return html
 
