@@ -49,7 +49,7 @@ def _decode(
         entries = data.get("entry") if isinstance(data, dict) else None
         if not isinstance(entries, list):
             entries = []
-        channel = OBJECT_CHANNELS.get(data.get("object")) if isinstance(data, dict) else None
+        channel = OBJECT_CHANNELS.get(str(data.get("object"))) if isinstance(data, dict) else None
         decoded.append((event, entries, channel))
         ids = ig_ids if channel == Channel.INSTAGRAM else page_ids
         ids.update(pid for e in entries if isinstance(e, dict) and (pid := id_of(e)))
