@@ -19,6 +19,7 @@ from app.core.roles import (
     ROLE_PRIVACY_OFFICER,
     ROLE_SUPPORT_MANAGER,
 )
+from app.devtools import demo_instagram
 from app.pages.models import Page
 
 logger = logging.getLogger(__name__)
@@ -208,4 +209,5 @@ def seed(
             conv.unread_count = rng.randint(0, 3) if status == "open" else 0
         db.session.commit()
         progress(f"contacts: {min(start + batch, contacts)}/{contacts}")
+    demo_instagram.seed(pages[0], progress)
     return users
