@@ -37,6 +37,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import psycopg
@@ -103,6 +105,23 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
         except OSError:
             time.sleep(0.05)  # waiting for a child process to bind: nothing to wait on instead
     raise SystemExit("server did not start")
+
+
+def wait_answering(port: int, proc: subprocess.Popen, timeout: float = 600) -> None:
+    """Until a worker answers HTTP (any status): the listening socket is bound by gunicorn's
+    master long before a worker has imported the app, which on a busy machine takes a while."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited early with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):  # noqa: S310 - local
+                return
+        except urllib.error.HTTPError:
+            return  # answered (the reference app has no /healthz)
+        except OSError:
+            time.sleep(0.2)  # a worker is still starting: nothing to wait on instead
+    raise SystemExit("server did not answer")
 
 
 def make_bodies(n: int, psids: int, channel: str = "messenger") -> list[tuple[bytes, str]]:
@@ -177,6 +196,7 @@ def gunicorn(spec: str, port: int, env: dict, args: argparse.Namespace) -> subpr
         cmd += ["--threads", str(args.threads)]
     proc = subprocess.Popen([*cmd, spec], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wait_port(port, proc)
+    wait_answering(port, proc)
     return proc
 
 
@@ -344,10 +364,10 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     for name in app_names:
-        ratio = results[name]["rate"] / results["reference"]["rate"]
+        ratio = results[name]["rate"] / (results["reference"]["rate"] or 1)
         print(f"    ratio: {name} / reference = {ratio:.0%}  (targets: >= 90 %, p99 < 50 ms)", flush=True)
     if len(app_names) == 2:
-        ratio = results["instagram"]["rate"] / results["webhook"]["rate"]
+        ratio = results["instagram"]["rate"] / (results["webhook"]["rate"] or 1)
         print(f"    ratio: instagram / webhook (Messenger) = {ratio:.0%}  (target: >= 90 %)", flush=True)
 
     start = time.perf_counter()

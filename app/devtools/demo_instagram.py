@@ -18,7 +18,8 @@ from app.pages.models import Page
 DEMO_IG_ACCOUNT_ID = "17841400000000001"
 _CDN = "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id="
 # (IGSID, name, @username, [(minutes ago, direction, kind, text, story url)])
-_PEOPLE = [
+_Turn = tuple[int, str, str, str | None, str | None]
+_PEOPLE: list[tuple[str, str, str, list[_Turn]]] = [
     ("1790000000000001", "Noor Haddad", "noor.rides", [
         (95, "in", "text", "Hi! Is the gravel bike still on sale?", None),
         (90, "out", "text", "Hi Noor! Yes, until Sunday.", None),
@@ -37,7 +38,7 @@ _PEOPLE = [
 ]  # fmt: skip
 
 
-def _add_thread(conv: Conversation, contact: Contact, thread: list[tuple], n: int) -> None:
+def _add_thread(conv: Conversation, contact: Contact, thread: list[_Turn], n: int) -> None:
     now = utcnow()
     for turn, (minutes, direction, kind, text, url) in enumerate(thread):
         at = now - timedelta(minutes=minutes)
