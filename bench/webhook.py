@@ -115,7 +115,7 @@ def wait_answering(port: int, proc: subprocess.Popen, timeout: float = 600) -> N
         if proc.poll() is not None:
             raise SystemExit(f"server exited early with code {proc.returncode}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):  # noqa: S310 - local
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
                 return
         except urllib.error.HTTPError:
             return  # answered (the reference app has no /healthz)
