@@ -48,8 +48,10 @@ class Work:
 
     @property
     def creates_contact(self) -> bool:
-        """May this item create its contact (and conversation)? Always on Messenger; on Instagram
-        only what the person does themselves, never an echo, a read or an unsend/edit."""
+        """May this item create its contact (and conversation)? On Messenger anything but an edit;
+        on Instagram only what the person does themselves, never an echo, a read or an unsend/edit."""
+        if self.kind == "message_edit":  # an edit changes a stored message, never starts a thread
+            return False
         if self.channel != Channel.INSTAGRAM:
             return True
         if self.kind == "message":

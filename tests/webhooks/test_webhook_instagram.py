@@ -307,3 +307,10 @@ def test_late_item_of_an_erased_igsid_is_discarded(ig_deliver, post_webhook, job
     ig_deliver(ig_item(ts=ts + 1, message={"mid": "m_late_retry", "text": "erase me too"}))
     assert _messages() == []
     assert _count(Contact) == 1
+
+
+def test_edit_of_an_unknown_message_creates_nothing(ig_deliver, deliver, ig_page):
+    ig_deliver(ig_item("5551", message_edit={"mid": "m_unknown", "text": "edited", "num_edit": 1}))
+    deliver(item("5552", message_edit={"mid": "m_unknown_fb", "text": "edited", "num_edit": 1}))
+    assert _count(Contact) == 0
+    assert [e.status for e in _events()] == [EventStatus.SKIPPED, EventStatus.SKIPPED]
