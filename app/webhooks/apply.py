@@ -296,6 +296,8 @@ HANDLERS: dict[str, Handler] = {
 
 def handle(batch: Batch, w: Work) -> bool:
     """Apply one item to its contact's conversation; False when it carried nothing to apply."""
-    contact = batch.contacts[(w.page.id, w.psid)]
+    contact = batch.contacts.get((w.page.id, w.psid))
+    if contact is None:  # an item that may not create its contact (an edit) for someone unknown
+        return False
     conv = batch.convs[contact.id]
     return HANDLERS[w.kind](batch, conv, contact, w)
