@@ -19,6 +19,11 @@ Targets (2 cores): webhook ≥ 90 % of the reference, p99 < 50 ms at C=32, ≥ 5
 Then (--search-rounds, default 2) the same stored events are processed again from scratch with
 the search index off and on (SEARCH_INDEXING=0/1), alternating, one burst worker each time:
 processing with indexing on should stay >= 800 events/s per worker (docs/search.md).
+
+`--channel instagram` posts Instagram Direct bodies (`object: instagram`, entry id = the page's
+linked Instagram account) instead; `--channel both` runs a third server for them next to the
+Messenger one, alternating with it, and reports Instagram against Messenger (target: ≥ 90 %)
+and the processing rate of each channel.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import psycopg
@@ -46,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 APP_SECRET = "bench-app-secret"
 PAGE_ID = "1000000009"
+IG_ID = "17841400000000009"  # the bench page's linked Instagram account
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/omni_webhooks"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/1"
 
@@ -103,24 +111,44 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
     raise SystemExit("server did not start")
 
 
-def make_bodies(n: int, psids: int) -> list[tuple[bytes, str]]:
-    """N distinct Meta-shaped text-message events spread over `psids` people, pre-signed."""
+def wait_answering(port: int, proc: subprocess.Popen, timeout: float = 600) -> None:
+    """Until a worker answers HTTP (any status): the listening socket is bound by gunicorn's
+    master long before a worker has imported the app, which on a busy machine takes a while."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited early with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
+                return
+        except urllib.error.HTTPError:
+            return  # answered (the reference app has no /healthz)
+        except OSError:
+            time.sleep(0.2)  # a worker is still starting: nothing to wait on instead
+    raise SystemExit("server did not answer")
+
+
+def make_bodies(n: int, psids: int, channel: str = "messenger") -> list[tuple[bytes, str]]:
+    """N distinct Meta-shaped text-message events spread over `psids` people, pre-signed
+    (Messenger: `object: page`; Instagram: `object: instagram`, IGSIDs, the IG account id)."""
     base = int(time.time() * 1000)
+    instagram = channel == "instagram"
+    entry_id = IG_ID if instagram else PAGE_ID
     out = []
     for i in range(n):
-        psid = str(8_000_000_000 + i % psids)
+        psid = str((1_790_000_000 if instagram else 8_000_000_000) + i % psids)
         payload = {
-            "object": "page",
+            "object": "instagram" if instagram else "page",
             "entry": [
                 {
-                    "id": PAGE_ID,
+                    "id": entry_id,
                     "time": base + i,
                     "messaging": [
                         {
                             "sender": {"id": psid},
-                            "recipient": {"id": PAGE_ID},
+                            "recipient": {"id": entry_id},
                             "timestamp": base + i,
-                            "message": {"mid": f"m_bench_{i}", "text": f"bench message {i}"},
+                            "message": {"mid": f"m_bench_{channel[:2]}_{i}", "text": f"bench message {i}"},
                         }
                     ],
                 }
@@ -172,6 +200,7 @@ def gunicorn(spec: str, port: int, env: dict, args: argparse.Namespace) -> subpr
         cmd += ["--threads", str(args.threads)]
     proc = subprocess.Popen([*cmd, spec], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wait_port(port, proc)
+    wait_answering(port, proc)
     return proc
 
 
@@ -204,12 +233,12 @@ with app.app_context():
     with db.engine.begin() as conn:
         conn.execute(text("CREATE TABLE bench_reference_event (id bigserial PRIMARY KEY, body text NOT NULL, "
                           "received_at timestamptz NOT NULL DEFAULT now())"))
-    p = Page(fb_page_id=PAGE_ID_LITERAL, name="Bench page")
+    p = Page(fb_page_id=PAGE_ID_LITERAL, name="Bench page", ig_account_id=IG_ID_LITERAL)
     p.set_token("EAAbenchtoken0000WXYZ")
     db.session.add(p)
     db.session.commit()
     get_redis().flushdb()
-""".replace("PAGE_ID_LITERAL", repr(PAGE_ID))
+""".replace("PAGE_ID_LITERAL", repr(PAGE_ID)).replace("IG_ID_LITERAL", repr(IG_ID))
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
 
 
@@ -230,6 +259,9 @@ with app.app_context():
         "span": q("SELECT EXTRACT(EPOCH FROM max(processed_at) - min(processed_at))::float FROM webhook_event"),
         "reference_rows": q("SELECT count(*) FROM bench_reference_event"),
         "tokens": q("SELECT count(*) FROM message_search_token"),
+        "by_channel": {ch: n for ch, n in db.session.execute(text(
+            "SELECT c.channel, count(*) FROM message m JOIN conversation c ON c.id = m.conversation_id "
+            "GROUP BY c.channel"))},
     }))
 """
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
@@ -314,6 +346,16 @@ def search_comparison(env: dict, rounds: int) -> None:
     )
 
 
+def _preflight(parser: argparse.ArgumentParser, args: argparse.Namespace) -> bool:
+    """Refuse silly sizes (argparse exits) and say what is missing; False: cannot run."""
+    if not 0 < args.c <= 512 or not 0 < args.rounds <= 20 or not 0 < args.seconds <= 60:
+        parser.error("keep -c in 1..512, --rounds in 1..20 and --seconds in (0, 60]")
+    if shutil.which("wrk") is None:
+        print("bench/webhook.py needs wrk as its load generator: apt-get install wrk", file=sys.stderr)
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-c", type=int, default=32, help="concurrent connections")
@@ -321,6 +363,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating timed runs per endpoint")
     parser.add_argument("--max-rate", type=int, default=4000, help="events prepared per second of a run")
     parser.add_argument("--psids", type=int, default=500, help="distinct senders")
+    parser.add_argument(
+        "--channel",
+        choices=("messenger", "instagram", "both"),
+        default="messenger",
+        help="bodies posted to the app: Messenger, Instagram Direct, or both side by side",
+    )
     parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (both; default: gunicorn.conf.py)")
     parser.add_argument("--threads", type=int, default=0, help="gunicorn threads per worker (both; default: shipped)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
@@ -339,10 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the HTTP runs: store N events directly, then only the indexing off/on comparison",
     )
     args = parser.parse_args(argv)
-    if not 0 < args.c <= 512 or not 0 < args.rounds <= 20 or not 0 < args.seconds <= 60:
-        parser.error("keep -c in 1..512, --rounds in 1..20 and --seconds in (0, 60]")
-    if shutil.which("wrk") is None:
-        print("bench/webhook.py needs wrk as its load generator: apt-get install wrk", file=sys.stderr)
+    if not _preflight(parser, args):
         return 2
 
     env = {
@@ -363,9 +408,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     per_run = int(args.max_rate * args.seconds)
     warm_seconds = 1
-    names = ("reference", "webhook")
+    # endpoint name -> the channel of the bodies it gets ("webhook" is the app with Messenger's)
+    channels = {"reference": "messenger"}
+    if args.channel in ("messenger", "both"):
+        channels["webhook"] = "messenger"
+    if args.channel in ("instagram", "both"):
+        channels["instagram"] = "instagram"
+    names = tuple(channels)
+    app_names = names[1:]
     runs_needed = 1 + args.rounds  # warm-up + timed
-    pool = make_bodies(per_run * runs_needed * len(names), args.psids)
+    pools = {name: make_bodies(per_run * runs_needed, args.psids, ch) for name, ch in channels.items()}
     print(
         f"C={args.c} (wrk, 1 thread), {args.rounds} alternating runs of {args.seconds:g} s per endpoint after "
         f"{warm_seconds:g} s warm-up; gunicorn.conf.py as shipped (workers={args.workers or 'shipped'}, "
@@ -382,11 +434,13 @@ def main(argv: list[str] | None = None) -> int:
     acked = {name: 0 for name in names}
     tmp = Path(tempfile.mkdtemp(prefix="omnicrm-wrk-"))
     try:
-        for name, spec in zip(names, ("bench.webhook:reference_app()", "run:app"), strict=True):
+        for name in names:
             port = free_port()
+            spec = "bench.webhook:reference_app()" if name == "reference" else "run:app"
             servers[name] = (port, gunicorn(spec, port, env, args))
         for r in range(runs_needed):
             for name, (port, _proc) in servers.items():
+                pool = pools[name]
                 chunk = pool[:per_run]
                 del pool[:per_run]
                 run = fire(port, chunk, args.c, warm_seconds if r == 0 else args.seconds, tmp)
@@ -416,8 +470,12 @@ def main(argv: list[str] | None = None) -> int:
             f"max {r['max']:6.1f} ms  non-200 {r['non200']}  socket errors {r['errors']}",
             flush=True,
         )
-    ratio = results["webhook"]["rate"] / results["reference"]["rate"]
-    print(f"    ratio: webhook / reference = {ratio:.0%}  (targets: >= 90 %, webhook p99 < 50 ms)", flush=True)
+    for name in app_names:
+        ratio = results[name]["rate"] / (results["reference"]["rate"] or 1)
+        print(f"    ratio: {name} / reference = {ratio:.0%}  (targets: >= 90 %, p99 < 50 ms)", flush=True)
+    if len(app_names) == 2:
+        ratio = results["instagram"]["rate"] / (results["webhook"]["rate"] or 1)
+        print(f"    ratio: instagram / webhook (Messenger) = {ratio:.0%}  (target: >= 90 %)", flush=True)
 
     start = time.perf_counter()
     subprocess.run(
@@ -436,19 +494,25 @@ def main(argv: list[str] | None = None) -> int:
         f"(wall incl. start-up {wall:.2f} s; target >= 500)",
         flush=True,
     )
+    print(
+        "  messages by channel: " + ", ".join(f"{ch} {n}" for ch, n in sorted(stats["by_channel"].items())),
+        flush=True,
+    )
+    acked_app = sum(acked[n] for n in app_names)
+    posted_app = sum(posted[n] for n in app_names)
     # wrk cuts the requests in flight when a run ends: those may be stored without being
     # acknowledged, so stored events lie between acknowledged and posted.
-    lost = max(0, acked["webhook"] - stats["events"])
+    lost = max(0, acked_app - stats["events"])
     dupes = stats["messages"] - stats["distinct_mids"]
     ok = (
-        acked["webhook"] <= stats["events"] <= posted["webhook"]
+        acked_app <= stats["events"] <= posted_app
         and stats["processed"] == stats["events"]
         and stats["messages"] == stats["events"]
         and dupes == 0
         and acked["reference"] <= stats["reference_rows"] <= posted["reference"]
     )
     print(
-        f"integrity: webhook acknowledged {acked['webhook']} of {posted['webhook']} posted, stored {stats['events']}, "
+        f"integrity: app acknowledged {acked_app} of {posted_app} posted, stored {stats['events']}, "
         f"processed {stats['processed']}, messages {stats['messages']} (distinct mids {stats['distinct_mids']}), "
         f"contacts {stats['contacts']}; reference rows {stats['reference_rows']} "
         f"(acknowledged {acked['reference']}); lost {lost}, duplicated {dupes} -> {'OK' if ok else 'FAIL'}",

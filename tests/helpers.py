@@ -129,3 +129,30 @@ def audit_actions(entity_type: str | None = None) -> list[str]:
     if entity_type is not None:
         query = query.where(AuditLog.entity_type == entity_type)
     return list(db.session.scalars(query))
+
+
+def instagram_conversation(page, igsid: str = "1122334455667788", ig_id: str = "17841400000000001", **contact_values):
+    """Link `page` to an Instagram account and add an Instagram contact (IGSID) with a conversation
+    whose 24-hour window is open; returns the conversation."""
+    from app import db  # noqa: PLC0415 - helpers stay importable before the app is configured
+    from app.contacts.models import Contact  # noqa: PLC0415 - same
+    from app.conversations.models import Conversation  # noqa: PLC0415 - same
+    from app.core.models import utcnow  # noqa: PLC0415 - same
+
+    page.ig_account_id = ig_id
+    values = {"first_name": "Noor", "last_name": "Haddad", "username": "noor.h", "last_inbound_at": utcnow()}
+    values.update(contact_values)
+    contact = Contact(page=page, psid=igsid, channel="instagram", **values)
+    db.session.add(contact)
+    db.session.flush()
+    conv = Conversation(
+        page_id=page.id,
+        contact=contact,
+        channel="instagram",
+        status="open",
+        last_message_at=contact.last_inbound_at,
+        last_inbound_at=contact.last_inbound_at,
+    )
+    db.session.add(conv)
+    db.session.commit()
+    return conv

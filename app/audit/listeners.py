@@ -42,7 +42,7 @@ AUTH_BOOKKEEPING = frozenset({"last_login", "login_count", "fail_login_count", "
 HIGH_VOLUME_TABLES = frozenset({"message", "webhook_event"})
 # Personal fields beyond service.PERSONAL_FIELDS, by table: a contact's tags and locale describe
 # the person (and outlived erasure in old audit rows), so only their names are recorded.
-PERSONAL_BY_TABLE: dict[str, frozenset[str]] = {"contact": frozenset({"tags", "locale"})}
+PERSONAL_BY_TABLE: dict[str, frozenset[str]] = {"contact": frozenset({"tags", "locale", "username"})}
 MAX_IDS = 1000
 
 _disabled: contextvars.ContextVar[bool] = contextvars.ContextVar("audit_disabled", default=False)

@@ -34,6 +34,8 @@ COLUMNS = [
     "first_seen_at",
     "last_inbound_at",
     "erased_at",
+    "channel",
+    "username",
 ]
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.channels import Channel, label
 from app.core.crypto import EncryptedText
 from app.core.models import utcnow
 from app.pages.models import Page
@@ -58,6 +59,11 @@ class Contact(Model):
     erased_at: Mapped[datetime | None] = mapped_column(DateTime)
     # keyed hash of the PSID, kept after erasure so late webhook retries are discarded
     psid_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Instagram Direct: contacts keyed by IGSID (in `psid`) carry channel "instagram" and @username
+    channel: Mapped[str] = mapped_column(
+        String(16), nullable=False, default=Channel.MESSENGER.value, server_default=Channel.MESSENGER.value
+    )
+    username: Mapped[str | None] = mapped_column(String(255))
 
     page: Mapped[Page] = relationship(Page, lazy="joined")
 
@@ -66,7 +72,9 @@ class Contact(Model):
         if self.erased_at:
             return "[erased contact]"
         name = " ".join(p for p in (self.first_name, self.last_name) if p)
-        return name or f"Messenger user {(self.psid or '')[-4:]}"
+        if not name and self.username:
+            return f"@{self.username}"
+        return name or f"{label(self.channel)} user {(self.psid or '')[-4:]}"
 
     def __repr__(self) -> str:
         return self.display_name

@@ -1,4 +1,4 @@
-"""RQ jobs of the contacts domain: fetch a new contact's Messenger profile."""
+"""RQ jobs of the contacts domain: fetch a new contact's Messenger or Instagram profile."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import logging
 from flask import current_app
 
 from app import db
+from app.contacts.instagram import apply_profile as apply_instagram_profile
 from app.contacts.models import Contact
+from app.core.channels import Channel
 from app.core.models import utcnow
 from app.core.queues import task
 from app.messenger.client import GraphError, client_from_config
@@ -30,14 +32,20 @@ def fetch_profile(contact_id: int) -> str:
     if not token or contact.page.needs_reauth:
         return "no-token"
     client = client_from_config(current_app.config)
+    instagram = contact.channel == Channel.INSTAGRAM
     try:
-        profile = client.get_profile(contact.psid, token)
+        if instagram:
+            profile = client.get_instagram_profile(contact.psid, token)
+        else:
+            profile = client.get_profile(contact.psid, token)
     except GraphError as exc:
         logger.info("profile of contact %s not available: %s code=%s", contact_id, type(exc).__name__, exc.code)
         return f"unavailable:{exc.code}"
     finally:
         client.close()
-    for name, limit in PROFILE_FIELDS.items():
+    if instagram:
+        apply_instagram_profile(contact, profile)
+    for name, limit in PROFILE_FIELDS.items() if not instagram else ():
         value = profile.get(name)
         if isinstance(value, str) and value:
             setattr(contact, name, value[:limit])

@@ -212,7 +212,7 @@ class InboxView(BaseView):
             priorities=PRIORITIES,
             assign_on_reply=bool(current_app.config.get("ASSIGN_ON_REPLY")),
             window_info=queues.window_info(conversation, utcnow(), human_delta),
-            max_len=services.MAX_TEXT_LENGTH,
+            max_len=services.reply_text_limit(conversation),
         )
         return html
 

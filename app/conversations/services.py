@@ -26,6 +26,7 @@ from app.conversations.models import (
     MessageStatus,
 )
 from app.conversations.outbound import enqueue_send, send_refusal
+from app.core.channels import label, text_limit
 from app.core.context import current_actor
 from app.core.models import utcnow
 from app.core.roles import ROLE_ADMIN, ROLE_AGENT, ROLE_SUPPORT_MANAGER
@@ -89,11 +90,13 @@ def decide_messaging_type(
     if window.response_left is not None:
         return "RESPONSE", None
     if window.last_inbound_at is None:
-        raise ReplyRefused("the contact has never written to this page, so Messenger does not allow a reply")
+        raise ReplyRefused(
+            f"the contact has never written to this page, so {label(conversation.channel)} does not allow a reply"
+        )
     if window.human_agent_left is None:
         raise ReplyRefused(
-            "the contact's last message is more than 7 days old: Messenger does not allow a reply "
-            "until they write again"
+            f"the contact's last message is more than 7 days old: {label(conversation.channel)} does not allow "
+            "a reply until they write again"
         )
     if not window.human_agent_enabled:
         raise ReplyRefused(
@@ -115,15 +118,23 @@ def check_can_send(conversation: Conversation) -> None:
         raise ReplyRefused(reason)
 
 
-def clean_text(text: Any) -> str:
-    """The reply's text as Messenger will take it, or the reason it would not."""
+def reply_text_limit(conversation: Conversation) -> int:
+    """The longest reply the conversation's channel takes (Instagram 1,000, Messenger 2,000)."""
+    return text_limit(conversation.channel)
+
+
+def clean_text(text: Any, channel: str | None = None) -> str:
+    """The reply's text as the channel (Messenger by default) will take it, or the reason it would not."""
     if not isinstance(text, str):
         raise ReplyRefused("the reply must be text")
     cleaned = text.strip()
     if not cleaned:
         raise ReplyRefused("the reply is empty")
-    if len(cleaned) > MAX_TEXT_LENGTH:
-        raise ReplyRefused(f"the reply is {len(cleaned)} characters long; Messenger allows at most {MAX_TEXT_LENGTH}")
+    limit = text_limit(channel)
+    if len(cleaned) > limit:
+        raise ReplyRefused(
+            f"the reply is {len(cleaned)} characters long; {label(channel)} allows at most {limit}", status=400
+        )
     return cleaned
 
 
@@ -131,7 +142,7 @@ def queue_reply(
     conversation: Conversation, text: Any, human_agent: bool = False, author_id: int | None = None
 ) -> Message:
     """Validate, pick the messaging type, store the message as queued and enqueue its send."""
-    text = clean_text(text)
+    text = clean_text(text, conversation.channel)
     check_can_send(conversation)
     messaging_type, tag = decide_messaging_type(conversation, bool(human_agent))
     now = utcnow()

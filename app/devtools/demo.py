@@ -19,6 +19,7 @@ from app.core.roles import (
     ROLE_PRIVACY_OFFICER,
     ROLE_SUPPORT_MANAGER,
 )
+from app.devtools import demo_instagram
 from app.devtools.demo_workspace import seed_workspace
 from app.pages.models import Page
 
@@ -210,4 +211,5 @@ def seed(
         db.session.commit()
         progress(f"contacts: {min(start + batch, contacts)}/{contacts}")
     seed_workspace(progress)
+    demo_instagram.seed(pages[0], progress)
     return users

@@ -264,6 +264,12 @@ class GraphClient:
         )
         return data if isinstance(data, dict) else {}
 
+    def get_instagram_profile(self, igsid: str, token: str) -> dict[str, Any]:
+        """An Instagram contact's profile (name, @username, picture) by IGSID, with the Page token."""
+        context = f"ig profile igsid={_tail(igsid)}"
+        data = self._request("GET", igsid, token, context, params={"fields": "name,username,profile_pic"})
+        return data if isinstance(data, dict) else {}
+
     def ids_for_pages(self, app_scoped_user_id: str, token: str) -> list[dict[str, Any]]:
         """List the PSIDs an app-scoped user has on the app's pages (for privacy requests)."""
         context = f"ids_for_pages asid={_tail(app_scoped_user_id)}"

@@ -20,6 +20,7 @@ from app.ops.keys import register as register_keys
 from app.ops.schedule_commands import register as register_jobs
 from app.pages import services
 from app.pages.channels_commands import register as register_channels
+from app.pages.commands import register as register_page_instagram
 from app.pages.exceptions import PageError
 from app.privacy.commands import register as register_privacy
 from app.search.commands import register as register_search
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 omnicrm = AppGroup("omnicrm", help="Omni CRM administration.")
 page_cli = AppGroup("page", help="Connected Facebook Pages.")
 omnicrm.add_command(page_cli)
+register_page_instagram(page_cli)
 
 
 def ensure_roles() -> list[str]:

@@ -28,6 +28,7 @@ PUBLIC_COLUMNS = [
     "health_reason",
     "health_checked_at",
     "created_at",
+    "ig_account_id",
 ]
 
 
@@ -39,8 +40,8 @@ class PageApi(OmniModelRestApi):
     method_permission_name = {**READ_WRITE_METHODS, "health_check": "check_health"}
     list_columns = PUBLIC_COLUMNS
     show_columns = PUBLIC_COLUMNS
-    add_columns = ["fb_page_id", "name", "retention_days", "subscribed", "access_token"]
-    edit_columns = ["name", "retention_days", "subscribed", "access_token"]
+    add_columns = ["fb_page_id", "name", "retention_days", "subscribed", "access_token", "ig_account_id"]
+    edit_columns = ["name", "retention_days", "subscribed", "access_token", "ig_account_id"]
     write_only_columns = ("access_token",)
     search_columns = ["name", "fb_page_id", "needs_reauth"]
     order_columns = ["name", "fb_page_id", "id"]
@@ -52,12 +53,14 @@ class PageApi(OmniModelRestApi):
         if not token:
             raise PageError("access_token is required")
         item.set_token(services.validate_token(token))
+        item.ig_account_id = services.clean_ig_account_id(item.ig_account_id, item)
 
     def pre_update(self, item: Page) -> None:
         """A changed token is validated and stored through Page.set_token (last 4, re-auth)."""
         hist: History = inspect(item).attrs.access_token.history
         if hist.has_changes() and item.access_token:
             item.set_token(services.validate_token(item.access_token))
+        item.ig_account_id = services.clean_ig_account_id(item.ig_account_id, item)
 
     @expose("/<int:pk>/health-check", methods=["POST"])
     @protect()

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, DateTime, Integer, String, text
+from sqlalchemy import Boolean, DateTime, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.crypto import EncryptedText
@@ -25,6 +25,7 @@ class HealthStatus(StrEnum):
 
 class Page(Model):
     __tablename__ = "page"
+    __table_args__ = (UniqueConstraint("ig_account_id", name="uq_page_ig_account_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     fb_page_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
@@ -46,6 +47,8 @@ class Page(Model):
     health_failing_since: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     token_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     token_scopes: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    # the Page's Instagram professional account (Instagram Direct); unique when set
+    ig_account_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     def set_token(self, token: str) -> None:
         """The only way a token is written: keeps token_last4 in step and clears re-auth."""

@@ -85,3 +85,31 @@ def send_block_reason(page: Page) -> str | None:
             "an admin must reconnect the page with that permission"
         )
     return None
+
+
+def clean_ig_account_id(value: str | None, page: Page | None = None) -> str | None:
+    """A linked Instagram professional account id: digits, not linked to another page; blank unlinks."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 64:
+        raise PageError("the Instagram account id must be the numeric id of the Instagram professional account")
+    with db.session.no_autoflush:  # the page being edited may already hold the new value
+        other = db.session.scalar(select(Page).where(Page.ig_account_id == value))
+    if other is not None and (page is None or other.id != page.id):
+        raise PageError(f"Instagram account {value} is already linked to page {other.name}")
+    return value
+
+
+def link_instagram(fb_page_id: str, ig_id: str | None) -> Page:
+    """Link (or, with a blank id, unlink) the Page's Instagram professional account; audited."""
+    page: Page | None = db.session.scalar(select(Page).where(Page.fb_page_id == (fb_page_id or "").strip()))
+    if page is None:
+        raise PageError(f"no connected page with id {fb_page_id!r}: run `flask omnicrm page add` first")
+    old = page.ig_account_id
+    page.ig_account_id = clean_ig_account_id(ig_id, page)
+    if old != page.ig_account_id:
+        db.session.flush()
+        record("page_instagram_linked", "page", page.id, {"ig_account_id": [old, page.ig_account_id]})
+    db.session.commit()
+    return page

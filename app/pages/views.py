@@ -75,15 +75,17 @@ class PageModelView(ModelView):
         "health_checked_at",
         "retention_days",
         "created_at",
+        "ig_account_id",
     ]
     add_columns = [
         "name",
         "fb_page_id",
         "new_access_token",
         "retention_days",
+        "ig_account_id",
     ]
     # `subscribed` is Meta's answer (the channel check), not something typed in
-    edit_columns = ["name", "new_access_token", "retention_days"]
+    edit_columns = ["name", "new_access_token", "retention_days", "ig_account_id"]
     search_columns = ["name", "fb_page_id", "needs_reauth", "subscribed"]
     order_columns = ["name", "fb_page_id", "retention_days"]
     label_columns = {
@@ -95,9 +97,11 @@ class PageModelView(ModelView):
         "health_status": "Channel health",
         "health_reason": "Health reason",
         "health_checked_at": "Last health check",
+        "ig_account_id": "Instagram account ID",
     }
     description_columns = {
         "retention_days": "Messages and webhook events older than this are removed daily.",
+        "ig_account_id": "Optional: the linked Instagram professional account (Instagram Direct messages).",
     }
     add_form_extra_fields = {
         "new_access_token": PasswordField(
@@ -126,6 +130,7 @@ class PageModelView(ModelView):
         if not getattr(item, "new_access_token", None):
             raise PageError("a new page needs its access token")
         services.validate_token(item.new_access_token)
+        item.ig_account_id = services.clean_ig_account_id(item.ig_account_id, item)
 
     def post_add(self, item: Any) -> None:
         self._apply_token(item)
@@ -144,6 +149,7 @@ class PageModelView(ModelView):
             self.datamodel.session.rollback()
 
     def pre_update(self, item: Page) -> None:
+        item.ig_account_id = services.clean_ig_account_id(item.ig_account_id, item)
         self._apply_token(item)
 
 

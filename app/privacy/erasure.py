@@ -23,7 +23,7 @@ from app.webhooks.models import WebhookEvent
 
 BATCH = 25000
 # what a tombstone keeps of a contact: nothing that names or reaches the person
-ERASED_FIELDS = ("psid", "first_name", "last_name", "profile_pic", "locale", "notes", "tags")
+ERASED_FIELDS = ("psid", "first_name", "last_name", "profile_pic", "locale", "notes", "tags", "username")
 
 
 def batched_delete(model: type[Any], id_query: Any, counter: list[int]) -> int:

@@ -37,7 +37,8 @@ Request: {request_id}    Created: {created}    Link expires: {expires}
 
 Files
 -----
-contact.json   Your contact record: Messenger page-scoped id (PSID), name, locale, profile
+contact.json   Your contact record: Messenger page-scoped id (PSID) or Instagram-scoped id
+               (IGSID) with the channel and your Instagram @username, name, locale, profile
                picture URL, tags and notes our staff recorded, flags (marketing opt-out,
                restriction), first and last contact times.
 messages.json  Every message of your conversations with our pages, oldest first: direction
@@ -47,7 +48,7 @@ messages.csv   The same messages as a spreadsheet (UTF-8, comma-separated). Cell
 
 Purposes
 --------
-We process this data to answer your messages on Facebook Messenger, to provide customer
+We process this data to answer your messages on Facebook Messenger or Instagram Direct, to provide customer
 support, to keep records of our conversations with you and, unless you opted out, to send
 you relevant updates (see our privacy policy, sections 2 and 3).
 
@@ -125,6 +126,8 @@ def _contact_doc(contact: Contact) -> dict[str, Any]:
         "id": contact.id,
         "page": {"id": page.fb_page_id, "name": page.name} if page else None,
         "psid": contact.psid,
+        "channel": contact.channel,
+        "username": contact.username,
         "first_name": contact.first_name,
         "last_name": contact.last_name,
         "locale": contact.locale,

@@ -23,6 +23,7 @@ from app.core.models import utcnow
 from app.messenger.client import GraphError, client_from_config
 from app.pages.models import Page
 from app.privacy.exceptions import SignedRequestError
+from app.privacy.instagram import with_instagram
 from app.privacy.lifecycle import iso, transition
 from app.privacy.models import OPEN_STATUSES, PrivacyRequest, RequestSource, RequestStatus, RequestType
 from app.privacy.requests import create_request
@@ -153,7 +154,7 @@ def _contacts_of(app_scoped_user_id: str) -> list[Contact]:
         )
         if contact is not None:
             contacts.append(contact)
-    return contacts
+    return with_instagram(contacts, app_scoped_user_id)
 
 
 def handle_deletion_callback(app_scoped_user_id: str) -> str:

@@ -106,9 +106,9 @@ def _purge_page(page: Page, cutoff: datetime, held_hashes: set[str]) -> dict[str
         ConversationNote.conversation_id.in_(convs), ConversationNote.created_at < cutoff
     )
     batched_delete(ConversationNote, notes, [])
-    events = select(WebhookEvent.id).where(
-        WebhookEvent.page_fb_id == page.fb_page_id, WebhookEvent.received_at < cutoff
-    )
+    # an Instagram event names the page's linked Instagram account (entry id) instead
+    own_ids = [i for i in (page.fb_page_id, page.ig_account_id) if i]
+    events = select(WebhookEvent.id).where(WebhookEvent.page_fb_id.in_(own_ids), WebhookEvent.received_at < cutoff)
     batched_delete(WebhookEvent, _not_held(events, held_hashes), counts)
     return {"messages": counts[0], "webhook_events": counts[1], "retention_days": page.retention_days}
 
@@ -121,6 +121,7 @@ def run_retention(now: datetime | None = None) -> RetentionReport:
     held_hashes = _held_hashes()
     pages = db.session.scalars(select(Page).order_by(Page.id)).all()
     page_days = {page.fb_page_id: page.retention_days or 365 for page in pages}
+    page_days.update({p.ig_account_id: p.retention_days or 365 for p in pages if p.ig_account_id})
     for page in pages:
         cutoff = now - timedelta(days=page_days[page.fb_page_id])
         report.per_page[page.name] = _purge_page(page, cutoff, held_hashes)

@@ -18,6 +18,7 @@ from app.contacts.models import Contact
 from app.conversations.models import OUR_METADATA_PREFIX, Conversation, Message
 from app.core.models import utcnow
 from app.privacy import self_service
+from app.webhooks import edits
 from app.webhooks.payload import clean_str, ms
 from app.webhooks.work import Batch, Work, candidate_mid
 
@@ -295,11 +296,14 @@ HANDLERS: dict[str, Handler] = {
     "reaction": _handle_reaction,
     "referral": _handle_simple,
     "optin": _handle_simple,
+    "message_edit": edits.handle_edit,
 }
 
 
 def handle(batch: Batch, w: Work) -> bool:
     """Apply one item to its contact's conversation; False when it carried nothing to apply."""
-    contact = batch.contacts[(w.page.id, w.psid)]
+    contact = batch.contacts.get((w.page.id, w.psid))
+    if contact is None:  # an item that may not create its contact (an edit) for someone unknown
+        return False
     conv = batch.convs[contact.id]
     return HANDLERS[w.kind](batch, conv, contact, w)

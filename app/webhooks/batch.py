@@ -19,12 +19,13 @@ from sqlalchemy.orm import undefer
 
 from app import db
 from app.core import queues
+from app.core.channels import Channel
 from app.core.crypto import decrypt
 from app.core.models import sqlite_write_lock, utcnow
 from app.pages.models import Page
-from app.webhooks import apply, erasure, lookups
+from app.webhooks import apply, erasure, instagram, lookups
 from app.webhooks.models import EventStatus, WebhookEvent
-from app.webhooks.payload import ENTRY_KEYS, id_of, item_kind, ts, user_psid
+from app.webhooks.payload import ENTRY_KEYS, OBJECT_CHANNELS, id_of, item_kind, ts, user_psid
 from app.webhooks.profiles import queue_profile_fetch
 from app.webhooks.signals import DRAIN_FLAG, event_job_id, signal_new_event
 from app.webhooks.work import Batch, Outcome, Work
@@ -37,25 +38,33 @@ _DONE = frozenset({EventStatus.PROCESSED, EventStatus.SKIPPED})
 
 def _decode(
     events: list[WebhookEvent], raw: dict[int, str] | None
-) -> tuple[list[tuple[WebhookEvent, list[Any]]], dict[str, Page]]:
-    """Each event's entries, and the connected pages they name (by Facebook id)."""
-    decoded: list[tuple[WebhookEvent, list[Any]]] = []
+) -> tuple[list[tuple[WebhookEvent, list[Any], str | None]], dict[str, Page]]:
+    """Each event's entries and channel (None: an object we do not apply), and the connected
+    pages they name: by Facebook Page id, or "ig:" + the linked Instagram account id."""
+    decoded: list[tuple[WebhookEvent, list[Any], str | None]] = []
     page_ids: set[str] = set()
+    ig_ids: set[str] = set()
     for event in events:
         data = json.loads(decrypt(raw[event.id]) if raw is not None else event.payload)
         entries = data.get("entry") if isinstance(data, dict) else None
         if not isinstance(entries, list):
             entries = []
-        decoded.append((event, entries))
-        page_ids.update(pid for e in entries if isinstance(e, dict) and (pid := id_of(e)))
+        channel = OBJECT_CHANNELS.get(str(data.get("object"))) if isinstance(data, dict) else None
+        decoded.append((event, entries, channel))
+        ids = ig_ids if channel == Channel.INSTAGRAM else page_ids
+        ids.update(pid for e in entries if isinstance(e, dict) and (pid := id_of(e)))
     pages = {p.fb_page_id: p for p in db.session.scalars(select(Page).where(Page.fb_page_id.in_(page_ids)))}
+    if ig_ids:
+        pages.update(instagram.linked_pages(ig_ids))
     return decoded, pages
 
 
-def _entry_work(event: WebhookEvent, entry: dict[str, Any], pages: dict[str, Page], outcome: Outcome) -> list[Work]:
+def _entry_work(
+    event: WebhookEvent, entry: dict[str, Any], pages: dict[str, Page], outcome: Outcome, channel: str | None
+) -> list[Work]:
     """The applicable items of one entry; the rest (no page, no person, unknown) are skipped."""
     page_fb_id = id_of(entry) or ""
-    page = pages.get(page_fb_id)
+    page = pages.get(instagram.page_key(channel, page_fb_id)) if channel else None
     outcome.skipped += sum(1 for k in entry if k not in ENTRY_KEYS)
     items = entry.get("messaging")
     if not isinstance(items, list):
@@ -64,10 +73,10 @@ def _entry_work(event: WebhookEvent, entry: dict[str, Any], pages: dict[str, Pag
     for item in items:
         kind = item_kind(item) if isinstance(item, dict) else "unknown"
         psid = user_psid(item, kind, page_fb_id) if kind != "unknown" else None
-        if page is None or psid is None:
+        if page is None or psid is None or channel is None:
             outcome.skipped += 1
             continue
-        work.append(Work(event, page, psid, kind, item, ts(item)))
+        work.append(Work(event, page, psid, kind, item, ts(item), channel))
     return work
 
 
@@ -104,11 +113,11 @@ def apply_events(events: list[WebhookEvent], raw: dict[int, str] | None = None) 
     decoded, pages = _decode(events, raw)
     candidates: list[Work] = []
     handled: dict[int, int] = {}
-    for event, entries in decoded:
+    for event, entries, channel in decoded:
         handled[event.id] = 0
         for entry in entries:
             if isinstance(entry, dict):
-                candidates.extend(_entry_work(event, entry, pages, outcome))
+                candidates.extend(_entry_work(event, entry, pages, outcome, channel))
 
     work, erased_events = erasure.drop_erased(candidates)
     outcome.discarded = len(candidates) - len(work)
@@ -117,7 +126,7 @@ def apply_events(events: list[WebhookEvent], raw: dict[int, str] | None = None) 
     if work:
         lookups.prepare(work, batch, outcome)
     for w in sorted(work, key=lambda w: (w.ts, w.event.id)):
-        if apply.handle(batch, w):
+        if (instagram.handle if w.channel == Channel.INSTAGRAM else apply.handle)(batch, w):
             outcome.handled += 1
             handled[w.event.id] += 1
         else:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from app import db
 from app.pages.models import Page
 from app.webhooks.ingest import sign
+from app.webhooks.instagram_samples import sample_instagram_events
 
 logger = logging.getLogger(__name__)
 
@@ -67,26 +68,52 @@ def sample_events(page_id: str, psid: str, now_ms: int | None = None) -> list[tu
     ]
 
 
+def _simulated_page(page_id: str | None, instagram: bool) -> Page:
+    """The page to simulate for: the given one, else the first (the first linked to Instagram)."""
+    query = select(Page).order_by(Page.id).limit(1)
+    if page_id is not None:
+        query = query.where(Page.fb_page_id == page_id)
+    if instagram:
+        query = query.where(Page.ig_account_id.is_not(None))
+    page = db.session.scalar(query)
+    if page is None and instagram:
+        raise click.ClickException(
+            "no page linked to an Instagram account: run `flask omnicrm page instagram --page-id ID --ig-id IGID`"
+        )
+    if page is None:
+        raise click.ClickException("no page connected: run `flask omnicrm demo` or `omnicrm page add` first")
+    return page
+
+
 def register(group: AppGroup) -> None:
     """Add this domain's commands to `flask omnicrm`."""
 
     @group.command("simulate")
     @click.option("--url", default=None, help="Webhook URL (default: PUBLIC_BASE_URL/webhooks/messenger).")
     @click.option("--page-id", default=None, help="Facebook Page id (default: the first connected page).")
-    @click.option("--psid", default=None, help="Sender PSID (default: a new random one).")
-    def simulate_command(url: str | None, page_id: str | None, psid: str | None) -> None:
-        """Post signed sample Messenger events to the local webhook."""
-        if page_id is None:
-            page = db.session.scalar(select(Page).order_by(Page.id).limit(1))
-            if page is None:
-                raise click.ClickException("no page connected: run `flask omnicrm demo` or `omnicrm page add` first")
-            page_id = page.fb_page_id
+    @click.option("--psid", default=None, help="Sender PSID or IGSID (default: a new random one).")
+    @click.option(
+        "--channel",
+        type=click.Choice(["messenger", "instagram"]),
+        default="messenger",
+        show_default=True,
+        help="instagram: Instagram Direct events for the page's linked Instagram account.",
+    )
+    def simulate_command(url: str | None, page_id: str | None, psid: str | None, channel: str) -> None:
+        """Post signed sample Messenger (or Instagram Direct) events to the local webhook."""
+        instagram = channel == "instagram"
+        if page_id is None or instagram:
+            page = _simulated_page(page_id, instagram)
+            page_id = page.ig_account_id if instagram else page.fb_page_id
+        assert page_id is not None  # the linked account, checked by _simulated_page
         url = url or current_app.config["PUBLIC_BASE_URL"] + "/webhooks/messenger"
         psid = psid or str(7_000_000_000_000_000 + uuid.uuid4().int % 1_000_000_000_000_000)
         secret = current_app.config["FB_APP_SECRET"]
-        click.echo(f"Posting sample events for page {page_id}, PSID …{psid[-4:]} to {url}")
+        what = f"Instagram account {page_id}, IGSID" if instagram else f"page {page_id}, PSID"
+        click.echo(f"Posting sample events for {what} …{psid[-4:]} to {url}")
+        samples = sample_instagram_events(page_id, psid) if instagram else sample_events(page_id, psid)
         with requests.Session() as session:
-            for label, payload in sample_events(page_id, psid):
+            for label, payload in samples:
                 body = json.dumps(payload, separators=(",", ":")).encode()
                 try:
                     resp = session.post(

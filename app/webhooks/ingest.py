@@ -23,7 +23,7 @@ from app.core.crypto import encrypt, keyed_hash
 from app.core.models import utcnow
 from app.webhooks.exceptions import BadPayload, StorageUnavailable
 from app.webhooks.models import EventStatus
-from app.webhooks.payload import ENTRY_KEYS, id_of, item_kind
+from app.webhooks.payload import ENTRY_KEYS, HANDLED_OBJECTS, id_of, item_kind
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +57,8 @@ def parse_payload(body: bytes) -> dict[str, Any]:
         raise BadPayload(f"body is not JSON ({type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise BadPayload("body must be a JSON object")
-    if data.get("object") != "page":
-        raise BadPayload('"object" must be "page"')
+    if not isinstance(data.get("object"), str) or not data["object"]:
+        raise BadPayload('"object" must be a non-empty string ("page" or "instagram")')
     entries = data.get("entry")
     if not isinstance(entries, list):
         raise BadPayload('"entry" must be a list')
@@ -125,11 +125,18 @@ def _insert_sql(paramstyle: str) -> str:
     return f"INSERT INTO webhook_event ({', '.join(_INSERT_COLUMNS)}) VALUES ({marks}) RETURNING id"  # noqa: S608
 
 
+def initial_status(data: dict[str, Any]) -> EventStatus:
+    """Pending for the objects the product handles; any other `object` (`user`,
+    `whatsapp_business_account`, ...) is stored as skipped so Meta never sees a failure."""
+    return EventStatus.PENDING if data.get("object") in HANDLED_OBJECTS else EventStatus.SKIPPED
+
+
 def store_event(body: bytes, data: dict[str, Any]) -> int:
     """One INSERT + COMMIT of the raw (encrypted) body on a pooled DB-API connection; returns
     the event id. Raises StorageUnavailable when the database does not take it."""
     page_fb_id, psid_hashes, summary = describe(data)
-    params = (encrypt(body.decode("utf-8")), utcnow(), EventStatus.PENDING.value, 0, page_fb_id, psid_hashes, summary)
+    status = initial_status(data).value
+    params = (encrypt(body.decode("utf-8")), utcnow(), status, 0, page_fb_id, psid_hashes, summary)
     engine = ingest_engine()
     dbapi_error = engine.dialect.loaded_dbapi.Error
     for attempt in (1, 2):

@@ -50,6 +50,8 @@ def _new_rows(model: type, rows: list[dict[str, Any]], lookup: Callable[[dict[st
 def _load_contacts(work: list[Work], batch: Batch, outcome: Outcome) -> None:
     """Every item's contact, created when new (new ones are reported for a profile fetch)."""
     keys = sorted({(w.page.id, w.psid) for w in work})
+    # an Instagram echo or read attaches to an existing contact only: it never creates one
+    creating = {(w.page.id, w.psid): w.channel for w in work if w.creates_contact}
     psids = sorted({psid for _, psid in keys})
     for contact in db.session.scalars(
         select(Contact).where(Contact.psid.in_(psids), Contact.page_id.in_({k[0] for k in keys}))
@@ -57,9 +59,15 @@ def _load_contacts(work: list[Work], batch: Batch, outcome: Outcome) -> None:
         batch.contacts[(contact.page_id, contact.psid)] = contact
     now = utcnow()
     missing = [
-        {"page_id": page_id, "psid": psid, "psid_hash": keyed_hash(psid), "first_seen_at": now}
+        {
+            "page_id": page_id,
+            "psid": psid,
+            "psid_hash": keyed_hash(psid),
+            "first_seen_at": now,
+            "channel": creating[(page_id, psid)],
+        }
         for page_id, psid in keys
-        if (page_id, psid) not in batch.contacts
+        if (page_id, psid) not in batch.contacts and (page_id, psid) in creating
     ]
     for contact in _new_rows(
         Contact, missing, lambda v: select(Contact).where(Contact.page_id == v["page_id"], Contact.psid == v["psid"])
@@ -78,7 +86,13 @@ def _load_conversations(batch: Batch) -> None:
     for conv in db.session.scalars(stmt.execution_options(populate_existing=True)):
         batch.convs.setdefault(conv.contact_id, conv)
     missing = [
-        {"page_id": page_id, "contact_id": contact.id, "status": "open", "unread_count": 0}
+        {
+            "page_id": page_id,
+            "contact_id": contact.id,
+            "status": "open",
+            "unread_count": 0,
+            "channel": contact.channel,
+        }
         for (page_id, _psid), contact in sorted(batch.contacts.items())
         if contact.id not in batch.convs
     ]

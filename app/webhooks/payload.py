@@ -12,7 +12,10 @@ from typing import Any
 from app.core.models import utcnow
 
 # messaging[] keys that name the event kind, in the order we test them
-KNOWN_KINDS = ("message", "delivery", "read", "postback", "reaction", "referral", "optin")
+KNOWN_KINDS = ("message", "delivery", "read", "postback", "reaction", "referral", "optin", "message_edit")
+# the webhook objects the product applies: Messenger ("page") and Instagram Direct
+OBJECT_CHANNELS = {"page": "messenger", "instagram": "instagram"}
+HANDLED_OBJECTS = frozenset(OBJECT_CHANNELS)
 # keys of an entry that are not event arrays; any other key is a kind we do not handle
 ENTRY_KEYS = frozenset({"id", "time", "messaging"})
 _MAX_MS = 32503680000000  # year 3000: anything later is not a timestamp

@@ -23,6 +23,7 @@ from app.core.context import acting_as, new_request_id
 from app.web.security_headers import response_headers
 from app.webhooks.exceptions import BadPayload, StorageUnavailable
 from app.webhooks.ingest import MAX_BODY_BYTES, parse_payload, store_event, verify_signature
+from app.webhooks.payload import HANDLED_OBJECTS
 from app.webhooks.signals import WEBHOOK_ACTOR, signal_soon
 
 logger = logging.getLogger(__name__)
@@ -134,7 +135,8 @@ def handle_event(
     except StorageUnavailable as exc:
         logger.error("webhook event not stored (database unavailable): %s", exc)
         return 503, {"error": "temporarily unavailable"}
-    signal_soon(event_id)
+    if data["object"] in HANDLED_OBJECTS:  # another object is stored as skipped: nothing to apply
+        signal_soon(event_id)
     return 200, "EVENT_RECEIVED"
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from app.contacts.models import Contact
 from app.conversations.models import Conversation
+from app.core.channels import Channel
 from app.core.crypto import keyed_hash
 from app.pages.models import Page
 from app.webhooks.models import WebhookEvent
@@ -43,6 +44,19 @@ class Work:
     kind: str
     item: dict[str, Any]
     ts: datetime
+    channel: str = Channel.MESSENGER.value
+
+    @property
+    def creates_contact(self) -> bool:
+        """May this item create its contact (and conversation)? On Messenger anything but an edit;
+        on Instagram only what the person does themselves, never an echo, a read or an unsend/edit."""
+        if self.kind == "message_edit":  # an edit changes a stored message, never starts a thread
+            return False
+        if self.channel != Channel.INSTAGRAM:
+            return True
+        if self.kind == "message":
+            return not self.item["message"].get("is_deleted")
+        return self.kind in {"postback", "reaction", "referral", "optin"}
 
 
 @dataclass

@@ -158,7 +158,7 @@ def test_api_reply_agent_accepted_and_refusals_are_422(api, client, conversation
     assert message.author.username == "agent"
     assert get_queue("outbound").count == 1
     resp = client.post(f"/api/v1/conversation/{conversation.id}/reply", json={"text": "x" * 2001}, headers=headers)
-    assert resp.status_code == 422
+    assert resp.status_code == 400
     assert "2000" in resp.get_json()["message"]
     resp = client.post(f"/api/v1/conversation/{conversation.id}/reply", json={"text": 5}, headers=headers)
     assert resp.status_code == 400

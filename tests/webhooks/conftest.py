@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
+from werkzeug.serving import make_server
 
 from app.webhooks import signals
 from tests.webhooks.webhook_helpers import PAGE_ID, payload, sign256
@@ -38,3 +40,16 @@ def deliver(post_webhook, jobs):
         return resp
 
     return _deliver
+
+
+@pytest.fixture
+def live_url(app):
+    """The app served on a free local port (for commands that post over HTTP); the webhook URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/webhooks/messenger"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-
-import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from app import db
 from app.conversations.models import Message
-
-
-@pytest.fixture
-def live_url(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/webhooks/messenger"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 def test_simulate_posts_a_signed_conversation(app, page, jobs, live_url):

@@ -39,3 +39,29 @@ def sign256(body: bytes, secret: str) -> str:
 
 def sign1(body: bytes, secret: str) -> str:
     return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+
+
+# --------------------------------------------------------------------------- Instagram Direct
+
+IG_ID = "17841400000000001"  # the Instagram professional account linked to the test page
+IGSID = "1122334455667788"  # an Instagram-scoped user id
+
+
+def ig_item(igsid: str = IGSID, ts: int | None = None, ig_id: str = IG_ID, **event) -> dict:
+    """One Instagram messaging[] item (sender = the person's IGSID, recipient = the IG account)."""
+    return {"sender": {"id": igsid}, "recipient": {"id": ig_id}, "timestamp": ts or now_ms(), **event}
+
+
+def ig_echo_item(igsid: str = IGSID, ts: int | None = None, ig_id: str = IG_ID, **message) -> dict:
+    """An Instagram echo: `is_echo` inside `message`, sent by the IG account to the person."""
+    return {
+        "sender": {"id": ig_id},
+        "recipient": {"id": igsid},
+        "timestamp": ts or now_ms(),
+        "message": {"is_echo": True, **message},
+    }
+
+
+def ig_payload(*items: dict, ig_id: str = IG_ID) -> dict:
+    """An `object: instagram` body, as Meta posts it (entry id = the IG account id)."""
+    return {"object": "instagram", "entry": [{"id": ig_id, "time": now_ms(), "messaging": list(items)}]}

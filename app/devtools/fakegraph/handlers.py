@@ -22,11 +22,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from app.devtools.fakegraph.channels import ChannelHandlers
 from app.devtools.fakegraph.common import default_profile, error_body, json_response, now_ms, sign_body
+from app.devtools.fakegraph.instagram import InstagramGraph, wants_instagram_profile
 
 logger = logging.getLogger(__name__)
 
 
-class GraphHandlers(ChannelHandlers):
+class GraphHandlers(ChannelHandlers, InstagramGraph):
     """The Graph endpoints and webhook emission; state lives in `FakeGraph`."""
 
     app_secret: str
@@ -179,7 +180,10 @@ class GraphHandlers(ChannelHandlers):
         with self._lock:
             webhook_url = self.webhook_url
             resolved_page = page_id if page_id != "me" else (self.page_id or "0")
-        if webhook_url:
+        ig_id = self.instagram_account_of(str(psid))
+        if webhook_url and ig_id:  # Instagram Direct: its own webhook shapes
+            self.start_instagram_webhooks(webhook_url, ig_id, str(psid), mid, message)
+        elif webhook_url:
             threading.Thread(
                 target=self._emit_webhooks,
                 args=(webhook_url, resolved_page, str(psid), mid, message),
@@ -199,6 +203,8 @@ class GraphHandlers(ChannelHandlers):
             )
         profile.setdefault("id", psid)
         fields = [f for f in query.get("fields", "").split(",") if f]
+        if wants_instagram_profile(fields):
+            return json_response(200, self.instagram_profile(psid, fields))
         if fields:
             profile = {k: v for k, v in profile.items() if k in fields or k == "id"}
         return json_response(200, profile)

@@ -195,6 +195,8 @@ class FakeGraph(GraphHandlers):
         elif action == "set_ids_for_pages":
             with self._lock:
                 self.ids_for_pages_map[str(args["asid"])] = list(args["data"])
+        elif action == "instagram_user":
+            self.instagram_user(str(args["igsid"]), str(args["ig_id"]), args.get("profile"))
         elif action == "configure":
             with self._lock:
                 for key in (
