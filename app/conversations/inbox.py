@@ -19,7 +19,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from sqlalchemy import select
 
 from app import db
-from app.conversations import queues, services, workspace
+from app.conversations import inbox_flow, queues, services
 from app.conversations.exceptions import ConversationError, ReplyRefused
 from app.conversations.labels import PRIORITIES, label_suggestions, set_labels_and_priority
 from app.conversations.models import CONVERSATION_STATUSES, Conversation, ConversationStatus, Message
@@ -245,7 +245,7 @@ class InboxView(BaseView):
         """Queue the agent's reply; a refusal (window closed, page needs a token...) is flashed."""
         conversation = self._conversation(pk)
         try:
-            _, assigned = workspace.reply(
+            _, assigned = inbox_flow.reply(
                 conversation,
                 request.form.get("text", ""),
                 human_agent=request.form.get("human_agent") == "y",

@@ -10,7 +10,8 @@ from typing import Any
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import text as sql_text  # `text` is also Message's column name
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.contacts.models import Contact
@@ -101,7 +102,9 @@ class Conversation(Model):
     # applied; whether the last message is the contact's (nobody answered yet); labels shown
     # on the row (lower-case strings; `conversation_label` holds the same for filtering)
     window_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
-    awaiting_reply: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
+    awaiting_reply: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=sql_text("false")
+    )
     labels: Mapped[Any | None] = mapped_column(JSONType)
     priority: Mapped[str] = mapped_column(
         String(16), nullable=False, default=Priority.NORMAL.value, server_default=Priority.NORMAL.value
@@ -181,7 +184,7 @@ class Message(Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     meta: Mapped[Any | None] = mapped_column(JSONType)  # non-personal extras: reaction, postback kind
     # inserted by `channels backfill` from the Conversations API (missed while the webhook was down)
-    recovered: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
+    recovered: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=sql_text("false"))
 
     conversation: Mapped[Conversation] = relationship(Conversation)
     author: Mapped[User | None] = relationship(User, lazy="joined")

@@ -1,7 +1,7 @@
 """Agent workspace: canned replies, private conversation notes, notifications.
 
 Revision ID: 0007
-Revises: 0005_audit_wipe
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005_audit_wipe"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

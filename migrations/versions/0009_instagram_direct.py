@@ -1,8 +1,8 @@
-"""Instagram Direct: a Page's linked Instagram account, the channel of contacts and
-conversations, and the contact's @username.
+"""Instagram Direct: a Page's linked Instagram account, the channel of contacts (the
+conversation's comes with 0006) and the contact's @username.
 
 Revision ID: 0009
-Revises: 0005_audit_wipe
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0005_audit_wipe"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -23,13 +23,9 @@ def upgrade() -> None:
     with op.batch_alter_table("contact") as batch:
         batch.add_column(sa.Column("channel", sa.String(length=16), nullable=False, server_default="messenger"))
         batch.add_column(sa.Column("username", sa.String(length=255), nullable=True))
-    with op.batch_alter_table("conversation") as batch:
-        batch.add_column(sa.Column("channel", sa.String(length=16), nullable=False, server_default="messenger"))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("conversation") as batch:
-        batch.drop_column("channel")
     with op.batch_alter_table("contact") as batch:
         batch.drop_column("username")
         batch.drop_column("channel")

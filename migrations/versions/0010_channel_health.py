@@ -2,7 +2,7 @@
 messages (docs/channels.md).
 
 Revision ID: 0010
-Revises: 0005_audit_wipe
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0005_audit_wipe"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -3,7 +3,7 @@
 default jurisdiction.
 
 Revision ID: 0014
-Revises: 0005_audit_wipe
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0005_audit_wipe"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
