@@ -77,6 +77,7 @@ def import_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
     from app.audit import models as _audit  # noqa: F401, PLC0415 - imports db from this package
     from app.contacts import models as _contacts  # noqa: F401, PLC0415 - imports db from this package
+    from app.conversations import availability as _availability  # noqa: F401, PLC0415 - imports db from this package
     from app.conversations import models as _conversations  # noqa: F401, PLC0415 - imports db from this package
     from app.pages import models as _pages  # noqa: F401, PLC0415 - imports db from this package
     from app.privacy import models as _privacy  # noqa: F401, PLC0415 - imports db from this package

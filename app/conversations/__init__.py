@@ -22,3 +22,13 @@ def register(ab: AppBuilder) -> None:
     ab.add_view(MessageModelView, "Messages", icon="fa-envelope", category="CRM")
     ab.add_api(ConversationApi)
     ab.add_api(MessageApi)
+    register_workspace(ab)
+
+
+def register_workspace(ab: AppBuilder) -> None:
+    """Availability (navbar toggle, `/api/v1/me/availability`) and the auto-assign/CSAT settings."""
+    from app.conversations.workspace import views as workspace_views  # noqa: PLC0415 - views load on registration, not in jobs
+    from app.conversations.workspace.api import MyAvailabilityApi  # noqa: PLC0415 - views load on registration, not in jobs
+
+    workspace_views.register(ab)
+    ab.add_api(MyAvailabilityApi)

@@ -4,15 +4,19 @@
 # (Flask-AppBuilder ships no type hints: its Model, views and decorators are Any to mypy.)
 from __future__ import annotations
 
-from flask import request
+from typing import Any
+
+from flask import g, request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from sqlalchemy import inspect
 from werkzeug.wrappers import Response
 
 from app import db
-from app.conversations import services
+from app.conversations import csat, services
+from app.conversations.assignment import check_assignee
 from app.conversations.exceptions import ReplyRefused
-from app.conversations.models import Conversation, Message
+from app.conversations.models import Conversation, ConversationStatus, Message
 from app.conversations.permissions import READ_ONLY
 from app.core.roles import READ_WRITE_METHODS
 from app.web.api import OmniModelRestApi
@@ -62,6 +66,15 @@ class ConversationApi(OmniModelRestApi):
     def pre_update(self, item: Conversation) -> None:
         """A status outside open/pending/closed is refused (422) before it is saved."""
         services.validate_conversation_update(item)
+        state: Any = inspect(item).attrs
+        if state.assignee_id.history.has_changes():
+            check_assignee(item.assignee_id)  # only Admins, Support Managers, Agents (400)
+        g.closing_conversation = state.status.history.has_changes() and item.status == ConversationStatus.CLOSED
+
+    def post_update(self, item: Conversation) -> None:
+        """Closed through the API: the CSAT survey follows the same rule as in the inbox."""
+        if g.pop("closing_conversation", False):
+            csat.request_survey(item)
 
     @expose("/<int:pk>/reply", methods=["POST"])
     @protect()

@@ -75,6 +75,10 @@ class Conversation(Model):
     first_response_at: Mapped[datetime | None] = mapped_column(DateTime)
     unread_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    # CSAT (migration 0008): the survey sent on close, the contact's 1-5 answer and when
+    csat_score: Mapped[int | None] = mapped_column(Integer)
+    csat_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
+    csat_answered_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
     page: Mapped[Page] = relationship(Page, lazy="joined")
     contact: Mapped[Contact] = relationship(Contact, lazy="joined")

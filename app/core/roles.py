@@ -64,8 +64,10 @@ FAB_ROLES: dict[str, list[tuple[str, str]]] = {
         ("Message", "read"),
         ("PrivacyRequest", "create"),
         ("Dashboard", "read"),
+        ("Availability", "read|write"),
+        ("WorkspaceSettings", "read|write"),
     )
-    + _menus("CRM", "Inbox", "Pages", "Contacts", "Conversations", "Messages")
+    + _menus("CRM", "Inbox", "Pages", "Contacts", "Conversations", "Messages", "Assignment & CSAT")
     + _SELF_SERVICE,
     ROLE_AGENT: _perms(
         ("Contact", "read|edit_notes"),
@@ -73,6 +75,7 @@ FAB_ROLES: dict[str, list[tuple[str, str]]] = {
         ("Message", "read"),
         ("PrivacyRequest", "create"),
         ("Dashboard", "read"),
+        ("Availability", "read|write"),
     )
     + _menus("CRM", "Inbox", "Contacts", "Conversations", "Messages")
     + _SELF_SERVICE,

@@ -9,7 +9,8 @@ from sqlalchemy.orm.attributes import History
 from app.core.roles import READ_WRITE_METHODS
 from app.pages import services
 from app.pages.exceptions import PageError
-from app.pages.models import Page
+from app.pages.models import AutoAssign, Page
+from app.pages.workspace import check_auto_assign
 from app.web.api import OmniModelRestApi
 
 PUBLIC_COLUMNS = [
@@ -21,6 +22,8 @@ PUBLIC_COLUMNS = [
     "subscribed",
     "needs_reauth",
     "reauth_reason",
+    "auto_assign",
+    "csat_enabled",
     "created_at",
 ]
 
@@ -32,8 +35,8 @@ class PageApi(OmniModelRestApi):
     method_permission_name = READ_WRITE_METHODS
     list_columns = PUBLIC_COLUMNS
     show_columns = PUBLIC_COLUMNS
-    add_columns = ["fb_page_id", "name", "retention_days", "subscribed", "access_token"]
-    edit_columns = ["name", "retention_days", "subscribed", "access_token"]
+    add_columns = ["fb_page_id", "name", "retention_days", "subscribed", "access_token", "auto_assign", "csat_enabled"]
+    edit_columns = ["name", "retention_days", "subscribed", "access_token", "auto_assign", "csat_enabled"]
     write_only_columns = ("access_token",)
     search_columns = ["name", "fb_page_id", "needs_reauth"]
     order_columns = ["name", "fb_page_id", "id"]
@@ -41,6 +44,7 @@ class PageApi(OmniModelRestApi):
 
     def pre_add(self, item: Page) -> None:
         """A new page needs a valid token (a refusal is a 422)."""
+        check_auto_assign(item.auto_assign or AutoAssign.OFF.value)
         token = item.access_token
         if not token:
             raise PageError("access_token is required")
@@ -48,6 +52,7 @@ class PageApi(OmniModelRestApi):
 
     def pre_update(self, item: Page) -> None:
         """A changed token is validated and stored through Page.set_token (last 4, re-auth)."""
+        check_auto_assign(item.auto_assign)
         hist: History = inspect(item).attrs.access_token.history
         if hist.has_changes() and item.access_token:
             item.set_token(services.validate_token(item.access_token))

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from flask_appbuilder import Model
 from sqlalchemy import Boolean, DateTime, Integer, String, text
@@ -12,6 +13,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.crypto import EncryptedText
 from app.core.models import utcnow
+
+
+class AutoAssign(StrEnum):
+    """How a page hands out new conversations (see app/conversations/assignment.py)."""
+
+    OFF = "off"
+    ROUND_ROBIN = "round_robin"
+    BALANCED = "balanced"
 
 
 class Page(Model):
@@ -28,6 +37,11 @@ class Page(Model):
     reauth_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     token_updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # agent workspace (migration 0008): auto-assignment of arriving conversations, CSAT survey
+    auto_assign: Mapped[str] = mapped_column(
+        String(16), nullable=False, default=AutoAssign.OFF.value, server_default=AutoAssign.OFF.value
+    )
+    csat_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
 
     def set_token(self, token: str) -> None:
         """The only way a token is written: keeps token_last4 in step and clears re-auth."""

@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, update
 
 from app import db
 from app.contacts.models import Contact
+from app.conversations import csat
 from app.conversations.models import OUR_METADATA_PREFIX, Conversation, Message
 from app.core.models import utcnow
 from app.webhooks.payload import clean_str, ms
@@ -87,6 +88,7 @@ def _handle_message(batch: Batch, conv: Conversation, contact: Contact, w: Work)
         meta["reply_to_mid"] = clean_str(message["reply_to"]["mid"], 255)
     if text is None and not atts:
         return False
+    score = csat.answer_score(conv, meta.get("quick_reply_payload"))
     msg = _add_message(
         batch,
         conversation_id=conv.id,
@@ -99,7 +101,9 @@ def _handle_message(batch: Batch, conv: Conversation, contact: Contact, w: Work)
         created_at=w.ts,
         meta=meta or None,
     )
-    if msg is not None:
+    if msg is not None and score is not None:
+        csat.record_answer(conv, score, w.ts)  # a rating: never reopens nor counts as unread
+    elif msg is not None:
         _touch_inbound(conv, contact, w.ts)
     return True
 
@@ -296,4 +300,8 @@ def handle(batch: Batch, w: Work) -> bool:
     """Apply one item to its contact's conversation; False when it carried nothing to apply."""
     contact = batch.contacts[(w.page.id, w.psid)]
     conv = batch.convs[contact.id]
-    return HANDLERS[w.kind](batch, conv, contact, w)
+    was_closed = conv.status == "closed"
+    applied = HANDLERS[w.kind](batch, conv, contact, w)
+    if was_closed and conv.status != "closed":
+        batch.arrivals.add(conv.id)  # reopened by the contact: auto-assignment looks at it
+    return applied
