@@ -7,6 +7,9 @@ imports below always see the test configuration.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +17,7 @@ from contextlib import contextmanager
 from flask import Flask, current_app
 from rq import SimpleWorker
 
+from app.conversations import availability as availability_service
 from app.core import queues
 from app.core.queues import QUEUE_NAMES, get_queue, get_redis
 from app.webhooks.signals import flush_signals
@@ -81,3 +85,22 @@ def redis_unreachable(app: Flask) -> Iterator[None]:
         app.config["REDIS_URL"] = old_url
         queues._connections.clear()
         queues._connections.update(saved)
+
+
+def post_signed_webhook(client, data: dict):
+    """POST a Meta-shaped payload to the webhook, signed with FB_APP_SECRET (the drain signal
+    is flushed so a following `run_jobs` sees its job)."""
+    body = json.dumps(data).encode()
+    signature = hmac.new(current_app.config["FB_APP_SECRET"].encode(), body, hashlib.sha256).hexdigest()
+    resp = client.post(
+        "/webhooks/messenger",
+        data=body,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={signature}"},
+    )
+    flush_signals()
+    return resp
+
+
+def set_availability(username: str, availability: str = "online", capacity: int = 20) -> None:
+    """Put a test user online/away with a capacity (the service the API and navbar use)."""
+    availability_service.do_update(uid(username), {"availability": availability, "capacity": capacity})

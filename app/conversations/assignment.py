@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask_appbuilder.security.sqla.models import Role, User
@@ -27,7 +27,7 @@ from app.audit.service import record
 from app.conversations.availability import Availability, UserAvailability
 from app.conversations.exceptions import ConversationError
 from app.conversations.models import Conversation, ConversationStatus
-from app.core.models import utcnow
+from app.core.models import sqlite_write_lock, utcnow
 from app.core.roles import ROLE_ADMIN, ROLE_AGENT, ROLE_SUPPORT_MANAGER
 from app.pages.models import AutoAssign
 from app.pages.workspace import check_auto_assign
@@ -135,6 +135,7 @@ def _lock_candidates() -> list[_Candidate]:
     )
     if db.engine.dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=UserAvailability)
+    sqlite_write_lock(db.session.connection(), "conversation")  # SQLite: one writer from here on
     rows = list(db.session.scalars(stmt))
     loads = open_counts(r.user_id for r in rows)
     return [_Candidate(r, loads[r.user_id]) for r in rows]
@@ -183,6 +184,7 @@ def auto_assign(conversations: Iterable[Conversation]) -> dict[int, int]:
         if pick is None:
             logger.info("conversation %s: nobody available to assign", conv.id)
             continue
+        now += timedelta(microseconds=1)  # strictly increasing within a batch: turns stay fair
         pick.row.last_assigned_at = now
         if pick.row.user_id == previous:
             continue  # still theirs: counted already if it was open
