@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app import db
 from app.audit.models import AuditLog
 from app.contacts.models import Contact
-from app.conversations import assignment
+from app.conversations import assignment, availability
 from app.conversations.models import Conversation
 from app.core.models import utcnow
 from app.webhooks import batch
@@ -111,9 +111,6 @@ def test_logout_makes_the_user_away(client, login_as):
     login_as("agent")
     assert client.get("/logout/").status_code == 302
     db.session.expire_all()
-    assert assignment.UserAvailability is not None
-    from app.conversations import availability  # noqa: PLC0415 - the model under test
-
     assert availability.get(uid("agent")).availability == "away"
 
 
