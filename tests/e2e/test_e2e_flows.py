@@ -99,7 +99,7 @@ print(found)
 @pytest.mark.parametrize(
     ("user", "expected"),
     [
-        ("manager", {"CRM": {"Inbox", "Conversations", "Messages", "Contacts", "Pages"}}),
+        ("manager", {"CRM": {"Inbox", "Conversations", "Messages", "Contacts", "Pages", "Assignment & CSAT"}}),
         ("agent", {"CRM": {"Inbox", "Conversations", "Messages", "Contacts"}}),
         ("privacy", {"CRM": {"Contacts", "Pages"}, "Privacy": {"Privacy Requests", "Audit Log"}}),
     ],
