@@ -244,3 +244,17 @@ def test_concurrent_assigners_are_serialised_by_the_availability_lock(app, page,
     assert errors == []
     db.session.expire_all()
     assert assignment.open_counts([uid("agent")]) == {uid("agent"): 3}
+
+
+def test_grid_edit_refuses_an_assignee_who_cannot_reply(client, conversation, login_as):
+    login_as("admin")
+    form = client.get(f"/conversationmodelview/edit/{conversation.id}").get_data(as_text=True)
+    resp = client.post(
+        f"/conversationmodelview/edit/{conversation.id}",
+        data={"status": "open", "assignee": str(uid("privacy")), "csrf_token": csrf_token_from(form)},
+        follow_redirects=True,
+    )
+    assert resp.status_code == 200
+    assert "this user cannot be assigned conversations" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Conversation, conversation.id).assignee_id is None

@@ -143,3 +143,8 @@ def test_page_api_auto_assign(client, api, page, value, status):
     assert resp.status_code == status, resp.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Page, page.id).auto_assign == ("round_robin" if status == 200 else "off")
+
+
+def test_the_openapi_document_lists_the_endpoint_for_the_fuzz_test(client, api):
+    paths = client.get("/api/v1/_openapi", headers=api("admin")).get_json()["paths"]
+    assert set(paths["/api/v1/me/availability"]) == {"get", "post"}
