@@ -101,7 +101,7 @@ def check_assignee(user_id: Any) -> None:
         raise ConversationError("assignee_id must be a user id", status=400)
     if db.session.scalar(_assignable_query(ASSIGNABLE_ROLES).where(User.id == user_id)) is None:
         raise ConversationError(
-            "this user cannot be assigned conversations: only active Admins, Support Managers and Agents can",
+            "this user cannot be assigned conversations: only active staff who can reply (Admins, Support Managers, Agents)",
             status=400,
         )
 
