@@ -101,7 +101,8 @@ def check_assignee(user_id: Any) -> None:
         raise ConversationError("assignee_id must be a user id", status=400)
     if db.session.scalar(_assignable_query(ASSIGNABLE_ROLES).where(User.id == user_id)) is None:
         raise ConversationError(
-            "this user cannot be assigned conversations: only active staff who can reply (Admins, Support Managers, Agents)",
+            "this user cannot be assigned conversations: only active staff who can reply "
+            "(Admins, Support Managers, Agents)",
             status=400,
         )
 
