@@ -80,6 +80,7 @@ def import_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
     from app.audit import models as _audit  # noqa: F401, PLC0415 - imports db from this package
     from app.contacts import models as _contacts  # noqa: F401, PLC0415 - imports db from this package
+    from app.conversations import availability as _availability  # noqa: F401, PLC0415 - imports db from this package
     from app.conversations import models as _conversations  # noqa: F401, PLC0415 - imports db from this package
     from app.conversations import workspace_models as _workspace  # noqa: F401, PLC0415 - imports db from this package
     from app.mail import models as _mail  # noqa: F401, PLC0415 - imports db from this package

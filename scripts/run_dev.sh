@@ -30,6 +30,14 @@ $BIN/python worker.py &
 pids+=($!)
 echo
 echo "Omni CRM is starting on http://127.0.0.1:$PORT/  (logins above; Ctrl-C stops web, worker and fake Graph API)"
+B="http://127.0.0.1:$PORT"
+cat <<WHERE
+Where to start (log in at $B/login/ with the demo logins above):
+  agent    (agent-demo-password)    $B/conversations/        the inbox: reply before the windows close
+  manager  (manager-demo-password)  $B/workspace/            auto-assign and CSAT per page, the team's load
+  privacy  (privacy-demo-password)  $B/privacyrequestmodelview/list/   two pending requests, one overdue
+  admin    (admin-demo-password)    $B/pagemodelview/list/   pages and tokens; $B/admin/queues/ for jobs
+WHERE
 echo
 $BIN/gunicorn --bind "127.0.0.1:$PORT" --workers 2 --threads 4 --access-logfile - run:app &
 pids+=($!)

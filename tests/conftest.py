@@ -67,6 +67,7 @@ DOMAIN_TABLES = [
     "audit_log",
     "audit_head",
     "audit_segment",
+    "user_availability",
 ]
 
 

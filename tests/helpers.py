@@ -7,6 +7,9 @@ imports below always see the test configuration.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 import socket
 from collections.abc import Iterator
@@ -21,6 +24,7 @@ from sqlalchemy import select
 
 from app import db
 from app.audit.models import AuditLog
+from app.conversations import availability as availability_service
 from app.core import queues
 from app.core.queues import QUEUE_NAMES, get_queue, get_redis
 from app.webhooks.signals import flush_signals
@@ -156,3 +160,22 @@ def instagram_conversation(page, igsid: str = "1122334455667788", ig_id: str = "
     db.session.add(conv)
     db.session.commit()
     return conv
+
+
+def post_signed_webhook(client, data: dict):
+    """POST a Meta-shaped payload to the webhook, signed with FB_APP_SECRET (the drain signal
+    is flushed so a following `run_jobs` sees its job)."""
+    body = json.dumps(data).encode()
+    signature = hmac.new(current_app.config["FB_APP_SECRET"].encode(), body, hashlib.sha256).hexdigest()
+    resp = client.post(
+        "/webhooks/messenger",
+        data=body,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={signature}"},
+    )
+    flush_signals()
+    return resp
+
+
+def set_availability(username: str, availability: str = "online", capacity: int = 20) -> None:
+    """Put a test user online/away with a capacity (the service the API and navbar use)."""
+    availability_service.do_update(uid(username), {"availability": availability, "capacity": capacity})

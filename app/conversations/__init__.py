@@ -33,3 +33,13 @@ def register(ab: AppBuilder) -> None:
     ab.add_api(workspace_api.CannedReplyApi)
     ab.add_api(workspace_api.ConversationNoteApi)
     workspace_views.install_template_globals(current_app)
+    register_workspace(ab)
+
+
+def register_workspace(ab: AppBuilder) -> None:
+    """Availability (navbar toggle, `/api/v1/me/availability`) and the auto-assign/CSAT settings."""
+    from app.conversations.staffing import views as staffing_views  # noqa: PLC0415 - views load on registration, not in jobs
+    from app.conversations.staffing.api import MyAvailabilityApi  # noqa: PLC0415 - views load on registration, not in jobs
+
+    staffing_views.register(ab)
+    ab.add_api(MyAvailabilityApi)

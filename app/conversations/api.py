@@ -12,10 +12,11 @@ from sqlalchemy.orm import InstanceState
 from werkzeug.wrappers import Response
 
 from app import db
-from app.conversations import canned, services
+from app.conversations import canned, csat, services
+from app.conversations.assignment import check_assignee
 from app.conversations.exceptions import ConversationError, ReplyRefused
 from app.conversations.labels import apply_labels_and_priority
-from app.conversations.models import Conversation, Message
+from app.conversations.models import Conversation, ConversationStatus, Message
 from app.conversations.permissions import READ_ONLY
 from app.core.roles import READ_WRITE_METHODS
 from app.search import services as search
@@ -78,6 +79,16 @@ class ConversationApi(OmniModelRestApi):
         services.validate_conversation_update(item)
         self._check_field_rights(item)
         apply_labels_and_priority(item)
+        if inspect(item).attrs.assignee_id.history.has_changes():
+            check_assignee(item.assignee_id)  # only Admins, Support Managers, Agents (400)
+        g.closing_conversation = (
+            inspect(item).attrs.status.history.has_changes() and item.status == ConversationStatus.CLOSED
+        )
+
+    def post_update(self, item: Conversation) -> None:
+        """Closed through the API: the CSAT survey follows the same rule as in the inbox."""
+        if g.pop("closing_conversation", False):
+            csat.request_survey(item)
 
     def _check_field_rights(self, item: Conversation) -> None:
         """Status needs `close`; the assignee needs `assign` (or `take`, for oneself)."""

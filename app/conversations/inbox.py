@@ -19,7 +19,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from sqlalchemy import select
 
 from app import db
-from app.conversations import inbox_flow, queues, services
+from app.conversations import assignment, inbox_flow, queues, services
 from app.conversations.exceptions import ConversationError, ReplyRefused
 from app.conversations.labels import PRIORITIES, label_suggestions, set_labels_and_priority
 from app.conversations.models import CONVERSATION_STATUSES, Conversation, ConversationStatus, Message
@@ -188,7 +188,7 @@ class InboxView(BaseView):
         window = services.reply_window(conversation)
         users = []
         if self._can("assign"):
-            users = services.assignable_users()
+            users = assignment.assignee_choices()  # display names with open-conversation counts
         contact = conversation.contact  # None when the contact row is gone: shown as "(contact removed)"
         html: str = self.render_template(
             "conversations/detail.html",

@@ -113,6 +113,10 @@ class Conversation(Model):
     channel: Mapped[str] = mapped_column(String(16), nullable=False, default="messenger", server_default="messenger")
     # `unread_count` is the assignee's (or, unassigned, the team's): only they clear it by opening
     assignee_read_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # CSAT (migration 0008): the survey sent on close, the contact's 1-5 answer and when
+    csat_score: Mapped[int | None] = mapped_column(Integer)
+    csat_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
+    csat_answered_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
     page: Mapped[Page] = relationship(Page, lazy="joined")
     contact: Mapped[Contact] = relationship(Contact, lazy="joined")

@@ -16,6 +16,8 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from app import db
 from app.audit.service import record
+from app.conversations import csat
+from app.conversations.assignment import _notify_assignee, check_assignee
 from app.conversations.exceptions import ConversationError, ReplyRefused
 from app.conversations.models import (
     CONVERSATION_STATUSES,
@@ -213,14 +215,15 @@ def assignable_users(user_id: int | None = None) -> list[Any]:
 
 def assign(conversation: Conversation, user_id: int | None) -> None:
     """Give the conversation to someone who can answer it (None: unassign); audited."""
-    if user_id is not None and not assignable_users(user_id):
-        raise ConversationError("no such active user who can reply (Admin, Support Manager or Agent)")
+    check_assignee(user_id)
     old = conversation.assignee_id
     if old == user_id:
         return
     conversation.assignee_id = user_id
     record("conversation_assigned", "conversation", conversation.id, {"assignee_id": [old, user_id]})
     db.session.commit()
+    if user_id is not None and user_id != current_actor().id:
+        _notify_assignee(conversation.id, user_id)
 
 
 def set_status(conversation: Conversation, status: str) -> None:
@@ -233,6 +236,8 @@ def set_status(conversation: Conversation, status: str) -> None:
     conversation.status = status
     record("conversation_status_changed", "conversation", conversation.id, {"status": [old, status]})
     db.session.commit()
+    if status == ConversationStatus.CLOSED:
+        csat.request_survey(conversation)  # per-page setting; only inside the 24-hour window
 
 
 def mark_read(conversation: Conversation, viewer_id: int | None = None) -> None:

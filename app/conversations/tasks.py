@@ -94,6 +94,7 @@ class _Send:
     messaging_type: str
     tag: str | None
     refused: str | None  # the page/contact rule that now forbids sending, if any
+    quick_replies: list[dict[str, Any]] | None = None  # e.g. the CSAT question's 1-5 buttons
 
 
 # ---------------------------------------------------------------------------- claiming
@@ -164,6 +165,7 @@ def _load_sends(ids: list[int]) -> list[_Send]:
             Message.text,
             Message.messaging_type,
             Message.tag,
+            Message.meta,
             Conversation.page_id,
             Contact.psid,
             Contact.erased_at,
@@ -197,9 +199,16 @@ def _load_sends(ids: list[int]) -> list[_Send]:
                 messaging_type=r.messaging_type or "RESPONSE",
                 tag=r.tag,
                 refused=send_refusal(page, r),
+                quick_replies=_quick_replies(r.meta),
             )
         )
     return sends
+
+
+def _quick_replies(meta: Any) -> list[dict[str, Any]] | None:
+    """Quick-reply buttons stored with a queued message (the CSAT survey), if any."""
+    replies = meta.get("quick_replies") if isinstance(meta, dict) else None
+    return replies if isinstance(replies, list) and replies else None
 
 
 def _take_attempts(ids: list[int]) -> set[int]:
@@ -289,6 +298,7 @@ def _send_batch(batch: list[_Send]) -> tuple[int, int]:
                 messaging_type=item.messaging_type,
                 tag=item.tag,
                 metadata=f"{OUR_METADATA_PREFIX}{item.id}",
+                quick_replies=item.quick_replies,
             )
         except (RetryableGraphError, ReauthRequiredError, PermanentGraphError, DomainError) as exc:
             _flush_sent(done)

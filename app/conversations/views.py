@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from sqlalchemy import inspect
 
+from app.conversations.assignment import check_assignee
+from app.conversations.exceptions import ConversationError
 from app.conversations.models import Conversation, Message
 from app.conversations.permissions import READ_ONLY
 from app.core.roles import READ_WRITE_METHODS
@@ -86,3 +89,12 @@ class ConversationModelView(ScaleListMixin, ModelView):
         "last_message_at": "Last message",
     }
     list_template = "conversations/list_with_links.html"
+
+    def pre_update(self, item: Conversation) -> None:
+        """The grid's edit form offers every user: one who cannot reply is refused (flashed)."""
+        if inspect(item).attrs.assignee.history.has_changes():
+            try:
+                check_assignee(item.assignee.id if item.assignee is not None else None)
+            except ConversationError:
+                self.datamodel.session.rollback()  # FAB only flashes: nothing half-written
+                raise

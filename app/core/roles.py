@@ -68,8 +68,10 @@ FAB_ROLES: dict[str, list[tuple[str, str]]] = {
         ("CannedReply", "read|write"),
         ("ConversationNote", "read|write"),
         ("Notification", "read|write"),
+        ("Availability", "read|write"),
+        ("WorkspaceSettings", "read|write"),
     )
-    + _menus("CRM", "Inbox", "Pages", "Contacts", "Conversations", "Messages")
+    + _menus("CRM", "Inbox", "Pages", "Contacts", "Conversations", "Messages", "Assignment & CSAT")
     + _menus("Canned Replies")
     + _SELF_SERVICE,
     ROLE_AGENT: _perms(
@@ -81,6 +83,7 @@ FAB_ROLES: dict[str, list[tuple[str, str]]] = {
         ("CannedReply", "read"),
         ("ConversationNote", "read|write"),
         ("Notification", "read|write"),
+        ("Availability", "read|write"),
     )
     + _menus("CRM", "Inbox", "Contacts", "Conversations", "Messages")
     + _menus("Canned Replies")

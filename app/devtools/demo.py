@@ -19,7 +19,7 @@ from app.core.roles import (
     ROLE_PRIVACY_OFFICER,
     ROLE_SUPPORT_MANAGER,
 )
-from app.devtools import demo_instagram
+from app.devtools import demo_instagram, demo_timeline
 from app.devtools.demo_workspace import seed_workspace
 from app.pages.models import Page
 
@@ -29,6 +29,7 @@ DEMO_USERS = [
     ("admin", "admin-demo-password", ROLE_ADMIN),
     ("manager", "manager-demo-password", ROLE_SUPPORT_MANAGER),
     ("agent", "agent-demo-password", ROLE_AGENT),
+    ("agent2", "agent2-demo-password", ROLE_AGENT),
     ("privacy", "privacy-demo-password", ROLE_PRIVACY_OFFICER),
 ]
 DEMO_PAGES = [("100000000000001", "Acme Bikes"), ("100000000000002", "Acme Coffee")]
@@ -142,6 +143,7 @@ def seed(
         pages.append(page)
     db.session.commit()
     progress(f"pages: {len(pages)} demo pages ready")
+    demo_timeline.seed_settings(pages, progress)
 
     if db.session.scalar(select(func.count()).select_from(Contact)):
         progress("contacts: already seeded, skipping")
@@ -165,7 +167,8 @@ def seed(
                 first_seen_at=first_seen,
             )
             db.session.add(contact)
-            status = rng.choices(["open", "pending", "closed"], [5, 2, 3])[0]
+            bucket = demo_timeline.bucket_for(i, rng)
+            status = demo_timeline.status_for(bucket, rng)
             conv = Conversation(
                 page=page,
                 contact=contact,
@@ -173,10 +176,22 @@ def seed(
                 assignee_id=agent.id if agent and rng.random() < 0.4 else None,
             )
             db.session.add(conv)
-            t = first_seen
+            turns = rng.randint(2, 12)
+            # times run backwards from the last message, whose age the bucket decides (relative
+            # to now: open windows, a few closing within the hour, HUMAN_AGENT range, closed)
+            t = now - demo_timeline.last_message_age(bucket, rng)
+            times = [t]
+            for _ in range(turns - 1):
+                times.append(times[-1] - timedelta(minutes=rng.randint(1, 600)))
+            times.reverse()
+            contact.first_seen_at = min(first_seen, times[0])
             last_in = None
-            for turn in range(rng.randint(2, 12)):
-                inbound = turn % 2 == 0 or rng.random() < 0.2
+            for turn, at in enumerate(times):
+                last_turn = turn == turns - 1
+                if last_turn and bucket in demo_timeline.NEEDS_REPLY:
+                    inbound = True  # the customer wrote last: it waits in "Needs reply"
+                else:
+                    inbound = turn % 2 == 0 or rng.random() < 0.2
                 fill = {
                     "item": rng.choice(ITEMS),
                     "n": rng.randint(1000, 9999),
@@ -184,32 +199,30 @@ def seed(
                     "name": first,
                 }
                 text = rng.choice(INBOUND if inbound else OUTBOUND).format(**fill)
-                t = t + timedelta(minutes=rng.randint(1, 600))
-                if t > now:
-                    t = now - timedelta(seconds=rng.randint(1, 3600))
                 msg = Message(
                     conversation=conv,
                     direction="in" if inbound else "out",
                     text=text,
                     kind="text",
                     status="received" if inbound else rng.choice(["sent", "delivered", "read"]),
-                    created_at=t,
+                    created_at=at,
                     mid=f"m_demo_{i}_{turn}",
                     messaging_type=None if inbound else "RESPONSE",
                     author_id=None if inbound or not agent else agent.id,
-                    sent_at=None if inbound else t,
+                    sent_at=None if inbound else at,
                 )
                 if inbound:
-                    last_in = t
+                    last_in = at
                 elif conv.first_response_at is None:
-                    conv.first_response_at = t
+                    conv.first_response_at = at
                 db.session.add(msg)
-            conv.last_message_at = t
+            conv.last_message_at = times[-1]
             conv.last_inbound_at = last_in
             contact.last_inbound_at = last_in
-            conv.unread_count = rng.randint(0, 3) if status == "open" else 0
+            conv.unread_count = rng.randint(1, 3) if bucket in demo_timeline.NEEDS_REPLY else 0
         db.session.commit()
         progress(f"contacts: {min(start + batch, contacts)}/{contacts}")
+    demo_timeline.seed_extras(rng, progress)
     seed_workspace(progress)
     demo_instagram.seed(pages[0], progress)
     return users

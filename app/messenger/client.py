@@ -223,6 +223,7 @@ class GraphClient:
         tag: str | None = None,
         metadata: str | None = None,
         attachment: dict[str, Any] | None = None,
+        quick_replies: list[dict[str, Any]] | None = None,
     ) -> str:
         """Send one message via the Send API and return Meta's ``message_id`` (the mid)."""
         if text is None and attachment is None:
@@ -236,6 +237,8 @@ class GraphClient:
             message["attachment"] = attachment
         if metadata is not None:
             message["metadata"] = metadata
+        if quick_replies:
+            message["quick_replies"] = quick_replies
         payload: dict[str, Any] = {
             "recipient": {"id": psid},
             "messaging_type": messaging_type,

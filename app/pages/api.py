@@ -12,7 +12,8 @@ from app import db
 from app.core.roles import READ_WRITE_METHODS
 from app.pages import health, services
 from app.pages.exceptions import PageError
-from app.pages.models import Page
+from app.pages.models import AutoAssign, Page
+from app.pages.workspace import check_auto_assign
 from app.web.api import OmniModelRestApi
 
 PUBLIC_COLUMNS = [
@@ -27,6 +28,8 @@ PUBLIC_COLUMNS = [
     "health_status",
     "health_reason",
     "health_checked_at",
+    "auto_assign",
+    "csat_enabled",
     "created_at",
     "ig_account_id",
 ]
@@ -40,8 +43,25 @@ class PageApi(OmniModelRestApi):
     method_permission_name = {**READ_WRITE_METHODS, "health_check": "check_health"}
     list_columns = PUBLIC_COLUMNS
     show_columns = PUBLIC_COLUMNS
-    add_columns = ["fb_page_id", "name", "retention_days", "subscribed", "access_token", "ig_account_id"]
-    edit_columns = ["name", "retention_days", "subscribed", "access_token", "ig_account_id"]
+    add_columns = [
+        "fb_page_id",
+        "name",
+        "retention_days",
+        "subscribed",
+        "access_token",
+        "ig_account_id",
+        "auto_assign",
+        "csat_enabled",
+    ]
+    edit_columns = [
+        "name",
+        "retention_days",
+        "subscribed",
+        "access_token",
+        "ig_account_id",
+        "auto_assign",
+        "csat_enabled",
+    ]
     write_only_columns = ("access_token",)
     search_columns = ["name", "fb_page_id", "needs_reauth"]
     order_columns = ["name", "fb_page_id", "id"]
@@ -49,6 +69,7 @@ class PageApi(OmniModelRestApi):
 
     def pre_add(self, item: Page) -> None:
         """A new page needs a valid token (a refusal is a 422)."""
+        check_auto_assign(item.auto_assign or AutoAssign.OFF.value)
         token = item.access_token
         if not token:
             raise PageError("access_token is required")
@@ -57,6 +78,7 @@ class PageApi(OmniModelRestApi):
 
     def pre_update(self, item: Page) -> None:
         """A changed token is validated and stored through Page.set_token (last 4, re-auth)."""
+        check_auto_assign(item.auto_assign)
         hist: History = inspect(item).attrs.access_token.history
         if hist.has_changes() and item.access_token:
             item.set_token(services.validate_token(item.access_token))

@@ -23,6 +23,14 @@ class HealthStatus(StrEnum):
     FAILING = "failing"
 
 
+class AutoAssign(StrEnum):
+    """How a page hands out new conversations (see app/conversations/assignment.py)."""
+
+    OFF = "off"
+    ROUND_ROBIN = "round_robin"
+    BALANCED = "balanced"
+
+
 class Page(Model):
     __tablename__ = "page"
     __table_args__ = (UniqueConstraint("ig_account_id", name="uq_page_ig_account_id"),)
@@ -49,6 +57,11 @@ class Page(Model):
     token_scopes: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     # the Page's Instagram professional account (Instagram Direct); unique when set
     ig_account_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # agent workspace (migration 0008): auto-assignment of arriving conversations, CSAT survey
+    auto_assign: Mapped[str] = mapped_column(
+        String(16), nullable=False, default=AutoAssign.OFF.value, server_default=AutoAssign.OFF.value
+    )
+    csat_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
 
     def set_token(self, token: str) -> None:
         """The only way a token is written: keeps token_last4 in step and clears re-auth."""

@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import flash
 from flask_appbuilder import AppBuilder, ModelView
-from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from wtforms import Form, PasswordField
+from wtforms import BooleanField, Form, PasswordField, SelectField
 from wtforms.fields import Field
 from wtforms.validators import Optional, ValidationError
 
@@ -18,7 +18,8 @@ from app.core.roles import READ_WRITE_METHODS
 from app.pages import channels_views, health, services
 from app.pages.api import PageApi
 from app.pages.exceptions import PageError
-from app.pages.models import Page
+from app.pages.models import AutoAssign, Page
+from app.pages.workspace import MODE_LABELS, check_auto_assign
 
 WHERE_IT_COMES_FROM = (
     "Where it comes from: Meta for Developers → your app → Messenger → Settings → Access Tokens "
@@ -61,6 +62,7 @@ class PageModelView(ModelView):
         "needs_reauth",
         "health_status",
         "retention_days",
+        "auto_assign",
     ]
     show_columns = [
         "name",
@@ -74,6 +76,8 @@ class PageModelView(ModelView):
         "health_reason",
         "health_checked_at",
         "retention_days",
+        "auto_assign",
+        "csat_enabled",
         "created_at",
         "ig_account_id",
     ]
@@ -83,9 +87,11 @@ class PageModelView(ModelView):
         "new_access_token",
         "retention_days",
         "ig_account_id",
+        "auto_assign",
+        "csat_enabled",
     ]
     # `subscribed` is Meta's answer (the channel check), not something typed in
-    edit_columns = ["name", "new_access_token", "retention_days", "ig_account_id"]
+    edit_columns = ["name", "new_access_token", "retention_days", "ig_account_id", "auto_assign", "csat_enabled"]
     search_columns = ["name", "fb_page_id", "needs_reauth", "subscribed"]
     order_columns = ["name", "fb_page_id", "retention_days"]
     label_columns = {
@@ -98,10 +104,24 @@ class PageModelView(ModelView):
         "health_reason": "Health reason",
         "health_checked_at": "Last health check",
         "ig_account_id": "Instagram account ID",
+        "auto_assign": "Auto-assign",
+        "csat_enabled": "CSAT survey on close",
     }
     description_columns = {
         "retention_days": "Messages and webhook events older than this are removed daily.",
         "ig_account_id": "Optional: the linked Instagram professional account (Instagram Direct messages).",
+        "auto_assign": "Hand new conversations to online Agents and Support Managers under their capacity.",
+        "csat_enabled": 'Ask "How did we do?" (1-5) when a conversation is closed inside the 24-hour window.',
+    }
+    _workspace_fields = {
+        "auto_assign": SelectField(
+            "Auto-assign",
+            choices=[(m.value, label) for m, label in MODE_LABELS.items()],
+            widget=Select2Widget(),
+            default=AutoAssign.OFF.value,
+        ),
+        # a NOT NULL boolean: FAB's generated field would require it to be ticked
+        "csat_enabled": BooleanField("CSAT survey on close", default=False),
     }
     add_form_extra_fields = {
         "new_access_token": PasswordField(
@@ -109,7 +129,8 @@ class PageModelView(ModelView):
             description=WHERE_IT_COMES_FROM,
             widget=BS3PasswordFieldWidget(),
             validators=[Optional(), GraphTokenCheck()],
-        )
+        ),
+        **_workspace_fields,
     }
     edit_form_extra_fields = {
         "new_access_token": PasswordField(
@@ -117,7 +138,8 @@ class PageModelView(ModelView):
             description="Leave empty to keep the current token. " + WHERE_IT_COMES_FROM,
             widget=BS3PasswordFieldWidget(),
             validators=[Optional(), GraphTokenCheck()],
-        )
+        ),
+        **_workspace_fields,
     }
 
     def _apply_token(self, item: Page) -> None:
@@ -127,6 +149,7 @@ class PageModelView(ModelView):
 
     def pre_add(self, item: Page) -> None:
         """A new page needs a valid token; FAB flashes the refusal."""
+        check_auto_assign(item.auto_assign or AutoAssign.OFF.value)
         if not getattr(item, "new_access_token", None):
             raise PageError("a new page needs its access token")
         services.validate_token(item.new_access_token)
@@ -150,6 +173,7 @@ class PageModelView(ModelView):
 
     def pre_update(self, item: Page) -> None:
         item.ig_account_id = services.clean_ig_account_id(item.ig_account_id, item)
+        check_auto_assign(item.auto_assign)
         self._apply_token(item)
 
 

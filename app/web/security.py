@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response
 
 from app import db
 from app.audit import service as audit_service
+from app.conversations import availability
 from app.core.queues import get_redis
 from app.privacy import accounts as privacy
 from app.web import login_guard
@@ -241,6 +242,8 @@ class OmniSecurityManager(SecurityManager):
 
     def on_user_logout(self, user: Any) -> None:
         self._audit("logout", getattr(user, "username", "?"), user_id=getattr(user, "id", None))
+        if getattr(user, "id", None) is not None:
+            availability.set_away_on_logout(user.id)  # nobody is handed work after logging out
 
     def _audit(self, action: str, username: str, user_id: int | None, **extra: Any) -> None:
         audit_service.record_auth_event(action, username=username, user_id=user_id, **extra)

@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, update
 
 from app import db
 from app.contacts.models import Contact
+from app.conversations import csat
 from app.conversations.models import OUR_METADATA_PREFIX, Conversation, Message
 from app.core.models import utcnow
 from app.privacy import self_service
@@ -90,6 +91,7 @@ def _handle_message(batch: Batch, conv: Conversation, contact: Contact, w: Work)
         meta["reply_to_mid"] = clean_str(message["reply_to"]["mid"], 255)
     if text is None and not atts:
         return False
+    score = csat.answer_score(conv, meta.get("quick_reply_payload"))
     msg = _add_message(
         batch,
         conversation_id=conv.id,
@@ -102,7 +104,9 @@ def _handle_message(batch: Batch, conv: Conversation, contact: Contact, w: Work)
         created_at=w.ts,
         meta=meta or None,
     )
-    if msg is not None:
+    if msg is not None and score is not None:
+        csat.record_answer(conv, score, w.ts)  # a rating: never reopens nor counts as unread
+    elif msg is not None:
         _touch_inbound(conv, contact, w.ts)
     return True
 
@@ -306,4 +310,8 @@ def handle(batch: Batch, w: Work) -> bool:
     if contact is None:  # an item that may not create its contact (an edit) for someone unknown
         return False
     conv = batch.convs[contact.id]
-    return HANDLERS[w.kind](batch, conv, contact, w)
+    was_closed = conv.status == "closed"
+    applied = HANDLERS[w.kind](batch, conv, contact, w)
+    if was_closed and conv.status != "closed":
+        batch.arrivals.add(conv.id)  # reopened by the contact: auto-assignment looks at it
+    return applied

@@ -18,6 +18,7 @@ from sqlalchemy import Text, delete, select, type_coerce, update
 from sqlalchemy.orm import undefer
 
 from app import db
+from app.conversations.assignment import auto_assign
 from app.core import queues
 from app.core.channels import Channel
 from app.core.crypto import decrypt
@@ -131,6 +132,7 @@ def apply_events(events: list[WebhookEvent], raw: dict[int, str] | None = None) 
             handled[w.event.id] += 1
         else:
             outcome.skipped += 1
+    auto_assign(c for c in batch.convs.values() if c.id in batch.arrivals)
     _mark_done(events, handled, erased_events)
     return outcome
 

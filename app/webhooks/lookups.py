@@ -104,6 +104,7 @@ def _load_conversations(batch: Batch) -> None:
         ),
     ):
         batch.convs[conv.contact_id] = conv
+        batch.arrivals.add(conv.id)
 
 
 def prepare(work: list[Work], batch: Batch, outcome: Outcome) -> None:

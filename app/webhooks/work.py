@@ -66,6 +66,7 @@ class Batch:
     contacts: dict[tuple[int, str], Contact] = field(default_factory=dict)
     convs: dict[int, Conversation] = field(default_factory=dict)  # by contact id
     mids: set[str] = field(default_factory=set)  # mids already stored (or added in this batch)
+    arrivals: set[int] = field(default_factory=set)  # conversation ids created or reopened (auto-assign)
 
 
 def dedupe_key(kind: str, psid: str, item: dict[str, Any]) -> str:

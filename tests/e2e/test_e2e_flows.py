@@ -99,7 +99,10 @@ print(found)
 @pytest.mark.parametrize(
     ("user", "expected"),
     [
-        ("manager", {"CRM": {"Inbox", "Conversations", "Messages", "Contacts", "Pages", "Canned Replies"}}),
+        (
+            "manager",
+            {"CRM": {"Inbox", "Conversations", "Messages", "Contacts", "Pages", "Canned Replies", "Assignment & CSAT"}},
+        ),
         ("agent", {"CRM": {"Inbox", "Conversations", "Messages", "Contacts", "Canned Replies"}}),
         ("privacy", {"CRM": {"Contacts", "Pages"}, "Privacy": {"Privacy Requests", "Audit Log"}}),
     ],
