@@ -10,7 +10,7 @@ from typing import Any
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.contacts.models import Contact
@@ -87,6 +87,10 @@ class PrivacyRequest(Model):
     export_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     subject_ref: Mapped[str | None] = mapped_column(String(64))  # keyed hash: who, without who
     overdue_flagged_at: Mapped[datetime | None] = mapped_column(DateTime)  # audited once when overdue
+    identity_check: Mapped[str | None] = mapped_column(Text)  # how the requester's identity was checked
+    identity_verified: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=text("false")
+    )
 
     contact: Mapped[Contact | None] = relationship(Contact, lazy="joined")
     requested_by: Mapped[User | None] = relationship(User, foreign_keys=[requested_by_id], lazy="joined")

@@ -60,10 +60,15 @@ def create_request(
     received_at: datetime | None = None,
     code: str | None = None,
     commit: bool = True,
+    identity_check: str | None = None,
 ) -> PrivacyRequest:
-    """Open a pending request (validated); the due date is one calendar month later."""
+    """Open a pending request (validated); the due date is one calendar month later.
+
+    `identity_check` says how staff checked who asked; given, the request counts as verified.
+    """
     _check_origin(request_type, contact, source, subject_user_id)
     details = validate_details(request_type, details)
+    identity_check = clean_identity_check(identity_check)
     received = received_at or utcnow()
     req = PrivacyRequest(
         request_type=request_type,
@@ -77,6 +82,8 @@ def create_request(
         confirmation_code=code or new_code(),
         status=RequestStatus.PENDING,
         progress=0,
+        identity_check=identity_check,
+        identity_verified=identity_check is not None,
     )
     db.session.add(req)
     db.session.flush()
@@ -89,6 +96,18 @@ def create_request(
     if commit:
         db.session.commit()
     return req
+
+
+def clean_identity_check(value: Any) -> str | None:
+    """How identity was checked: free text (no documents, no personal data), at most 500 chars."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PrivacyError("identity_check must be text")
+    cleaned = value.strip()
+    if len(cleaned) > 500:
+        raise PrivacyError("the identity check is longer than 500 characters")
+    return cleaned or None
 
 
 def _clean_field(key: str, value: Any) -> str:
