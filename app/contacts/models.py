@@ -64,7 +64,7 @@ class Contact(Model):
     @property
     def display_name(self) -> str:
         if self.erased_at:
-            return "[erased contact]"
+            return f"Erased contact ({self.erased_at.strftime('%d %B %Y')})"
         name = " ".join(p for p in (self.first_name, self.last_name) if p)
         return name or f"Messenger user {(self.psid or '')[-4:]}"
 
