@@ -70,6 +70,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.web import errors  # noqa: PLC0415 - imports db/appbuilder from this package
 
     errors.install(app)
+    from app.web import flash_messages  # noqa: PLC0415 - imports db/appbuilder from this package
+
+    flash_messages.install()
     return app
 
 
