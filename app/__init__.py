@@ -102,6 +102,9 @@ def register_views(ab: AppBuilder) -> None:
     audit.register(ab)
     webhook_views.register(ab)
     dashboard_views.register(ab)
+    from app.dashboard import roles_view  # noqa: PLC0415 - imports db/appbuilder from this package
+
+    roles_view.register(ab)
 
 
 def register_blueprints(app: Flask) -> None:
