@@ -35,7 +35,7 @@ def test_grid_is_for_admins_and_privacy_officers_only(client, login_as):
         login_as(user)
         resp = client.get("/auditlogmodelview/list/")
         assert resp.status_code == status
-        assert "test_event" in resp.get_data(as_text=True)
+        assert "Test event" in resp.get_data(as_text=True)
         client.get("/logout/")
     for user in ("agent", "manager"):
         login_as(user)
