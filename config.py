@@ -74,7 +74,11 @@ def build_config(env: str | None = None) -> dict[str, Any]:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "HUMAN_AGENT_TAG_ENABLED": _bool("HUMAN_AGENT_TAG_ENABLED", False),
         "PRIVACY_CONTACT_EMAIL": os.environ.get("PRIVACY_CONTACT_EMAIL", "privacy@omnicrm.com"),
-        "COMPANY_ADDRESS": os.environ.get("COMPANY_ADDRESS", "[Your Company Address]"),
+        "COMPANY_ADDRESS": os.environ.get("COMPANY_ADDRESS", ""),
+        # the privacy policy's operator details (app/privacy/policy_settings.py): unset -> line dropped
+        "COMPANY_NAME": os.environ.get("COMPANY_NAME", ""),
+        "POLICY_LAST_UPDATED": os.environ.get("POLICY_LAST_UPDATED", ""),  # YYYY-MM-DD
+        "FB_APP_NAME": os.environ.get("FB_APP_NAME", ""),  # the app's name on Facebook (data-deletion page)
         "EXPORT_DIR": os.environ.get("EXPORT_DIR") or str(INSTANCE_DIR / "exports"),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         # comma-separated CIDRs allowed to scrape /metrics without the token ("" = token only)
