@@ -65,6 +65,14 @@ def changes_table(changes: Any) -> Markup:
     ).format(body)
 
 
+def _stamp(value: str | None) -> str:
+    """A stored ISO time of a verification run, readable."""
+    try:
+        return when(datetime.fromisoformat(value)) if value else EMPTY
+    except ValueError:
+        return EMPTY
+
+
 def _dash(value: Any) -> str:
     return EMPTY if value is None or value == "" else str(value)
 
@@ -137,7 +145,7 @@ class AuditLogModelView(ModelView):
     page_size = 50
     formatters_columns = READABLE
     label_columns = {
-        "created_at": "When (UTC)",
+        "created_at": "When",
         "actor_name": "Who",
         "actor_id": "User id",
         "entity_type": "Record type",
@@ -152,6 +160,7 @@ class AuditLogModelView(ModelView):
         """Every audit page gets the last "Verify chain" run and whether this user may start one."""
         if template == self.list_template:
             kwargs.setdefault("verify", verify_runs.status())
+            kwargs.setdefault("stamp", _stamp)
             kwargs.setdefault("can_verify", self.appbuilder.sm.has_access("can_verify", self.class_permission_name))
         return super().render_template(template, **kwargs)
 

@@ -107,6 +107,7 @@ def test_request_form_search_confirmation_and_tombstone(live_app, login, shot, b
     expect(tomb).to_contain_text(re.compile(r"Erased contact \(\d{1,2} \w+ \d{4}\)"))
     expect(tomb.locator("a[href*='/edit/'], a[href*='/delete/']")).to_have_count(0)
     expect(page.locator("body")).not_to_contain_text("None None False")
+    tomb.scroll_into_view_if_needed()
     shot(page, "contacts-erased-filter")
 
 
