@@ -97,4 +97,3 @@ class TombstoneListMixin:
         widget.template_args["erased"] = erased
         widget.template_args["show_erased"] = show_erased()
         return widgets
-
