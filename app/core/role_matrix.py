@@ -38,6 +38,7 @@ VERB_WORDS = {
     "approve": "approve or deny (four eyes)",
     "download": "download data exports",
     "legal_hold": "set or clear legal hold",
+    "verify": "verify the hash chain",
 }
 _GROUP = re.compile(r"^\^(?:can_)?\(?(.*?)\)?\$$")
 
