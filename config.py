@@ -77,7 +77,10 @@ def build_config(env: str | None = None) -> dict[str, Any]:
         # inbox: replying to an unassigned conversation assigns it to the one replying
         "ASSIGN_ON_REPLY": _bool("ASSIGN_ON_REPLY", False),
         "PRIVACY_CONTACT_EMAIL": os.environ.get("PRIVACY_CONTACT_EMAIL", "privacy@omnicrm.com"),
-        "COMPANY_ADDRESS": os.environ.get("COMPANY_ADDRESS", "[Your Company Address]"),
+        "COMPANY_ADDRESS": os.environ.get("COMPANY_ADDRESS", ""),
+        # the privacy policy's operator details (app/privacy/policy_settings.py): unset -> line dropped
+        "POLICY_LAST_UPDATED": os.environ.get("POLICY_LAST_UPDATED", ""),  # YYYY-MM-DD
+        "FB_APP_NAME": os.environ.get("FB_APP_NAME", ""),  # the app's name on Facebook (data-deletion page)
         "EXPORT_DIR": os.environ.get("EXPORT_DIR") or str(INSTANCE_DIR / "exports"),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         # comma-separated CIDRs allowed to scrape /metrics without the token ("" = token only)

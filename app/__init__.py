@@ -73,6 +73,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.web import errors  # noqa: PLC0415 - imports db/appbuilder from this package
 
     errors.install(app)
+    from app.web import flash_messages  # noqa: PLC0415 - imports db/appbuilder from this package
+
+    flash_messages.install()
     return app
 
 
@@ -112,6 +115,9 @@ def register_views(ab: AppBuilder) -> None:
     from app import notifications  # noqa: PLC0415 - imports db/appbuilder from this package
 
     notifications.register(ab)
+    from app.dashboard import roles_view  # noqa: PLC0415 - imports db/appbuilder from this package
+
+    roles_view.register(ab)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -8,6 +8,11 @@ GRAPH_PORT="${GRAPH_PORT:-8765}"
 BIN=.venv/bin
 export FLASK_APP=run
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:$PORT}"
+# the privacy policy's operator details (a demo company; set your own to publish /privacy)
+export COMPANY_NAME="${COMPANY_NAME:-Demo Shop Ltd}"
+export COMPANY_ADDRESS="${COMPANY_ADDRESS:-1 Example Street, 10115 Berlin, Germany}"
+export PRIVACY_CONTACT_EMAIL="${PRIVACY_CONTACT_EMAIL:-privacy@demo-shop.example}"
+export FB_APP_NAME="${FB_APP_NAME:-Demo Shop Messenger}"
 if [ -z "${GRAPH_API_BASE:-}" ]; then
   # Facebook is unreachable here: use the bundled fake Graph API, which also posts
   # delivery/read webhooks back so statuses move from queued to read.

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from app import db
-from app.audit import service
+from app.audit import service, verify_runs
 from app.audit.verify import verify_chain
 from app.core.queues import task
 
@@ -33,3 +33,21 @@ def verify_chain_job() -> dict[str, Any]:
         service.record("audit_chain_broken", "audit_log", result.broken_id, {"reason": result.reason})
         db.session.commit()
     return {"ok": result.ok, "rows": result.rows, "broken_id": result.broken_id}
+
+
+@task
+def verify_chain_on_request() -> dict[str, Any]:
+    """The "Verify chain" button: the same check as the hourly job, its state kept in Redis."""
+    verify_runs.mark_running()
+    try:
+        result = verify_chain()
+    except Exception as exc:
+        verify_runs.mark_failed(f"{type(exc).__name__}: {exc}")
+        raise
+    if result.ok:
+        service.clear_alert()
+    else:
+        service.set_alert(result)
+        service.record("audit_chain_broken", "audit_log", result.broken_id, {"reason": result.reason})
+        db.session.commit()
+    return verify_runs.mark_done(result)

@@ -12,15 +12,20 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any
 
-from flask import Response, request, stream_with_context
+from flask import Response, flash, jsonify, redirect, request, stream_with_context, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args
+from flask_login import current_user
+from markupsafe import Markup
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app import db
+from app.audit import verify_runs
 from app.audit.chain import COLUMNS
 from app.audit.models import AuditLog
 from app.audit.permissions import READ_ONLY
+from app.audit.readable import EMPTY, action_label, change_rows, entity_label, when
 from app.audit.service import record
 
 logger = logging.getLogger(__name__)
@@ -43,6 +48,46 @@ def csv_cell(value: Any) -> str:
     if text.startswith(FORMULA_PREFIXES):
         text = "'" + text
     return text
+
+
+def changes_table(changes: Any) -> Markup:
+    """The changes of one entry as a small table (every value escaped)."""
+    rows = change_rows(changes)
+    if not rows:
+        return Markup("—")
+    body = Markup("").join(
+        Markup("<tr><th>{}</th><td>{}</td><td>{}</td></tr>").format(field, before, after)
+        for field, before, after in rows
+    )
+    return Markup(
+        '<table class="table table-condensed audit-changes"><thead><tr><th>Field</th><th>Before</th>'
+        "<th>After</th></tr></thead><tbody>{}</tbody></table>"
+    ).format(body)
+
+
+def _stamp(value: str | None) -> str:
+    """A stored ISO time of a verification run, readable."""
+    try:
+        return when(datetime.fromisoformat(value)) if value else EMPTY
+    except ValueError:
+        return EMPTY
+
+
+def _dash(value: Any) -> str:
+    return EMPTY if value is None or value == "" else str(value)
+
+
+READABLE = {
+    "created_at": when,
+    "action": action_label,
+    "entity_type": entity_label,
+    "changes": changes_table,
+    "ip": _dash,
+    "user_agent": _dash,
+    "request_id": _dash,
+    "entity_id": _dash,
+    "actor_id": _dash,
+}
 
 
 def filtered_query(filters: Any = None, start: datetime | None = None, end: datetime | None = None) -> Any:
@@ -81,8 +126,14 @@ def write_csv(out: IO[str], query: Any) -> int:
 class AuditLogModelView(ModelView):
     datamodel = SQLAInterface(AuditLog)
     class_permission_name = "AuditLog"
-    method_permission_name = {**READ_ONLY, "export": "export", "history": "read"}
-    base_permissions = ["can_read", "can_export"]
+    method_permission_name = {
+        **READ_ONLY,
+        "export": "export",
+        "history": "read",
+        "verify": "verify",
+        "verify_status": "read",
+    }
+    base_permissions = ["can_read", "can_export", "can_verify"]
     list_title = "Audit log"
     show_title = "Audit entry"
     list_template = "audit/list.html"
@@ -92,6 +143,44 @@ class AuditLogModelView(ModelView):
     order_columns = ["id", "created_at", "action", "actor_name"]
     base_order = ("id", "desc")
     page_size = 50
+    formatters_columns = READABLE
+    label_columns = {
+        "created_at": "When",
+        "actor_name": "Who",
+        "actor_id": "User id",
+        "entity_type": "Record type",
+        "entity_id": "Record id",
+        "ip": "IP address",
+        "user_agent": "Browser",
+        "request_id": "Request id",
+        "prev_hash": "Previous hash",
+    }
+
+    def render_template(self, template: str, **kwargs: Any) -> Any:
+        """Every audit page gets the last "Verify chain" run and whether this user may start one."""
+        if template == self.list_template:
+            kwargs.setdefault("verify", verify_runs.status())
+            kwargs.setdefault("stamp", _stamp)
+            kwargs.setdefault("can_verify", self.appbuilder.sm.has_access("can_verify", self.class_permission_name))
+        return super().render_template(template, **kwargs)
+
+    @expose("/verify", methods=["POST"])
+    @has_access
+    def verify(self) -> WerkzeugResponse:
+        """Queue a chain verification (one at a time); the grid shows its state and result."""
+        current = verify_runs.status()
+        if verify_runs.is_busy(current):
+            flash("A verification is already queued or running; its result shows here when it ends.", "info")
+        else:
+            verify_runs.request_verification(getattr(current_user, "username", None) or "unknown")
+            flash("Chain verification queued; the result shows here when a worker has run it.", "info")
+        return redirect(url_for(".list"), 303)
+
+    @expose("/verify/status")
+    @has_access
+    def verify_status(self) -> Response:
+        """The last run as JSON (the grid polls it while a run is queued or running)."""
+        return jsonify(verify_runs.status() or {"state": "never"})
 
     @expose("/export/")
     @has_access
@@ -132,4 +221,8 @@ class AuditLogModelView(ModelView):
             truncated=len(rows) > HISTORY_LIMIT,
             entity_type=entity_type,
             entity_id=entity_id,
+            when=when,
+            action_label=action_label,
+            entity_label=entity_label,
+            changes_table=changes_table,
         )

@@ -70,7 +70,7 @@ class Contact(Model):
     @property
     def display_name(self) -> str:
         if self.erased_at:
-            return "[erased contact]"
+            return f"Erased contact ({self.erased_at.strftime('%d %B %Y')})"
         name = " ".join(p for p in (self.first_name, self.last_name) if p)
         if not name and self.username:
             return f"@{self.username}"

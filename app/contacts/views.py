@@ -15,12 +15,13 @@ from app.contacts import services
 from app.contacts.api import ContactApi
 from app.contacts.exceptions import ContactError, ContactForbidden
 from app.contacts.models import Contact
+from app.contacts.tombstone_view import TombstoneListMixin
 from app.core.roles import READ_WRITE_METHODS
 from app.web.grids import ScaleListMixin
 from app.web.urls import safe_next
 
 
-class ContactModelView(ScaleListMixin, ModelView):
+class ContactModelView(TombstoneListMixin, ScaleListMixin, ModelView):
     datamodel = SQLAInterface(Contact)
     class_permission_name = "Contact"
     method_permission_name = {**READ_WRITE_METHODS, "edit_notes": "edit_notes", "legal_hold": "legal_hold"}

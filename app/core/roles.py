@@ -92,7 +92,7 @@ FAB_ROLES: dict[str, list[tuple[str, str]]] = {
         ("Page", "read"),
         ("Contact", "read|history|legal_hold"),
         ("PrivacyRequest", "create|read|approve|download|history"),
-        ("AuditLog", "read|export"),
+        ("AuditLog", "read|export|verify"),
         ("Dashboard", "read"),
         ("Notification", "read|write"),
     )

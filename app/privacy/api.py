@@ -89,6 +89,7 @@ class PrivacyRequestApi(OmniModelRestApi):
                 source=RequestSource.STAFF,
                 requested_by_id=acting_user_id(),
                 details=details,
+                identity_check=body.get("identity_check"),
             )
         except PrivacyError as exc:
             db.session.rollback()

@@ -22,6 +22,7 @@ from app.audit import service as audit
 from app.contacts.models import Contact
 from app.conversations.models import Conversation, Message
 from app.core.models import utcnow
+from app.privacy import export_readme
 from app.privacy.exceptions import PrivacyError
 from app.privacy.export_file import decrypt_file, encrypt_file
 from app.privacy.lifecycle import contact_of, get_request, iso, remove_file, set_progress
@@ -29,35 +30,6 @@ from app.privacy.models import PrivacyRequest, RequestType
 
 EXPORT_TTL = timedelta(days=7)
 CSV_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
-
-README = """Omni CRM - export of your personal data
-=========================================
-
-Request: {request_id}    Created: {created}    Link expires: {expires}
-
-Files
------
-contact.json   Your contact record: Messenger page-scoped id (PSID) or Instagram-scoped id
-               (IGSID) with the channel and your Instagram @username, name, locale, profile
-               picture URL, tags and notes our staff recorded, flags (marketing opt-out,
-               restriction), first and last contact times.
-messages.json  Every message of your conversations with our pages, oldest first: direction
-               ("in" = from you, "out" = from us), text, attachments, status and times.
-messages.csv   The same messages as a spreadsheet (UTF-8, comma-separated). Cells that start
-               with = + - @ are prefixed with ' so spreadsheet programs do not run them.
-
-Purposes
---------
-We process this data to answer your messages on Facebook Messenger or Instagram Direct, to provide customer
-support, to keep records of our conversations with you and, unless you opted out, to send
-you relevant updates (see our privacy policy, sections 2 and 3).
-
-Retention
----------
-Messages are kept for the retention period set for each page ({retention}); deleted
-accounts and data are permanently removed within 30 days (privacy policy, section 8).
-This export file is deleted automatically 7 days after it was created.
-"""
 
 
 MESSAGE_COLUMNS = (
@@ -189,12 +161,7 @@ def _write_messages(
 def _readme(req: PrivacyRequest, contact: Contact, now: datetime) -> str:
     """README.txt: what each file holds, why we keep it, and for how long."""
     page = contact.page
-    return README.format(
-        request_id=req.id,
-        created=iso(now),
-        expires=iso(now + EXPORT_TTL),
-        retention=f"{page.retention_days} days" if page else "365 days",
-    )
+    return export_readme.render(req.id, now, now + EXPORT_TTL, page.retention_days if page else 365, contact.locale)
 
 
 def build_export(req: PrivacyRequest, progress: Callable[[int], None] | None = None) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.contacts.models import Contact
@@ -104,6 +104,10 @@ class PrivacyRequest(Model):
     extension_reason: Mapped[str | None] = mapped_column(Text)  # shown to the requester, no personal data
     original_due_at: Mapped[datetime | None] = mapped_column(DateTime)  # the due date before the extension
     requester_email: Mapped[str | None] = mapped_column(EncryptedText)  # where notices go, when known
+    identity_check: Mapped[str | None] = mapped_column(Text)  # how the requester's identity was checked
+    identity_verified: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=text("false")
+    )
 
     contact: Mapped[Contact | None] = relationship(Contact, lazy="joined")
     requested_by: Mapped[User | None] = relationship(User, foreign_keys=[requested_by_id], lazy="joined")

@@ -9,6 +9,8 @@ PRIVACY_METHODS = {
     "add": "create",
     "post": "create",
     "decide": "approve",
+    "confirm": "approve",
+    "contact_search": "create",
     "retry": "approve",
     "lift": "approve",
     "extend": "approve",

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from app import db
-from app.privacy import meta_callback, policy_versions
+from app.privacy import meta_callback, policy_settings, policy_versions
 from app.privacy.exceptions import PrivacyError, SignedRequestError
 
 logger = logging.getLogger(__name__)
@@ -121,28 +121,23 @@ def render_markdown(text: str) -> Markup:
 def policy_text() -> tuple[str, str | None]:
     """The current published version (else the shipped policy) with the operator's settings
     filled in, and its Last Updated date (a published version's is its publication date)."""
+    cfg = current_app.config
     version = policy_versions.current()
     if version is not None:
-        text = re.sub(
-            r"\*\*Last Updated:\*\*\s*(.+)",
-            lambda m: f"**Last Updated:** {version.published_at:%B %d, %Y} (version {version.version})",
-            version.text,
-        )
-    else:
-        with open(POLICY_PATH, encoding="utf-8") as fh:
-            text = fh.read()
-    cfg = current_app.config
-    email = cfg.get("PRIVACY_CONTACT_EMAIL") or "privacy@omnicrm.com"
-    text = text.replace("privacy@omnicrm.com", email)
-    text = re.sub(r"(?m)^\*\*Website:\*\*.*?(\s*)$", lambda m: f"**Website:** {cfg['PUBLIC_BASE_URL']}  ", text)
-    text = re.sub(r"(?m)^\*\*Address:\*\*.*$", lambda m: f"**Address:** {cfg.get('COMPANY_ADDRESS') or ''}", text)
-    match = re.search(r"\*\*Last Updated:\*\*\s*(.+)", text)
-    return text, match.group(1).strip() if match else None
+        when = version.published_at
+        return policy_settings.fill(version.text, cfg), f"{when.day} {when:%B %Y} (version {version.version})"
+    with open(POLICY_PATH, encoding="utf-8") as fh:
+        text = fh.read()
+    return policy_settings.fill(text, cfg), policy_settings.last_updated(cfg, POLICY_PATH)
 
 
 @bp.get("/privacy")
-def privacy_policy() -> str:
-    """The privacy policy page."""
+def privacy_policy() -> ResponseReturnValue:
+    """The privacy policy page; production refuses it (503) while a company setting is missing."""
+    missing = policy_settings.problems(current_app.config)
+    if missing and current_app.config.get("OMNICRM_ENV") == "production":
+        logger.error("privacy policy not served: %s", "; ".join(missing))
+        return render_template("privacy/policy_unavailable.html"), 503
     text, updated = policy_text()
     return render_template("privacy/policy.html", body=render_markdown(text), last_updated=updated)
 
@@ -154,4 +149,6 @@ def data_deletion_instructions() -> str:
         "privacy/data_deletion.html",
         email=current_app.config.get("PRIVACY_CONTACT_EMAIL"),
         base_url=current_app.config["PUBLIC_BASE_URL"],
+        app_name=current_app.config.get("FB_APP_NAME") or current_app.config.get("APP_NAME") or "Omni CRM",
+        company=current_app.config.get("COMPANY_NAME") or "",
     )

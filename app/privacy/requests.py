@@ -67,9 +67,13 @@ def create_request(
     jurisdiction: str | None = None,
     requester_email: str | None = None,
     web_intake: dict[str, str] | None = None,
+    identity_check: str | None = None,
 ) -> PrivacyRequest:
     """Open a pending request (validated); due one calendar month (GDPR) or 45 days (CCPA)
-    later. The jurisdiction defaults to the contact's page's setting, else GDPR."""
+    later. The jurisdiction defaults to the contact's page's setting, else GDPR.
+
+    `identity_check` says how staff checked who asked; given, the request counts as verified.
+    """
     _check_origin(request_type, contact, source, subject_user_id)
     # a web request carries what the requester wrote (their name, their words); the officer
     # turns it into corrections after matching it to a contact
@@ -77,6 +81,9 @@ def create_request(
         details = web_intake
     elif source != RequestSource.MESSENGER:  # a tap carries no corrections: the officer asks for them
         details = validate_details(request_type, details)
+    identity_check = clean_identity_check(identity_check)
+    if source == RequestSource.MESSENGER and identity_check is None:
+        identity_check = "asked from inside Messenger / Instagram (the signed webhook proves the sender)"
     law = _jurisdiction_for(jurisdiction, contact)
     received = received_at or utcnow()
     req = PrivacyRequest(
@@ -93,6 +100,8 @@ def create_request(
         confirmation_code=code or new_code(),
         status=RequestStatus.PENDING,
         progress=0,
+        identity_check=identity_check,
+        identity_verified=identity_check is not None,
     )
     db.session.add(req)
     db.session.flush()
@@ -117,6 +126,18 @@ def _jurisdiction_for(value: str | None, contact: Contact | None) -> Jurisdictio
         return check_jurisdiction(value)
     except ValueError as exc:
         raise PrivacyError(str(exc)) from None
+
+
+def clean_identity_check(value: Any) -> str | None:
+    """How identity was checked: free text (no documents, no personal data), at most 500 chars."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PrivacyError("identity_check must be text")
+    cleaned = value.strip()
+    if len(cleaned) > 500:
+        raise PrivacyError("the identity check is longer than 500 characters")
+    return cleaned or None
 
 
 def _clean_field(key: str, value: Any) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
+from flask import Response, abort, flash, jsonify, redirect, request, stream_with_context, url_for
 from flask_appbuilder import AppBuilder, ModelView, expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from markupsafe import Markup
@@ -25,9 +25,10 @@ from app.privacy.api import PrivacyRequestApi
 from app.privacy.exceptions import PrivacyError
 from app.privacy.export import export_for_download
 from app.privacy.interface import UrgencyInterface
-from app.privacy.models import OPEN_STATUSES, PrivacyRequest, RequestSource, RequestType
+from app.privacy.models import OPEN_STATUSES, PrivacyRequest, RequestSource, RequestStatus, RequestType
 from app.privacy.permissions import PRIVACY_METHODS
 from app.privacy.requests import RECTIFIABLE_FIELDS, acting_user_id, create_request
+from app.privacy.staff_form import IDENTITY_CHECKS, contact_choice, erasure_preview, search_contacts
 
 logger = logging.getLogger(__name__)
 
@@ -166,39 +167,71 @@ class PrivacyRequestModelView(ModelView):
             contact = db.session.get(Contact, int(contact_id))
         error = None
         if request.method == "POST":
-            details = {k: form.get(k, "") for k in RECTIFIABLE_FIELDS if form.get(k)}
-            try:
-                if contact is None:
-                    raise PrivacyError("choose an existing contact (its id)")
-                req = create_request(
-                    form.get("request_type", ""),
-                    contact,
-                    source=RequestSource.STAFF,
-                    requested_by_id=self._user_id(),
-                    details=details or None,
-                    jurisdiction=form.get("jurisdiction") or None,
-                )
-            except PrivacyError as exc:
-                db.session.rollback()
-                error = str(exc)
-            else:
+            req, error = self._create(form, contact)
+            if req is not None:
                 flash(
                     f"Privacy request #{req.id} ({TYPE_LABELS[req.request_type]}) created; "
-                    f"a privacy officer will review it (due {req.due_at.date().isoformat()}).",
+                    f"a privacy officer will review it (due {req.due_at.strftime('%d %B %Y')}).",
                     "success",
                 )
                 if self._can("read"):
                     return self._back(req.id)
-                return redirect(url_for("ContactModelView.show", pk=contact.id))
+                return redirect(url_for("ContactModelView.show", pk=req.contact_id))
+        query = form.get("q", "")
         return self.render_template(
             "privacy/add.html",
             form=form,
             contact=contact,
+            chosen=contact_choice(contact) if contact is not None and not contact.erased_at else None,
+            query=query,
+            matches=search_contacts(query) if query and contact is None else [],
             error=error,
             types=TYPE_LABELS,
             fields=RECTIFIABLE_FIELDS,
+            identity_checks=IDENTITY_CHECKS,
             title="New privacy request",
         ), (422 if error else 200)
+
+    def _create(self, form: dict[str, str], contact: Contact | None) -> tuple[PrivacyRequest | None, str | None]:
+        """The form's POST: the request, or why not (nothing written then)."""
+        request_type = form.get("request_type", "")
+        details = {k: form.get(k, "") for k in RECTIFIABLE_FIELDS if form.get(k)}
+        try:
+            if contact is None:
+                raise PrivacyError("choose an existing contact: search by name or PSID and pick one")
+            req = create_request(
+                request_type,
+                contact,
+                source=RequestSource.STAFF,
+                requested_by_id=self._user_id(),
+                details=(details or None) if request_type == RequestType.RECTIFICATION else None,
+                identity_check=form.get("identity_check") or None,
+                jurisdiction=form.get("jurisdiction") or None,
+            )
+        except PrivacyError as exc:
+            db.session.rollback()
+            return None, str(exc)
+        return req, None
+
+    @expose("/contacts")
+    @has_access
+    def contact_search(self) -> Any:
+        """JSON for the form's search box: `?q=name or PSID` -> up to 20 matching contacts."""
+        return jsonify({"contacts": search_contacts(request.args.get("q", "")[:100])})
+
+    @expose("/confirm/<int:pk>")
+    @has_access
+    def confirm(self, pk: int) -> Any:
+        """Before an erasure is approved: who it is about and what goes, irreversibly."""
+        req = self._load(pk)
+        if req.request_type != RequestType.ERASURE or req.status != RequestStatus.PENDING:
+            return self._back(pk)
+        return self.render_template(
+            "privacy/confirm_erasure.html",
+            req=req,
+            preview=erasure_preview(req),
+            title=f"Confirm erasure — request #{req.id}",
+        )
 
     @expose("/decide/<int:pk>", methods=["POST"])
     @has_access
@@ -206,6 +239,12 @@ class PrivacyRequestModelView(ModelView):
         req = self._load(pk)
         decision = request.form.get("decision")
         try:
+            if (
+                decision == "approve"
+                and req.request_type == RequestType.ERASURE
+                and request.form.get("confirmed") != "1"
+            ):
+                return redirect(url_for(f"{type(self).__name__}.confirm", pk=pk))  # confirm first
             if decision == "approve":
                 decisions.approve(req, self._user_id())
                 flash(f"Request #{pk} approved; processing has started.", "success")

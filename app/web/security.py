@@ -22,7 +22,8 @@ from flask_appbuilder.actions import action
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.views import RoleModelView, UserDBModelView
+from flask_appbuilder.widgets import ListWidget
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_login import current_user
@@ -32,6 +33,7 @@ from app import db
 from app.audit import service as audit_service
 from app.conversations import availability
 from app.core.queues import get_redis
+from app.core.role_matrix import describe_role
 from app.privacy import accounts as privacy
 from app.web import login_guard
 from app.web.api import OmniSecurityApi
@@ -159,10 +161,27 @@ def unlock_users(users: list[Any]) -> int:
     return count
 
 
+class RoleMatrixListWidget(ListWidget):
+    template = "security/roles_list_widget.html"
+
+
+class OmniRoleModelView(RoleModelView):
+    """FAB's roles grid with the permissions in words (app/core/role_matrix.py), not regex tuples."""
+
+    class_permission_name = "RoleModelView"  # same permission names as FAB's own view
+    list_widget = RoleMatrixListWidget  # FAB's role widget prints the builtin roles' raw regex tuples
+
+    def _get_list_widget(self, filters: Any, **kwargs: Any) -> Any:
+        widgets = super()._get_list_widget(filters, **kwargs)
+        widgets["list"].template_args["describe"] = describe_role
+        return widgets
+
+
 class OmniSecurityManager(SecurityManager):
     """Adds lockout and audit hooks to Flask-AppBuilder's database authentication."""
 
     userdbmodelview = OmniUserDBModelView
+    rolemodelview = OmniRoleModelView
     security_api = OmniSecurityApi  # malformed logins are a 400, not a 500
 
     def create_limiter(self, app: Flask) -> Limiter:

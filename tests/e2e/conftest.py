@@ -198,6 +198,11 @@ def live_app() -> Iterator[LiveApp]:
         FB_APP_SECRET=APP_SECRET,
         PYTHONPATH=str(ROOT),
         PYTHONUNBUFFERED="1",
+        # the demo company `make run` sets too (scripts/run_dev.sh): /privacy shows no placeholder
+        COMPANY_NAME="Demo Shop Ltd",
+        COMPANY_ADDRESS="1 Example Street, 10115 Berlin, Germany",
+        PRIVACY_CONTACT_EMAIL="privacy@demo-shop.example",
+        FB_APP_NAME="Demo Shop Messenger",
     )
     db_url = _database_url()
     if db_url:

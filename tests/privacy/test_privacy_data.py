@@ -179,7 +179,7 @@ def test_erasure_leaves_nothing(contact, conversation, page, jobs):
     tomb = db.session.get(Contact, contact.id)
     assert tomb.erased_at is not None
     assert tomb.psid is None
-    assert tomb.display_name == "[erased contact]"
+    assert tomb.display_name == f"Erased contact ({tomb.erased_at.strftime('%d %B %Y')})"
     assert tomb.psid_hash == crypto.keyed_hash(PSID)
     # the other contact is untouched
     assert db.session.query(Message).filter_by(conversation_id=other_conv.id).count() == 1

@@ -284,6 +284,13 @@ def test_privacy_officer_approves_in_ui_and_sees_complete(login_as, contact, job
     page = client.get(f"/privacyrequestmodelview/show/{req.id}").get_data(as_text=True)
     token = csrf_token_from(page)
     resp = client.post(f"/privacyrequestmodelview/decide/{req.id}", data={"csrf_token": token, "decision": "approve"})
+    assert resp.status_code == 302  # an erasure is confirmed first
+    assert f"/privacyrequestmodelview/confirm/{req.id}" in resp.headers["Location"]
+    assert db.session.get(PrivacyRequest, req.id).status == "pending"
+    resp = client.post(
+        f"/privacyrequestmodelview/decide/{req.id}",
+        data={"csrf_token": token, "decision": "approve", "confirmed": "1"},
+    )
     assert resp.status_code == 302
     jobs(("privacy",))
     page = client.get(f"/privacyrequestmodelview/show/{req.id}").get_data(as_text=True)
