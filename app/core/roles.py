@@ -60,7 +60,7 @@ FAB_ROLES: dict[str, list[tuple[str, str]]] = {
     ROLE_SUPPORT_MANAGER: _perms(
         ("Page", "read"),
         ("Contact", "read|write|edit_notes|export|history"),
-        ("Conversation", "read|assign|take|close|history"),
+        ("Conversation", "read|assign|take|close|history|export"),
         ("Message", "read"),
         ("PrivacyRequest", "create"),
         ("Dashboard", "read"),
