@@ -102,12 +102,12 @@ def classify_code(code: str | None) -> FailureClass:
         return FailureClass.REAUTH
     if number in RATE_LIMIT_CODES:
         return FailureClass.RATE_LIMITED
-    if number in RETRYABLE_CODES or number >= 500:
-        return FailureClass.TEMPORARY  # 1, 2 and HTTP 5xx
     if number in UNAVAILABLE_CODES:
         return FailureClass.UNAVAILABLE
     if number in PERMANENT_CODES:
         return FailureClass.NOT_ALLOWED  # 10, 200
+    if number in RETRYABLE_CODES or 500 <= number < 600:
+        return FailureClass.TEMPORARY  # 1, 2 and HTTP 5xx (stored when Graph sent no code)
     return FailureClass.OTHER
 
 

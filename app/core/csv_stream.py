@@ -1,8 +1,8 @@
 """Streaming, formula-safe CSV for grid exports (any number of rows, flat memory).
 
-Rows are read in keyset batches (`WHERE id > last ORDER BY id LIMIT n`) as plain tuples, so
-neither the ORM identity map nor a server-side cursor grows with the export; each batch is
-written and yielded before the next is read.
+Rows are read in keyset batches (`WHERE id > last ORDER BY id LIMIT n`) as plain column
+tuples (never ORM objects), so neither the session's identity map nor a server-side cursor
+grows with the export; each batch is written and yielded before the next is read.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ def keyset_rows(query: Select[Any], key: Any, batch_size: int = BATCH_SIZE) -> I
             return
         yield from rows
         last = rows[-1][0]
-        db.session.expunge_all()  # nothing accumulates between batches
         if len(rows) < batch_size:
             return
 
