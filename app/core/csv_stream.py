@@ -37,8 +37,9 @@ def csv_cell(value: Any) -> str:
     return text
 
 
-def keyset_rows(query: Select[Any], key: Any, batch_size: int = BATCH_SIZE) -> Iterator[Sequence[Any]]:
+def keyset_rows(query: Select[Any], key: Any, batch_size: int | None = None) -> Iterator[Sequence[Any]]:
     """Every row of `query` (whose first column is `key`), read in batches by ascending key."""
+    batch_size = batch_size or BATCH_SIZE
     last = None
     while True:
         page = query.order_by(key).limit(batch_size)

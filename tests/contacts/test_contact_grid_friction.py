@@ -15,6 +15,7 @@ from app import db
 from app.audit.models import AuditLog
 from app.contacts.models import Contact
 from app.conversations.models import Conversation
+from app.core import csv_stream
 from app.core.csv_stream import csv_cell
 from app.core.models import utcnow
 from tests.helpers import csrf_token_from
@@ -37,7 +38,9 @@ def _csv(resp) -> list[list[str]]:
 def test_tag_filter_defaults_to_contains_and_shows_the_active_filter(login_as, page):
     _contacts(page, [("Vera", "vip"), ("Rita", "returning, vip"), ("Nora", "new")])
     html = login_as("manager").get("/contactmodelview/list/?_flt_0_tags=vip").get_data(as_text=True)
-    assert "Vera" in html and "Rita" in html and "Nora" not in html
+    assert "Vera" in html
+    assert "Rita" in html
+    assert "Nora" not in html
     assert "<strong>Filtered:</strong>" in html
     assert "Tags contains “vip”" in html
     assert 'class="label label-info omni-tag">returning</span>' in html
@@ -83,7 +86,8 @@ def test_conversations_grid_filters_by_contact(login_as, conversation, page):
     db.session.add(Conversation(page_id=page.id, contact_id=other.id, status="open", last_message_at=utcnow()))
     db.session.commit()
     html = login_as("manager").get(f"/conversationmodelview/list/?_flt_0_contact_id={other.id}").get_data(as_text=True)
-    assert "Otto" in html and "Ada Lovelace" not in html
+    assert "Otto" in html
+    assert "Ada Lovelace" not in html
 
 
 def test_contact_without_conversation_goes_to_its_record(login_as, page):
@@ -184,12 +188,23 @@ def test_export_is_refused_without_the_permission(login_as, conversation, role):
 
 
 def test_export_streams_in_batches(app, login_as, page, monkeypatch):
-    import app.core.csv_stream as stream
-
-    monkeypatch.setattr(stream, "BATCH_SIZE", 7)
+    monkeypatch.setattr(csv_stream, "BATCH_SIZE", 7)
+    statements = []
+    monkeypatch.setattr(
+        csv_stream.db.session, "execute", _counting(csv_stream.db.session.execute, statements), raising=False
+    )
     _contacts(page, [(f"C{i}", None) for i in range(30)])
     resp = login_as("admin").get("/contactmodelview/export/")
     assert resp.is_streamed
     rows = _csv(resp)
     assert len(rows) == 31
     assert len({r[0] for r in rows[1:]}) == 30
+    assert len(statements) >= 5  # 30 rows in batches of 7 (plus the count)
+
+
+def _counting(execute, seen):
+    def wrapper(*args, **kwargs):
+        seen.append(args[0])
+        return execute(*args, **kwargs)
+
+    return wrapper

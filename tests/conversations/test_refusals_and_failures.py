@@ -132,7 +132,8 @@ def test_failed_message_shows_plain_reason_details_and_retry_only_when_it_helps(
     perm_html = html[html.index(f'id="msg-{permanent.id}"') : html.index(f'id="msg-{temporary.id}"')]
     temp_html = html[html.index(f'id="msg-{temporary.id}"') :]
     assert "isn&#39;t available on Messenger" in perm_html
-    assert "<details" in perm_html and "raw graph text" in perm_html
+    assert "<details" in perm_html
+    assert "raw graph text" in perm_html
     assert "/retry" not in perm_html
     assert "/retry" in temp_html.split("</form>")[0]
 
