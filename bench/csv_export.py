@@ -99,9 +99,9 @@ def main() -> int:
         return 0
     seed_scale.ensure_database(args.url)
     seed_scale.migrate_schema(args.url)
-    print(
-        f"{'contacts':>10} {'rows':>10} {'MB':>7} {'s':>7} {'rows/s':>9} {'peak RSS MB':>12} {'RSS before':>11} {'py peak MB':>11}"
-    )
+    heads = [("contacts", 10), ("rows", 10), ("MB", 7), ("s", 7), ("rows/s", 9)]
+    heads += [("peak RSS MB", 12), ("RSS before", 11), ("py peak MB", 11)]
+    print(" ".join(f"{name:>{width}}" for name, width in heads))
     for n in (int(s) for s in args.sizes.split(",")):
         seed(args.url, n)
         out = subprocess.run(
