@@ -16,6 +16,9 @@ $(BIN)/activate:
 
 install: $(BIN)/activate
 	$(BIN)/pip install -q -r requirements-dev.txt -c constraints.txt
+	@# axe-core for the accessibility browser tests (pinned in package-lock.json)
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; \
+	  else echo "== npm not found: the accessibility browser tests will be skipped (apt-get install npm)"; fi
 
 # Re-pin every dependency (direct and transitive) after changing requirements*.txt.
 lock:

@@ -4,27 +4,45 @@
 # (Flask-AppBuilder ships no type hints: its Model, views and decorators are Any to mypy.)
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_appbuilder import AppBuilder, ModelView, expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.urltools import get_filter_args
 from wtforms import BooleanField
 
 from app import db
-from app.contacts import services
+from app.contacts import export, services
 from app.contacts.api import ContactApi
 from app.contacts.exceptions import ContactError, ContactForbidden
 from app.contacts.models import Contact
 from app.contacts.tombstone_view import TombstoneListMixin
+from app.conversations import services as conversation_services
 from app.core.roles import READ_WRITE_METHODS
+from app.web import grid_filters
+from app.web.formatting import ReadableGridMixin, tag_badges
+from app.web.grid_export import csv_download, filter_summary
 from app.web.grids import ScaleListMixin
 from app.web.urls import safe_next
 
 
-class ContactModelView(TombstoneListMixin, ScaleListMixin, ModelView):
+def _conversation_link(pk: int) -> str:
+    return url_for("ContactModelView.conversation", pk=pk)
+
+
+class ContactModelView(TombstoneListMixin, ReadableGridMixin, ScaleListMixin, ModelView):
     datamodel = SQLAInterface(Contact)
+    list_template = "contacts/list.html"  # the CSV export button
+    link_columns = {"display_name": _conversation_link}  # the name opens the contact's conversation
+    formatters_columns = {"tags": tag_badges}
     class_permission_name = "Contact"
-    method_permission_name = {**READ_WRITE_METHODS, "edit_notes": "edit_notes", "legal_hold": "legal_hold"}
+    method_permission_name = {
+        **READ_WRITE_METHODS,
+        "edit_notes": "edit_notes",
+        "legal_hold": "legal_hold",
+        "conversation": "read",
+        "export": "export",
+    }
     list_title = "Contacts"
     show_template = "contacts/show.html"  # "New privacy request" and the legal-hold switch
     list_columns = [
@@ -126,6 +144,32 @@ class ContactModelView(TombstoneListMixin, ScaleListMixin, ModelView):
             return redirect(safe_next(request.form.get("next"), url_for(".show", pk=pk)))
         html: str = self.render_template("contacts/notes.html", contact=contact)
         return html
+
+    def _init_properties(self) -> None:
+        super()._init_properties()
+        grid_filters.contains_first(self._filters, "tags")  # "vip" finds "returning, vip"
+
+    @expose("/conversation/<int:pk>")
+    @has_access
+    def conversation(self, pk: int) -> ResponseReturnValue:
+        """The contact's conversation (one per contact and page); its record when there is none."""
+        contact = db.session.get(Contact, pk)
+        if contact is None:
+            abort(404)
+        conversation_id = conversation_services.conversation_id_of(contact.id)
+        if conversation_id is None or not self.appbuilder.sm.has_access("can_read", "Conversation"):
+            if conversation_id is None:
+                flash("This contact has no conversation yet.", "info")
+            return redirect(url_for(".show", pk=pk))
+        return redirect(url_for("InboxView.detail", pk=conversation_id))
+
+    @expose("/export/")
+    @has_access
+    def export(self) -> Response:
+        """CSV of the contacts matching the grid's filters: streamed, formula-safe, audited."""
+        get_filter_args(self._filters)
+        filters = self._filters.get_joined_filters(self._base_filters)
+        return csv_download("contacts", export.contacts_csv(filters, filter_summary(request.args)))
 
     @expose("/legal_hold/<int:pk>", methods=["POST"])
     @has_access

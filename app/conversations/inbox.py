@@ -182,6 +182,12 @@ class InboxView(BaseView):
                 before = (datetime.fromisoformat(before_at), before_id)
             except ValueError:
                 abort(400, "bad 'before_at' cursor")
+        return self._render_detail(conversation, before)
+
+    def _render_detail(
+        self, conversation: Conversation, before: tuple[datetime, int] | None = None, draft: str = "", status: int = 200
+    ) -> ResponseReturnValue:
+        """The conversation page; after a refused reply, with the agent's draft kept (status 422)."""
         messages, has_older = services.thread_page(conversation, before)
         if before is None:
             services.mark_read(conversation, g.user.id)
@@ -197,9 +203,12 @@ class InboxView(BaseView):
             picture=services.safe_url(contact.profile_pic) if contact and not contact.erased_at else None,
             messages=messages,
             attachments={m.id: services.attachment_links(m) for m in messages},
+            failures={m.id: services.failure_fields(m) for m in messages},
             has_older=has_older,
             is_older_page=before is not None,
             window=window,
+            reply_block=services.reply_block(conversation, window),
+            draft=draft,
             human_delta=human_delta,
             users=users,
             statuses=CONVERSATION_STATUSES,
@@ -212,9 +221,10 @@ class InboxView(BaseView):
             priorities=PRIORITIES,
             assign_on_reply=bool(current_app.config.get("ASSIGN_ON_REPLY")),
             window_info=queues.window_info(conversation, utcnow(), human_delta),
+            can_edit_notes=bool(self.appbuilder.sm.has_access("can_edit_notes", "Contact")),
             max_len=services.reply_text_limit(conversation),
         )
-        return html
+        return html, status
 
     @expose("/<int:pk>/poll")
     @has_access
@@ -244,10 +254,11 @@ class InboxView(BaseView):
     def reply(self, pk: int) -> ResponseReturnValue:
         """Queue the agent's reply; a refusal (window closed, page needs a token...) is flashed."""
         conversation = self._conversation(pk)
+        text = request.form.get("text", "")
         try:
             _, assigned = inbox_flow.reply(
                 conversation,
-                request.form.get("text", ""),
+                text,
                 human_agent=request.form.get("human_agent") == "y",
                 author_id=g.user.id,
                 assign_to_me=request.form.get("assign_to_me") == "y",
@@ -256,7 +267,8 @@ class InboxView(BaseView):
         except (ReplyRefused, ConversationError) as exc:
             db.session.rollback()
             flash(f"Reply not sent: {exc}", "danger")
-            return self._back(pk)
+            # the page again, with the typed draft kept (works without JavaScript)
+            return self._render_detail(self._conversation(pk), draft=text, status=422)
         flash("Reply queued and the conversation assigned to you." if assigned else "Reply queued.", "success")
         return self._back(pk)
 

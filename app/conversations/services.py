@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from app import db
 from app.audit.service import record
-from app.conversations import csat
+from app.conversations import csat, failures, refusals
 from app.conversations.assignment import _notify_assignee, check_assignee
 from app.conversations.exceptions import ConversationError, ReplyRefused
 from app.conversations.models import (
@@ -88,29 +88,36 @@ def decide_messaging_type(
     conversation: Conversation, human_agent: bool, now: datetime | None = None
 ) -> tuple[str, str | None]:
     """Meta's rules: RESPONSE inside 24 h; else HUMAN_AGENT tag within 7 days if allowed."""
+    now = now or utcnow()
     window = reply_window(conversation, now)
     if window.response_left is not None:
         return "RESPONSE", None
-    if window.last_inbound_at is None:
-        raise ReplyRefused(
-            f"the contact has never written to this page, so {label(conversation.channel)} does not allow a reply"
-        )
-    if window.human_agent_left is None:
-        raise ReplyRefused(
-            f"the contact's last message is more than 7 days old: {label(conversation.channel)} does not allow "
-            "a reply until they write again"
-        )
-    if not window.human_agent_enabled:
-        raise ReplyRefused(
-            "the 24-hour reply window has closed and the HUMAN_AGENT tag is not enabled "
-            "(HUMAN_AGENT_TAG_ENABLED): wait for the contact to write again"
-        )
-    if not human_agent:
-        raise ReplyRefused(
-            "the 24-hour reply window has closed: confirm this is a personal reply written by a human "
-            "agent to send it with the HUMAN_AGENT tag (allowed for 7 days)"
-        )
+    reason = window_refusal(window, now)
+    if reason:
+        raise ReplyRefused(reason)
+    if not human_agent and window.last_inbound_at is not None:
+        raise ReplyRefused(refusals.needs_personal_confirmation(now - window.last_inbound_at))
     return "MESSAGE_TAG", HUMAN_AGENT_TAG
+
+
+def window_refusal(window: ReplyWindow, now: datetime | None = None) -> str | None:
+    """Why Messenger allows no reply at all now (personal replies included), or None."""
+    if window.response_left is not None:
+        return None
+    if window.last_inbound_at is None:
+        return refusals.NEVER_WROTE
+    age = (now or utcnow()) - window.last_inbound_at
+    if window.human_agent_left is None or not window.human_agent_enabled:
+        return refusals.window_closed(age, personal_replies=window.human_agent_enabled)
+    return None
+
+
+def reply_block(conversation: Conversation, window: ReplyWindow | None = None) -> str | None:
+    """Why no reply can be sent in this conversation now (Send is disabled with it), or None."""
+    reason = send_refusal(conversation.page, conversation.contact)
+    if reason:
+        return reason[0].upper() + reason[1:] + "."
+    return window_refusal(window or reply_window(conversation))
 
 
 def check_can_send(conversation: Conversation) -> None:
@@ -181,6 +188,9 @@ def retry_message(message: Message) -> Message:
     """An agent re-sends a failed outbound message (same rules as a new reply)."""
     if message.direction != Direction.OUT or message.status != MessageStatus.FAILED:
         raise ReplyRefused("only a failed outbound message can be retried")
+    failure = failures.explain(message.error_code)
+    if not failure.retryable:
+        raise ReplyRefused(f"retrying cannot help: {failure.reason}")
     conversation = message.conversation
     check_can_send(conversation)
     messaging_type, tag = decide_messaging_type(conversation, human_agent=message.tag == HUMAN_AGENT_TAG)
@@ -417,8 +427,30 @@ def message_dict(message: Message) -> dict[str, Any]:
         "status": message.status,
         "error_code": message.error_code,
         "error_message": message.error_message,
+        **failure_fields(message),
         "tag": message.tag,
         "author": message.author.username if message.author else None,
         "created_at": message.created_at.isoformat() + "Z" if message.created_at else None,
         "attachments": attachment_links(message),
     }
+
+
+def failure_fields(message: Message) -> dict[str, Any]:
+    """The agent's reason for a failed or delayed send and whether Retry helps (view and poller)."""
+    if message.direction != Direction.OUT or not message.error_code:
+        return {"failure_reason": None, "retryable": False}
+    if message.status == MessageStatus.FAILED:
+        failure = failures.explain(message.error_code)
+        return {"failure_reason": failure.reason, "retryable": failure.retryable}
+    return {"failure_reason": failures.explain_delay(message.error_code), "retryable": False}
+
+
+def conversation_id_of(contact_id: int) -> int | None:
+    """The contact's newest conversation (one per contact and page), or None."""
+    query = (
+        select(Conversation.id)
+        .where(Conversation.contact_id == contact_id)
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+        .limit(1)
+    )
+    return db.session.scalar(query)

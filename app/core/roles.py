@@ -61,7 +61,7 @@ FAB_ROLES: dict[str, list[tuple[str, str]]] = {
     ROLE_SUPPORT_MANAGER: _perms(
         ("Page", "read"),
         ("Contact", "read|write|edit_notes|export|history"),
-        ("Conversation", "read|assign|take|close|history|label"),
+        ("Conversation", "read|assign|take|close|history|label|export"),
         ("Message", "read"),
         ("PrivacyRequest", "create"),
         ("Dashboard", "read"),

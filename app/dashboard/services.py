@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app import db
 from app.conversations.models import Conversation, ConversationStatus, Direction, Message, MessageStatus
 from app.core.models import utcnow
+from app.dashboard import team
 from app.pages.models import Page
 from app.privacy.models import REQUEST_STATUSES, PrivacyRequest
 from app.webhooks.models import WebhookEvent
@@ -80,15 +81,12 @@ def conversation_counts(user_id: int | None = None) -> dict[str, int]:
 
 
 def waiting_longest(limit: int = LIST_LIMIT, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Open conversations whose last message is the contact's, oldest first."""
+    """Open conversations whose last message is the contact's and that can still be answered
+    (within 24 hours, or 7 days with the HUMAN_AGENT tag), oldest first."""
     now = now or utcnow()
     rows = db.session.scalars(
         select(Conversation)
-        .where(
-            Conversation.status == ConversationStatus.OPEN,
-            Conversation.last_inbound_at.is_not(None),
-            Conversation.last_inbound_at >= Conversation.last_message_at,
-        )
+        .where(*team.answerable_waiting_filter(now))
         .order_by(Conversation.last_message_at.asc(), Conversation.id.asc())
         .limit(limit)
     ).all()
@@ -296,6 +294,7 @@ def build(
     queues: bool = False,
     user_id: int | None = None,
     now: datetime | None = None,
+    team_panel: bool = False,
 ) -> Panels:
     """Compute only the panels the user is allowed to see."""
     panels = Panels(conversations, messages, pages, webhooks, privacy, queues)
@@ -303,6 +302,8 @@ def build(
     if conversations:
         data["counts"] = conversation_counts(user_id)
         data["waiting"] = waiting_longest(now=now)
+    if team_panel:
+        data["team"] = team.build(now)
     if messages:
         data["volume"] = messages_per_day(now=now)
         data["response"] = median_first_response_per_day(now=now)

@@ -42,6 +42,7 @@ class DashboardIndexView(IndexView):
             privacy=can("can_read", "PrivacyRequest"),
             queues=can("can_read", "QueueDashboard"),
             user_id=current_user.id if ROLE_AGENT in role_names else None,
+            team_panel=can("can_assign", "Conversation"),  # Support Managers and Admins
         )
         volume_chart = response_chart = None
         if panels.messages:

@@ -143,6 +143,11 @@ def test_agent_retry_of_failed_message_requeues_it(conversation, fakegraph, jobs
     message = services.queue_reply(conversation, "hello")
     jobs(("outbound",))
     assert _reload(message).status == "failed"
+    with pytest.raises(services.ReplyRefused, match="retrying cannot help"):  # permanent: no retry
+        services.retry_message(_reload(message))
+    message = _reload(message)
+    message.error_code = "unknown_outcome"  # a failure retrying can help with
+    db.session.commit()
     services.retry_message(_reload(message))
     assert _reload(message).status == "queued"
     jobs(("outbound",))

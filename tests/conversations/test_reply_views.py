@@ -74,7 +74,7 @@ def test_view_reply_refused_shows_reason_and_writes_nothing(login_as, conversati
         data={"text": "x" * 2001, "csrf_token": token},
         follow_redirects=True,
     )
-    assert resp.status_code == 200
+    assert resp.status_code == 422
     assert "Messenger allows at most 2000" in resp.get_data(as_text=True)
     assert db.session.query(Message).count() == 0
 
@@ -167,7 +167,7 @@ def test_api_reply_agent_accepted_and_refusals_are_422(api, client, conversation
     monkeypatch.setitem(app.config, "HUMAN_AGENT_TAG_ENABLED", False)
     resp = client.post(f"/api/v1/conversation/{conversation.id}/reply", json={"text": "late"}, headers=headers)
     assert resp.status_code == 422
-    assert "24-hour" in resp.get_json()["message"]
+    assert "only allows replies within 24 hours" in resp.get_json()["message"]
     assert db.session.query(Message).count() == 1
 
 
