@@ -78,12 +78,13 @@ class ConversationApi(OmniModelRestApi):
         anything is saved; labels are written to `conversation_label` in the same transaction."""
         services.validate_conversation_update(item)
         self._check_field_rights(item)
-        apply_labels_and_priority(item)
+        # read the changes before labels are written (that flushes, and forgets the history)
         if inspect(item).attrs.assignee_id.history.has_changes():
             check_assignee(item.assignee_id)  # only Admins, Support Managers, Agents (400)
         g.closing_conversation = (
             inspect(item).attrs.status.history.has_changes() and item.status == ConversationStatus.CLOSED
         )
+        apply_labels_and_priority(item)
 
     def post_update(self, item: Conversation) -> None:
         """Closed through the API: the CSAT survey follows the same rule as in the inbox."""

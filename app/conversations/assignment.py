@@ -29,6 +29,8 @@ from app.conversations.exceptions import ConversationError
 from app.conversations.models import Conversation, ConversationStatus
 from app.core.models import sqlite_write_lock, utcnow
 from app.core.roles import ROLE_ADMIN, ROLE_AGENT, ROLE_SUPPORT_MANAGER
+from app.notifications.models import NotificationKind
+from app.notifications.services import notify
 from app.pages.models import AutoAssign
 from app.pages.workspace import check_auto_assign
 
@@ -108,8 +110,9 @@ def check_assignee(user_id: Any) -> None:
 
 
 def _notify_assignee(conversation_id: int, user_id: int) -> None:
-    """Tell the assignee they have a new conversation (the integrator wires this to
-    `app.notifications.services.notify(user_id, "assigned", conversation_id=...)`)."""
+    """Tell the assignee they have a new conversation: a bell notification (kind `assigned`) in
+    the caller's transaction; nobody is notified of taking a conversation themselves."""
+    notify(user_id, NotificationKind.ASSIGNED, conversation_id=conversation_id)
     logger.info("conversation %s assigned to user %s", conversation_id, user_id)
 
 
