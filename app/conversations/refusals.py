@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from app.core.channels import label
+
 
 def _plural(count: int, unit: str) -> str:
     return f"{count} {unit}{'' if count == 1 else 's'}"
@@ -24,15 +26,16 @@ def ago(delta: timedelta) -> str:
     return _plural(max(1, seconds // 60), "minute")
 
 
-NEVER_WROTE = (
-    "This customer has never written to this page. Messenger only allows a page to reply after "
-    "the customer writes first."
-)
+def never_wrote(channel: str = "messenger") -> str:
+    return (
+        f"This customer has never written to this page. {label(channel)} only allows a page to reply after "
+        "the customer writes first."
+    )
 
 
-def window_closed(age: timedelta, personal_replies: bool) -> str:
+def window_closed(age: timedelta, personal_replies: bool, channel: str = "messenger") -> str:
     """No reply is possible: the 24-hour window closed (and, with personal replies on, 7 days too)."""
-    text = f"This customer last wrote {ago(age)} ago. Messenger only allows replies within 24 hours"
+    text = f"This customer last wrote {ago(age)} ago. {label(channel)} only allows replies within 24 hours"
     if not personal_replies:
         return text + " of the customer's last message. You can answer as soon as they write again."
     return (
@@ -41,9 +44,9 @@ def window_closed(age: timedelta, personal_replies: bool) -> str:
     )
 
 
-def needs_personal_confirmation(age: timedelta) -> str:
+def needs_personal_confirmation(age: timedelta, channel: str = "messenger") -> str:
     """Between 24 hours and 7 days: only a personal reply, which the agent must confirm."""
     return (
-        f"This customer last wrote {ago(age)} ago, more than 24 hours. Messenger only allows a personal "
+        f"This customer last wrote {ago(age)} ago, more than 24 hours. {label(channel)} only allows a personal "
         "reply written by you now (up to 7 days): tick “This is a personal reply written by me” and send again."
     )

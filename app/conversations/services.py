@@ -57,6 +57,7 @@ class ReplyWindow:
     response_left: timedelta | None  # time left in the 24-hour window (None: closed)
     human_agent_left: timedelta | None  # time left for a HUMAN_AGENT-tagged reply (None: closed)
     human_agent_enabled: bool
+    channel: str = "messenger"  # whose rules the refusal names (Messenger or Instagram)
 
     @property
     def can_reply(self) -> bool:
@@ -81,7 +82,13 @@ def reply_window(conversation: Conversation, now: datetime | None = None) -> Rep
             response_left = RESPONSE_WINDOW - age
         if age <= HUMAN_AGENT_WINDOW:
             human_left = HUMAN_AGENT_WINDOW - age
-    return ReplyWindow(last, response_left, human_left, bool(current_app.config.get("HUMAN_AGENT_TAG_ENABLED")))
+    return ReplyWindow(
+        last,
+        response_left,
+        human_left,
+        bool(current_app.config.get("HUMAN_AGENT_TAG_ENABLED")),
+        getattr(conversation, "channel", None) or "messenger",
+    )
 
 
 def decide_messaging_type(
@@ -96,7 +103,7 @@ def decide_messaging_type(
     if reason:
         raise ReplyRefused(reason)
     if not human_agent and window.last_inbound_at is not None:
-        raise ReplyRefused(refusals.needs_personal_confirmation(now - window.last_inbound_at))
+        raise ReplyRefused(refusals.needs_personal_confirmation(now - window.last_inbound_at, window.channel))
     return "MESSAGE_TAG", HUMAN_AGENT_TAG
 
 
@@ -105,10 +112,10 @@ def window_refusal(window: ReplyWindow, now: datetime | None = None) -> str | No
     if window.response_left is not None:
         return None
     if window.last_inbound_at is None:
-        return refusals.NEVER_WROTE
+        return refusals.never_wrote(window.channel)
     age = (now or utcnow()) - window.last_inbound_at
     if window.human_agent_left is None or not window.human_agent_enabled:
-        return refusals.window_closed(age, personal_replies=window.human_agent_enabled)
+        return refusals.window_closed(age, personal_replies=window.human_agent_enabled, channel=window.channel)
     return None
 
 

@@ -60,7 +60,7 @@ def test_reply_block_is_none_while_a_reply_is_possible(app, conversation, monkey
     assert "8 days ago" in services.reply_block(conversation)
     conversation.contact.last_inbound_at = conversation.last_inbound_at = None
     db.session.commit()
-    assert services.reply_block(conversation) == refusals.NEVER_WROTE
+    assert services.reply_block(conversation) == refusals.never_wrote("messenger")
 
 
 def test_reply_block_names_a_page_or_contact_precondition(conversation):

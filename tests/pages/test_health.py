@@ -96,7 +96,8 @@ def test_missing_pages_manage_metadata_is_a_warning(channel, fakegraph):
 
 def test_instagram_needs_its_permission_when_linked(channel, fakegraph, monkeypatch):
     fakegraph.set_token_info(scopes=["pages_messaging", "pages_manage_metadata"])
-    monkeypatch.setattr(Page, "ig_account_id", "17841400000000001", raising=False)
+    channel.ig_account_id = "17841400000000001"
+    db.session.commit()
     result = health.do_check_page(channel)
     assert result.status == "failing"
     assert "instagram_manage_messages" in result.reason
