@@ -15,7 +15,7 @@ DEV_SECRET_KEY = "dev-secret-key-change-me-0123456789abcdef"  # noqa: S105 - dev
 DEV_ENCRYPTION_KEY = "ZGV2LWVuY3J5cHRpb24ta2V5LWNoYW5nZS1tZS0xMjM="
 DEV_FB_APP_SECRET = "dev-app-secret"  # noqa: S105 - dev default only
 DEV_FB_VERIFY_TOKEN = "dev-verify-token"  # noqa: S105 - dev default only
-DEV_SEARCH_KEY = "dev-search-key-change-me-0123456789abcdef"  # noqa: S105 - dev default only
+DEV_SEARCH_KEY = "dev-search-key-change-me-0123456789abcdef"
 
 
 def _bool(name: str, default: bool = False) -> bool:
