@@ -153,6 +153,6 @@ def test_admin_sees_the_permission_matrix_and_plain_flashes(live_app, login, sho
     shot(page, "permission-matrix")
     contact_id, _, _ = _contact(live_app)
     page.goto(f"/contactmodelview/edit/{contact_id}")
-    page.locator("form [type=submit]").first.click()
+    page.locator("form#model_form [type=submit]").first.click()
     expect(page.locator("body")).to_contain_text("Contact saved.")
     expect(page.locator("body")).not_to_contain_text("Changed Row")
