@@ -82,6 +82,10 @@ def build_config(env: str | None = None) -> dict[str, Any]:
         "POLICY_LAST_UPDATED": os.environ.get("POLICY_LAST_UPDATED", ""),  # YYYY-MM-DD
         "FB_APP_NAME": os.environ.get("FB_APP_NAME", ""),  # the app's name on Facebook (data-deletion page)
         "EXPORT_DIR": os.environ.get("EXPORT_DIR") or str(INSTANCE_DIR / "exports"),
+        # attachment files (docs/media.md), encrypted with ENCRYPTION_KEYS
+        "MEDIA_DIR": os.environ.get("MEDIA_DIR") or str(INSTANCE_DIR / "media"),
+        # hosts inbound attachments may be fetched from (a leading "." matches subdomains)
+        "MEDIA_FETCH_HOSTS": os.environ.get("MEDIA_FETCH_HOSTS", ".fbcdn.net,.fbsbx.com,.cdninstagram.com"),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         # comma-separated CIDRs allowed to scrape /metrics without the token ("" = token only)
         "METRICS_ALLOW_NETS": os.environ.get("METRICS_ALLOW_NETS", "127.0.0.1/32,::1/128"),

@@ -87,6 +87,7 @@ def import_models() -> None:
     from app.conversations import models as _conversations  # noqa: F401, PLC0415 - imports db from this package
     from app.conversations import workspace_models as _workspace  # noqa: F401, PLC0415 - imports db from this package
     from app.mail import models as _mail  # noqa: F401, PLC0415 - imports db from this package
+    from app.media import models as _media  # noqa: F401, PLC0415 - imports db from this package
     from app.notifications import models as _notifications  # noqa: F401, PLC0415 - imports db from this package
     from app.pages import models as _pages  # noqa: F401, PLC0415 - imports db from this package
     from app.privacy import models as _privacy  # noqa: F401, PLC0415 - imports db from this package

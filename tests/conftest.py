@@ -52,6 +52,7 @@ DOMAIN_TABLES = [
     "message_search_token",
     "search_index_state",
     "notification",
+    "media_file",
     "conversation_note",
     "canned_reply",
     "message",

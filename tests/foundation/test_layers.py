@@ -17,6 +17,7 @@ DOMAINS = {
     "contacts",
     "conversations",
     "dashboard",
+    "media",
     "messenger",
     "notifications",
     "pages",

@@ -1,0 +1,70 @@
+"""The media store: encrypted blobs on local disk under `MEDIA_DIR` (default `instance/media/`).
+
+Files are encrypted with the same key ring as message text (MultiFernet over ENCRYPTION_KEYS),
+named by a random key (never by anything a stranger chose), and written atomically. The store
+is an interface of four functions so an object store can replace the local default.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import current_app
+
+from app.core.crypto import decrypt_bytes, encrypt_bytes
+
+
+class MediaMissing(LookupError):
+    """The store has no blob under that key (deleted, or never written)."""
+
+
+def media_dir() -> Path:
+    """Where blobs live; created on first use."""
+    path = Path(current_app.config.get("MEDIA_DIR") or Path(current_app.instance_path) / "media")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _path(key: str) -> Path:
+    if not key or not all(c.isalnum() or c in "-_" for c in key):
+        raise MediaMissing(key)
+    return media_dir() / key[:2] / key
+
+
+def put(data: bytes) -> str:
+    """Encrypt and store `data`; returns its new key."""
+    key = secrets.token_urlsafe(24)
+    path = _path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(encrypt_bytes(data))
+    os.replace(tmp, path)
+    return key
+
+
+def get(key: str) -> bytes:
+    """The decrypted bytes stored under `key`."""
+    try:
+        return decrypt_bytes(_path(key).read_bytes())
+    except FileNotFoundError as exc:
+        raise MediaMissing(key) from exc
+
+
+def delete(key: str | None) -> bool:
+    """Remove the blob; True when there was one. Deleting twice is harmless."""
+    if not key:
+        return False
+    try:
+        _path(key).unlink()
+    except (FileNotFoundError, MediaMissing):
+        return False
+    return True
+
+
+def exists(key: str) -> bool:
+    try:
+        return _path(key).is_file()
+    except MediaMissing:
+        return False
