@@ -19,7 +19,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from sqlalchemy import select
 
 from app import db
-from app.conversations import assignment, inbox_flow, queues, services
+from app.conversations import assignment, inbox_flow, queues, rendering, services
 from app.conversations.exceptions import ConversationError, ReplyRefused
 from app.conversations.labels import PRIORITIES, label_suggestions, set_labels_and_priority
 from app.conversations.models import CONVERSATION_STATUSES, Conversation, ConversationStatus, Message
@@ -202,8 +202,9 @@ class InboxView(BaseView):
             contact=contact,
             picture=services.safe_url(contact.profile_pic) if contact and not contact.erased_at else None,
             messages=messages,
-            attachments={m.id: services.attachment_links(m) for m in messages},
-            failures={m.id: services.failure_fields(m) for m in messages},
+            items=rendering.display_items(messages),
+            referrals=rendering.conversation_referrals(conversation),
+            status_class=rendering.STATUS_CLASS,
             has_older=has_older,
             is_older_page=before is not None,
             window=window,
@@ -233,6 +234,17 @@ class InboxView(BaseView):
         conversation = self._conversation(pk)
         since = request.args.get("since", type=int) or 0
         messages = services.messages_since(conversation, since)
+        can_reply = self._can("reply")
+        rows = []
+        for item in rendering.display_items(messages):  # rendered like the page: one partial
+            html = render_template(
+                "conversations/_message.html",
+                item=item,
+                conv=conversation,
+                can_reply=can_reply,
+                status_class=rendering.STATUS_CLASS,
+            )
+            rows.append({**services.message_dict(item.message), "sig": item.sig, "html": html})
         return jsonify(
             {
                 "conversation": {
@@ -245,7 +257,7 @@ class InboxView(BaseView):
                     "unread_count": conversation.unread_count,
                     "window": queues.window_info(conversation, utcnow(), human_delta).text,
                 },
-                "messages": [services.message_dict(m) for m in messages],
+                "messages": rows,
             }
         )
 

@@ -276,8 +276,9 @@ def mark_read(conversation: Conversation, viewer_id: int | None = None) -> None:
 def thread_page(
     conversation: Conversation, before: tuple[datetime, int] | None = None, limit: int = THREAD_PAGE_SIZE
 ) -> tuple[list[Message], bool]:
-    """One page of the thread, oldest first, ending before the (created_at, id) keyset cursor."""
-    query = select(Message).where(Message.conversation_id == conversation.id)
+    """One page of the thread, oldest first, ending before the (created_at, id) keyset cursor.
+    Reactions are not rows of the thread: they are shown on the message they react to."""
+    query = select(Message).where(Message.conversation_id == conversation.id, Message.kind != "reaction")
     if before is not None:
         at, mid = before
         query = query.where(or_(Message.created_at < at, and_(Message.created_at == at, Message.id < mid)))
@@ -287,10 +288,11 @@ def thread_page(
 
 
 def messages_since(conversation: Conversation, since_id: int, limit: int = 200) -> list[Message]:
-    """Messages from `since_id` on (the poller's view: new rows and status changes)."""
+    """Messages from `since_id` on (the poller's view: new rows and changed ones), reactions
+    excepted (a reaction changes its message, which the poller then sees changed)."""
     query = (
         select(Message)
-        .where(Message.conversation_id == conversation.id, Message.id >= since_id)
+        .where(Message.conversation_id == conversation.id, Message.id >= since_id, Message.kind != "reaction")
         .order_by(Message.created_at, Message.id)
         .limit(limit)
     )

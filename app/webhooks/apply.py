@@ -38,26 +38,49 @@ def _add_message(batch: Batch, **values: Any) -> Message | None:
     return msg
 
 
-def _attachments(message: dict[str, Any]) -> list[dict[str, Any]]:
-    """The attachments of a message, reduced to type, URL, title and coordinates."""
-    out = []
-    for att in message.get("attachments") or []:
-        if not isinstance(att, dict):
-            continue
-        payload = att.get("payload")
-        if not isinstance(payload, dict):
-            payload = {}
-        entry: dict[str, Any] = {
-            "type": clean_str(att.get("type"), 32) or "fallback",
-            "url": clean_str(payload.get("url") or att.get("url"), 2048),
-        }
-        if att.get("title"):
-            entry["title"] = clean_str(att.get("title"), 255)
-        coords = payload.get("coordinates")
-        if isinstance(coords, dict):
-            entry["coordinates"] = {k: coords.get(k) for k in ("lat", "long")}
-        out.append(entry)
+def _template(payload: dict[str, Any]) -> dict[str, Any]:
+    """A template's title and button titles (an echo of a structured message), nothing personal."""
+    elements = payload.get("elements")
+    first = elements[0] if isinstance(elements, list) and elements and isinstance(elements[0], dict) else {}
+    buttons = payload.get("buttons") or first.get("buttons") or []
+    out: dict[str, Any] = {
+        "template_type": clean_str(payload.get("template_type"), 32),
+        "title": clean_str(payload.get("text") or first.get("title"), 640),
+        "buttons": [
+            {"title": clean_str(b.get("title"), 80), "url": clean_str(b.get("url"), 2048)}
+            for b in (buttons if isinstance(buttons, list) else [])[:10]
+            if isinstance(b, dict)
+        ],
+    }
     return out
+
+
+def _attachment(att: dict[str, Any]) -> dict[str, Any]:
+    """One attachment reduced to type, URL, title, coordinates, sticker id or template."""
+    payload = att.get("payload")
+    if not isinstance(payload, dict):
+        payload = {}
+    entry: dict[str, Any] = {
+        "type": clean_str(att.get("type"), 32) or "fallback",
+        "url": clean_str(payload.get("url") or att.get("url"), 2048),
+    }
+    title = att.get("title") or payload.get("title")
+    if title:
+        entry["title"] = clean_str(title, 255)
+    if payload.get("sticker_id") is not None:
+        entry["sticker_id"] = clean_str(str(payload.get("sticker_id")), 32)
+    coords = payload.get("coordinates")
+    if isinstance(coords, dict):
+        entry["coordinates"] = {k: coords.get(k) for k in ("lat", "long")}
+    if entry["type"] == "template":
+        entry["template"] = _template(payload)
+    return entry
+
+
+def _attachments(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The attachments of a message, each reduced by `_attachment` (non-objects dropped)."""
+    atts = message.get("attachments")
+    return [_attachment(att) for att in (atts if isinstance(atts, list) else []) if isinstance(att, dict)]
 
 
 def _touch_inbound(conv: Conversation, contact: Contact, ts: datetime, *, unread: bool = True) -> None:
@@ -267,6 +290,7 @@ def _handle_reaction(batch: Batch, conv: Conversation, contact: Contact, w: Work
     )
     if msg is not None:
         conv.last_message_at = max(conv.last_message_at or w.ts, w.ts)
+        edits.apply_reaction(conv, meta, w.ts)  # shown on the message it reacts to
     return True
 
 

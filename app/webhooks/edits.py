@@ -1,9 +1,11 @@
-"""Changes to a message already stored: edits (`message_edit`, Messenger and Instagram) and
-unsends (Instagram's `is_deleted`). Neither adds a message of its own; both find theirs by mid.
+"""Changes to a message already stored: edits (`message_edit`, Messenger and Instagram),
+unsends (Instagram's `is_deleted`) and reactions (react / unreact). None adds a message of its
+own to the thread; each finds its message by mid.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -80,4 +82,26 @@ def unsend(batch: Batch, conv: Conversation, mid: str | None, w: Work) -> bool:
     message.attachments = None
     message.kind = UNSENT_KIND
     message.meta = {"deleted": True}
+    return True
+
+
+def apply_reaction(conv: Conversation, reaction: dict[str, Any], at: datetime) -> bool:
+    """Set (react) or remove (unreact) the person's reaction on the message it names.
+
+    The person has one reaction per message; an older event arriving late never overrides a
+    newer one. The reaction row itself stays (deduplication and history); the thread shows the
+    reaction on its message. False when that message is not stored."""
+    message = find_message(conv, reaction.get("mid"))
+    if message is None or message.kind == UNSENT_KIND:
+        return False
+    meta = dict(message.meta) if isinstance(message.meta, dict) else {}
+    stamp = at.isoformat()
+    if str(meta.get("reaction_at") or "") > stamp:
+        return False
+    if reaction.get("action") == "unreact":
+        meta.pop("reaction", None)
+    else:
+        meta["reaction"] = {"emoji": reaction.get("emoji"), "reaction": reaction.get("reaction")}
+    meta["reaction_at"] = stamp
+    message.meta = meta
     return True

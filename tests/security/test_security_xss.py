@@ -126,7 +126,7 @@ def test_poll_json_carries_only_http_urls(app, login_as, hostile):
     urls = [a["url"] for m in data["messages"] for a in m.get("attachments", [])]
     assert SAFE_URL in urls
     assert all(u.startswith(("http://", "https://")) for u in urls)
-    # Text goes out as data (the page inserts it with textContent), never pre-rendered HTML.
+    # Text goes out as data too; the row HTML beside it is rendered (and escaped) by the server.
     assert any(m.get("text") == f"hi {SCRIPT}" for m in data["messages"])
     assert "javascript:" not in json.dumps(data).lower()
 
