@@ -160,7 +160,8 @@ def test_reaction_is_shown_on_its_message_then_removed_by_unreact(deliver, view)
     deliver(item(ts=ts + 1, reaction={"reaction": "like", "emoji": "\U0001f44d", "action": "react", "mid": "m_liked"}))
     page_html = view()
     row = _row(page_html, "m_liked")
-    assert '<span class="msg-reaction label label-default" title="reaction">\U0001f44d 1</span>' in row
+    assert '<span class="msg-reaction" title="reaction"' in row
+    assert ">\U0001f44d 1</span>" in row
     assert page_html.count('class="msg panel') == 1  # the reaction is no row of its own
     deliver(item(ts=ts + 2, reaction={"reaction": "like", "action": "unreact", "mid": "m_liked"}))
     assert "msg-reaction" not in view()

@@ -103,6 +103,40 @@ def test_postback_reaction_referral_optin(deliver, page):
     assert _event().status == EventStatus.PROCESSED
 
 
+def test_reaction_is_set_on_its_message_and_unreact_removes_it(deliver, page):
+    t = now_ms()
+    deliver(item(ts=t, message={"mid": "m_target", "text": "hi"}))
+    deliver(item(ts=t + 1, reaction={"reaction": "like", "emoji": "\U0001f44d", "action": "react", "mid": "m_target"}))
+    target = _messages()[0]
+    assert target.meta["reaction"] == {"emoji": "\U0001f44d", "reaction": "like"}
+    deliver(item(ts=t + 2, reaction={"reaction": "like", "action": "unreact", "mid": "m_target"}))
+    target = _messages()[0]
+    assert "reaction" not in target.meta
+    assert [m.kind for m in _messages()] == ["text", "reaction", "reaction"]  # the rows stay (dedupe, history)
+
+
+def test_sticker_and_template_details_are_kept(deliver, page):
+    sticker = {"type": "image", "payload": {"url": "https://scontent.example/s.png", "sticker_id": 369239263222822}}
+    template = {
+        "type": "template",
+        "payload": {
+            "template_type": "generic",
+            "elements": [
+                {"title": "Cargo bike", "buttons": [{"type": "web_url", "url": "https://e.example/b", "title": "View"}]}
+            ],
+        },
+    }
+    deliver(item(message={"mid": "m_st", "sticker_id": 369239263222822, "attachments": [sticker]}))
+    deliver(echo_item(mid="m_tp", attachments=[template]))
+    st, tp = _messages()
+    assert st.attachments[0]["sticker_id"] == "369239263222822"
+    assert tp.attachments[0]["template"] == {
+        "template_type": "generic",
+        "title": "Cargo bike",
+        "buttons": [{"title": "View", "url": "https://e.example/b"}],
+    }
+
+
 def test_unknown_kinds_are_kept_and_skipped(deliver, page):
     deliver(item(account_linking={"status": "linked"}), item(policy_enforcement={"action": "block"}))
     event = _event()
