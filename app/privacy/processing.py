@@ -8,6 +8,7 @@ from collections.abc import Callable
 from app import db
 from app.audit import service as audit
 from app.core.models import utcnow
+from app.privacy import export_link
 from app.privacy.erasure import handle_erasure
 from app.privacy.exceptions import PrivacyError
 from app.privacy.export import handle_access
@@ -85,8 +86,9 @@ def process(request_id: int) -> PrivacyRequest | None:
     done.progress = 100
     done.completed_at = utcnow()
     transition(done, RequestStatus.COMPLETE, "privacy_request_completed")
+    token = export_link.issue(done) if done.request_type == RequestType.ACCESS else None
     db.session.commit()
-    notify_requester(done, Notice.COMPLETED)
+    notify_requester(done, Notice.COMPLETED, export_link.link_url(token) if token else None)
     if done.request_type == RequestType.ERASURE and done.requester_email:
         done.requester_email = None  # told; nothing personal stays on the honoured request
         db.session.commit()
