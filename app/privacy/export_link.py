@@ -21,10 +21,11 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
+from datetime import datetime
 from typing import NoReturn
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 
 from app import db
 from app.audit import service as audit
@@ -73,7 +74,8 @@ def link_url(token: str) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/privacy/export/{token}"
 
 
-def _live_filter(now: object) -> list[object]:
+def _live_filter(now: datetime) -> list[ColumnElement[bool]]:
+    """A link that can still be used (the expiry of its export is checked apart)."""
     return [
         PrivacyExportLink.used_at.is_(None),
         PrivacyExportLink.revoked_at.is_(None),
