@@ -202,3 +202,16 @@ def test_an_erasure_gets_no_link(client, api, smtp, contact):
     assert db.session.get(PrivacyRequest, req.id).status == "complete"
     assert "/privacy/export/" not in smtp.texts()[-1]
     assert db.session.scalar(select(PrivacyExportLink.id)) is None
+
+
+def test_a_messenger_requester_gets_the_link_in_the_conversation(client, api, contact, conversation):
+    from app.conversations.models import Message  # noqa: PLC0415 - only this test
+
+    req = create_request("access", contact, source="messenger")
+    assert client.post(f"/api/v1/privacy_request/{req.id}/approve", headers=api("privacy")).status_code == 200
+    run_jobs(("privacy", "default"))  # not "outbound": the reply stays queued, its text readable
+    texts = [m.text for m in db.session.scalars(select(Message).order_by(Message.id))]
+    match = LINK.search(texts[-1])
+    assert match is not None, texts
+    assert req.confirmation_code in texts[-1]
+    assert _post(client, "/privacy/export/" + match.group(2), req.confirmation_code).status_code == 200
