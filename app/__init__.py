@@ -123,12 +123,13 @@ def register_views(ab: AppBuilder) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Public, non-FAB routes: webhook, privacy callback/pages, health."""
+    from app.privacy.export_link_routes import bp as privacy_export_bp  # noqa: PLC0415 - imports db/appbuilder from this package
     from app.privacy.intake_routes import bp as privacy_intake_bp  # noqa: PLC0415 - imports db/appbuilder from this package
     from app.privacy.public import bp as privacy_public_bp  # noqa: PLC0415 - imports db/appbuilder from this package
     from app.web.health import bp as health_bp  # noqa: PLC0415 - imports db/appbuilder from this package
     from app.webhooks.routes import bp as webhook_bp  # noqa: PLC0415 - imports db/appbuilder from this package
 
-    for bp in (webhook_bp, privacy_public_bp, privacy_intake_bp, health_bp):
+    for bp in (webhook_bp, privacy_public_bp, privacy_intake_bp, privacy_export_bp, health_bp):
         app.register_blueprint(bp)
     csrf.exempt(webhook_bp)
     # Meta's retries must never be throttled, and the hot path skips the limiter's work

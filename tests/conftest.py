@@ -56,6 +56,7 @@ DOMAIN_TABLES = [
     "conversation_note",
     "canned_reply",
     "message",
+    "privacy_export_link",
     "privacy_request",
     "conversation_label",
     "conversation",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import BinaryIO
 
 from app.core import crypto
@@ -50,7 +50,7 @@ def encrypt_file(src: str, dst: str) -> None:
         write_tokens(dst, (crypto.encrypt_bytes(chunk) for chunk in iter(lambda: fin.read(EXPORT_CHUNK), b"")))
 
 
-def decrypt_file(path: str) -> Iterator[bytes]:
+def decrypt_file(path: str) -> Generator[bytes]:
     """Yield the plain zip bytes of an encrypted export, chunk by chunk."""
     with open(path, "rb") as fin:
         if not is_export_file(fin):

@@ -54,8 +54,9 @@ def _environment() -> Environment:
     return Environment(loader=loader, autoescape=select_autoescape(enabled_extensions=()), keep_trailing_newline=False)
 
 
-def render(event: Notice, req: PrivacyRequest) -> tuple[str, str]:
-    """(subject, text) for this request and step."""
+def render(event: Notice, req: PrivacyRequest, export_url: str | None = None) -> tuple[str, str]:
+    """(subject, text) for this request and step; `export_url` is an access export's one-time
+    download link (only the completed notice of an access request has one)."""
     cfg: dict[str, Any] = current_app.config
     text = (
         _environment()
@@ -67,6 +68,8 @@ def render(event: Notice, req: PrivacyRequest) -> tuple[str, str]:
             contact_email=cfg.get("PRIVACY_CONTACT_EMAIL") or "",
             status_url=f"{cfg.get('PUBLIC_BASE_URL', '')}/privacy/deletion/{req.confirmation_code}",
             due=req.due_at.strftime("%d %B %Y"),
+            export_url=export_url,
+            export_expires=req.export_expires_at.strftime("%d %B %Y, %H:%M UTC") if req.export_expires_at else "",
         )
     )
     subject, _, body = text.partition("\n")
@@ -91,9 +94,9 @@ def _messenger(req: PrivacyRequest, body: str) -> bool:
     return True
 
 
-def notify_requester(req: PrivacyRequest, event: Notice) -> list[str]:
+def notify_requester(req: PrivacyRequest, event: Notice, export_url: str | None = None) -> list[str]:
     """Send the notice by every channel we have; returns the channels used ("email", "messenger")."""
-    subject, body = render(event, req)
+    subject, body = render(event, req, export_url)
     used = []
     if req.requester_email:
         try:

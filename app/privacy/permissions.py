@@ -16,4 +16,5 @@ PRIVACY_METHODS = {
     "extend": "approve",
     "cancel": "write",
     "download_export": "download",
+    "new_export_link": "download",
 }

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from app import db
 from app.audit import service as audit
 from app.core.models import utcnow
+from app.privacy import export_link
 from app.privacy.erasure import handle_erasure
 from app.privacy.exceptions import PrivacyError
 from app.privacy.export import handle_access
@@ -85,12 +86,25 @@ def process(request_id: int) -> PrivacyRequest | None:
     done.progress = 100
     done.completed_at = utcnow()
     transition(done, RequestStatus.COMPLETE, "privacy_request_completed")
+    token = _issue_link(done)
     db.session.commit()
-    notify_requester(done, Notice.COMPLETED)
+    notify_requester(done, Notice.COMPLETED, export_link.link_url(token) if token else None)
     if done.request_type == RequestType.ERASURE and done.requester_email:
         done.requester_email = None  # told; nothing personal stays on the honoured request
         db.session.commit()
     return done
+
+
+def _issue_link(req: PrivacyRequest) -> str | None:
+    """The requester's download link of an access export (its token, for the notice); a link
+    that cannot be made never undoes the completion (a Privacy Officer can send one later)."""
+    if req.request_type != RequestType.ACCESS:
+        return None
+    try:
+        return export_link.issue(req)
+    except PrivacyError as exc:
+        logger.warning("privacy request %s: no download link (%s)", req.id, exc)
+        return None
 
 
 def _fail(request_id: int, message: str) -> None:

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from app import db
 from app.contacts.models import Contact
 from app.core.models import utcnow
-from app.privacy import deadlines, decisions, extensions, policy_routes
+from app.privacy import deadlines, decisions, export_link, extensions, policy_routes
 from app.privacy.api import PrivacyRequestApi
 from app.privacy.exceptions import PrivacyError
 from app.privacy.export import export_for_download
@@ -154,6 +154,7 @@ class PrivacyRequestModelView(ModelView):
             can_write=self._can("write"),
             own=req.requested_by_id is not None and req.requested_by_id == uid,
             export_valid=bool(req.export_path and req.export_expires_at and req.export_expires_at > utcnow()),
+            links=[(link, link.state(utcnow())) for link in export_link.links_of(req)],
             title=f"Privacy request #{req.id}",
         )
 
@@ -290,6 +291,28 @@ class PrivacyRequestModelView(ModelView):
             flash(str(exc), "danger")
         else:
             flash(f"Request #{pk} {done}.", "success")
+        return self._back(pk)
+
+    @expose("/export_link/<int:pk>", methods=["POST"])
+    @has_access
+    def new_export_link(self, pk: int) -> Any:
+        """A new single-use link for the requester (the old one stops working), sent like the
+        completed notice; the token is never shown to staff."""
+        req = self._load(pk)
+        try:
+            used = export_link.reissue(req, self._user_id())
+        except PrivacyError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+            return self._back(pk)
+        if used:
+            flash(f"A new download link was sent by {' and '.join(used)}; the old link no longer works.", "success")
+        else:
+            flash(
+                "A new link was made, but the requester has no e-mail address or open Messenger window: "
+                "nobody received it. Download the export and hand it over yourself.",
+                "warning",
+            )
         return self._back(pk)
 
     @expose("/export/<int:pk>")

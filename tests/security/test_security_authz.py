@@ -43,6 +43,9 @@ PUBLIC_ENDPOINTS = {
     "LocaleView.index",  # switches the UI language in the session; nothing else
     "UtilView.back",  # redirects to the previous page
     "favicon",  # redirects to the static icon; browsers ask for it before anyone logs in
+    # the requester's own access export: a single-use, expiring 256-bit token plus the request's
+    # confirmation code (CSRF, rate-limited, five wrong codes burn it); see app/privacy/export_link.py
+    "privacy_export.export_download",
 }
 PUBLIC_RULE_PREFIXES = ("/privacy", "/static/")
 
