@@ -71,9 +71,8 @@ class MenuResult:
             state = "updated" if self.ice_breakers_changed else "unchanged"
             out.append(f"Instagram ice breakers {state}: {', '.join(self.ice_breakers_set) or 'none of ours'}.")
             if self.ice_breakers_skipped:
-                out.append(
-                    f"No room (Meta allows {MAX_ICE_BREAKERS} ice breakers) for: {', '.join(self.ice_breakers_skipped)}."
-                )
+                skipped = ", ".join(self.ice_breakers_skipped)
+                out.append(f"No room (Meta allows {MAX_ICE_BREAKERS} ice breakers) for: {skipped}.")
         return out
 
 

@@ -197,7 +197,9 @@ class FakeGraph(GraphHandlers):
             with self._lock:
                 self.ids_for_pages_map[str(args["asid"])] = list(args["data"])
         elif action == "messenger_profile":
-            self.set_messenger_profile(str(args["token"]), dict(args["profile"]), str(args.get("platform") or "messenger"))
+            self.set_messenger_profile(
+                str(args["token"]), dict(args["profile"]), str(args.get("platform") or "messenger")
+            )
         elif action == "instagram_user":
             self.instagram_user(str(args["igsid"]), str(args["ig_id"]), args.get("profile"))
         elif action == "configure":
