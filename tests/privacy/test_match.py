@@ -32,7 +32,8 @@ def test_a_privacy_officer_matches_then_another_approves(client, api, contact):
     assert req.identity_verified is False
     status, body = _match(client, api("privacy"), req.id, {"contact_id": contact.id, "identity_check": CHECK})
     assert status == 200, body
-    assert body["result"]["contact_id"] == contact.id and body["result"]["identity_verified"] is True
+    assert body["result"]["contact_id"] == contact.id
+    assert body["result"]["identity_verified"] is True
     db.session.expire_all()
     stored = db.session.get(PrivacyRequest, req.id)
     assert (stored.contact_id, stored.identity_check, stored.identity_verified) == (contact.id, CHECK, True)

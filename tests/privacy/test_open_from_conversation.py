@@ -37,18 +37,24 @@ def _requests() -> list[PrivacyRequest]:
 def test_an_agent_opens_a_staff_request_for_the_contact(login_as, conversation, choice, stored):
     client = login_as("agent")
     html = client.get(f"/conversations/{conversation.id}").get_data(as_text=True)
-    assert 'id="open-privacy-request"' in html and "None open." in html
+    assert 'id="open-privacy-request"' in html
+    assert "None open." in html
     resp = _open(client, conversation, choice)
     assert resp.status_code == 200
     (req,) = _requests()
     assert (req.request_type, req.contact_id, req.source) == (stored, conversation.contact_id, RequestSource.STAFF)
-    assert req.requested_by_id == uid("agent") and req.status == RequestStatus.PENDING
+    assert req.requested_by_id == uid("agent")
+    assert req.status == RequestStatus.PENDING
     page = resp.get_data(as_text=True)
-    assert f"Privacy request #{req.id}" in page and "opened" in page
+    assert f"Privacy request #{req.id}" in page
+    assert "opened" in page
     # the box lists it; an Agent may not read requests, so no link to the request page
-    assert f"#{req.id}" in page and f"/privacyrequestmodelview/show/{req.id}" not in page
+    assert f"#{req.id}" in page
+    assert f"/privacyrequestmodelview/show/{req.id}" not in page
     audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "privacy_request_created"))
-    assert audit is not None and audit.entity_id == str(req.id) and audit.actor_id == uid("agent")
+    assert audit is not None
+    assert audit.entity_id == str(req.id)
+    assert audit.actor_id == uid("agent")
 
 
 def test_a_second_one_of_the_same_kind_is_refused(login_as, conversation):

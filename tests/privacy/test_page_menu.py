@@ -46,7 +46,8 @@ def test_merge_keeps_the_pages_entries_in_every_locale(app, page, fakegraph):
     assert stored["get_started"] == {"payload": "GET_STARTED"}  # other properties untouched
     # appsecret_proof went with the page token, the token itself was never echoed
     post = _posts(fakegraph)[0]
-    assert post["query"]["appsecret_proof"] and TOKEN not in result.output
+    assert post["query"]["appsecret_proof"]
+    assert TOKEN not in result.output
     assert audit_actions("page").count("page_privacy_menu_set") == 1
 
 
@@ -86,7 +87,8 @@ def test_instagram_ice_breakers_fill_free_places_only(app, page, fakegraph):
     assert [a["payload"] for a in breakers[0]["call_to_actions"]] == ["ORDER", *OURS[:3]]
     assert "No room (Meta allows 4 ice breakers) for: PRIVACY_OPT_OUT." in result.output
     ig_post = [p for p in _posts(fakegraph) if p["query"].get("platform") == "instagram"]
-    assert len(ig_post) == 1 and ig_post[0]["json"]["platform"] == "instagram"
+    assert len(ig_post) == 1
+    assert ig_post[0]["json"]["platform"] == "instagram"
     # again: unchanged, nothing posted
     again = _menu(app, "--page-id", page.fb_page_id)
     assert "Instagram ice breakers unchanged" in again.output
@@ -127,7 +129,8 @@ def test_invalid_token_exits_1_and_flags_the_page(app, page, fakegraph):
     # while flagged, the command says so before calling Meta
     fakegraph.reset()
     again = _menu(app, "--page-id", page.fb_page_id)
-    assert again.exit_code == 1 and "is no longer valid" in again.output
+    assert again.exit_code == 1
+    assert "is no longer valid" in again.output
     assert fakegraph.requests_log == []
 
 
