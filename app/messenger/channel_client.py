@@ -77,6 +77,19 @@ class ChannelGraphClient(GraphClient):
         )
         return bool(isinstance(data, dict) and data.get("success"))
 
+    def messenger_profile(self, token: str, fields: str, platform: str | None = None) -> list[dict[str, Any]]:
+        """`GET /me/messenger_profile?fields=...` (the page is the token's): Meta's `data` rows."""
+        params = {"fields": fields, **({"platform": platform} if platform else {})}
+        data = self._request("GET", "me/messenger_profile", token, f"messenger_profile get {fields}", params=params)
+        rows = data.get("data") if isinstance(data, dict) else None
+        return [row for row in rows or [] if isinstance(row, dict)]
+
+    def set_messenger_profile(self, token: str, body: dict[str, Any], platform: str | None = None) -> bool:
+        """`POST /me/messenger_profile` with the properties to set; True when Meta says success."""
+        params = {"platform": platform} if platform else None
+        data = self._request("POST", "me/messenger_profile", token, "messenger_profile set", params=params, json=body)
+        return bool(isinstance(data, dict) and data.get("result") == "success")
+
     def conversations(
         self, page_id: str, token: str, platform: str, *, limit: int = 25, message_limit: int = 100
     ) -> Iterator[dict[str, Any]]:

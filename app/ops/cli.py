@@ -23,6 +23,7 @@ from app.pages.channels_commands import register as register_channels
 from app.pages.commands import register as register_page_instagram
 from app.pages.exceptions import PageError
 from app.privacy.commands import register as register_privacy
+from app.privacy.menu_commands import register as register_page_menu
 from app.search.commands import register as register_search
 from app.webhooks.commands import register as register_webhooks
 
@@ -32,6 +33,7 @@ omnicrm = AppGroup("omnicrm", help="Omni CRM administration.")
 page_cli = AppGroup("page", help="Connected Facebook Pages.")
 omnicrm.add_command(page_cli)
 register_page_instagram(page_cli)
+register_page_menu(page_cli)
 
 
 def ensure_roles() -> list[str]:

@@ -23,6 +23,7 @@ from app.core.roles import ROLE_ADMIN, ROLE_SUPPORT_MANAGER
 from app.pages import backfill, health
 from app.pages.exceptions import PageError
 from app.pages.models import Page
+from app.privacy.page_menu import PageMenuError, set_privacy_menu
 
 logger = logging.getLogger(__name__)
 BANNER_ROLES = {ROLE_ADMIN, ROLE_SUPPORT_MANAGER}
@@ -38,7 +39,13 @@ class ChannelsView(BaseView):
 
     route_base = "/admin/channels"
     class_permission_name = "Channels"
-    method_permission_name = {"index": "read", "check": "write", "resubscribe": "write", "backfill": "write"}
+    method_permission_name = {
+        "index": "read",
+        "check": "write",
+        "resubscribe": "write",
+        "backfill": "write",
+        "privacy_menu": "write",
+    }
     base_permissions = ["can_read", "can_write"]
     default_view = "index"
 
@@ -99,6 +106,21 @@ class ChannelsView(BaseView):
                 flash(f"Backfill not started: {exc}", "danger")
                 return redirect(url_for(".index")), 303
             flash(f"Backfill of {page.name} since {readable(since)} queued; the audit log records its counts.", "info")
+        return redirect(url_for(".index")), 303
+
+    @expose("/<int:page_id>/privacy-menu", methods=["POST"])
+    @has_access
+    def privacy_menu(self, page_id: int) -> ResponseReturnValue:
+        """The Privacy entries of the page's Messenger menu (and Instagram ice breakers)."""
+        page = self._page_or_flash(page_id)
+        if page is not None:
+            try:
+                result = set_privacy_menu(page.fb_page_id)
+            except PageMenuError as exc:
+                db.session.rollback()
+                flash(f"Privacy menu not set: {exc}", "danger")
+                return redirect(url_for(".index")), 303
+            flash(" ".join(result.lines()), "success")
         return redirect(url_for(".index")), 303
 
 

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from app import db
 from app.contacts.models import Contact
-from app.privacy import decisions, extensions
+from app.privacy import decisions, extensions, matching
 from app.privacy.exceptions import PrivacyError
 from app.privacy.interface import UrgencyInterface
 from app.privacy.models import PrivacyRequest, RequestSource
@@ -46,6 +46,7 @@ COLUMNS = [
     "extended_at",
     "extension_reason",
     "original_due_at",
+    "identity_verified",
 ]
 
 
@@ -54,7 +55,7 @@ class PrivacyRequestApi(OmniModelRestApi):
     datamodel = UrgencyInterface(PrivacyRequest)
     class_permission_name = "PrivacyRequest"
     method_permission_name = {**PRIVACY_METHODS, "approve": "approve", "deny": "approve", "extend": "approve"}
-    include_route_methods = {"get", "get_list", "info", "post", "approve", "deny", "extend"}
+    include_route_methods = {"get", "get_list", "info", "post", "approve", "deny", "extend", "match"}
     list_columns = COLUMNS
     show_columns = COLUMNS
     add_columns = ["request_type", "contact_id"]
@@ -106,6 +107,8 @@ class PrivacyRequestApi(OmniModelRestApi):
             "jurisdiction": req.jurisdiction,
             "extended_at": req.extended_at.isoformat() if req.extended_at else None,
             "confirmation_code": req.confirmation_code,
+            "contact_id": req.contact_id,
+            "identity_verified": req.identity_verified,
         }
 
     def _decide(self, pk: int, fn: Any) -> Response:
@@ -195,3 +198,42 @@ class PrivacyRequestApi(OmniModelRestApi):
             return self.response_400(message='send {"reason": "..."} (text the requester will read)')
         reason = body["reason"]
         return self._decide(pk, lambda req: extensions.do_extend(req, reason))
+
+    @expose("/<int:pk>/match", methods=["POST"])
+    @protect()
+    @safe
+    def match(self, pk: int) -> Response:
+        """Tie a request from the public form to a contact and record how identity was verified.
+        ---
+        post:
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [contact_id, identity_check]
+                  properties:
+                    contact_id: {type: integer}
+                    identity_check: {type: string}
+          responses:
+            200: {description: matched}
+            400: {description: malformed body}
+            404: {description: not found}
+            422: {description: refused, with the reason}
+        """
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return self.response_400(message='send {"contact_id": N, "identity_check": "how identity was verified"}')
+        req: PrivacyRequest | None = db.session.get(PrivacyRequest, pk)
+        if req is None:
+            return self.response_404()
+        try:
+            req = matching.match_request(req, body.get("contact_id"), body.get("identity_check"))
+        except matching.MatchError as exc:
+            db.session.rollback()
+            return self.response(exc.status, message=str(exc))
+        return self.response(200, result=self._brief(req))

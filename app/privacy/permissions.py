@@ -14,6 +14,8 @@ PRIVACY_METHODS = {
     "retry": "approve",
     "lift": "approve",
     "extend": "approve",
+    "match": "approve",  # tying a web request to a contact: Privacy Officers (and Admins)
+    "open_for_conversation": "create",
     "cancel": "write",
     "download_export": "download",
     "new_export_link": "download",

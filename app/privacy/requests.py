@@ -68,18 +68,21 @@ def create_request(
     requester_email: str | None = None,
     web_intake: dict[str, str] | None = None,
     identity_check: str | None = None,
+    corrections_later: bool = False,
 ) -> PrivacyRequest:
     """Open a pending request (validated); due one calendar month (GDPR) or 45 days (CCPA)
     later. The jurisdiction defaults to the contact's page's setting, else GDPR.
 
     `identity_check` says how staff checked who asked; given, the request counts as verified.
+    `corrections_later`: a rectification opened without its fields (a tap, the conversation
+    view's one click); the officer asks the contact for them.
     """
     _check_origin(request_type, contact, source, subject_user_id)
     # a web request carries what the requester wrote (their name, their words); the officer
     # turns it into corrections after matching it to a contact
     if source == RequestSource.WEB:
         details = web_intake
-    elif source != RequestSource.MESSENGER:  # a tap carries no corrections: the officer asks for them
+    elif source != RequestSource.MESSENGER and not corrections_later:  # a tap carries no corrections
         details = validate_details(request_type, details)
     identity_check = clean_identity_check(identity_check)
     if source == RequestSource.MESSENGER and identity_check is None:
@@ -195,3 +198,70 @@ def open_minor_erasure(contact: Contact, caused_by_id: int | None = None) -> Pri
     req.result = "opened automatically: contact marked under 13"
     db.session.commit()
     return req
+
+
+#: the one-click choices of the conversation view (form value -> request type)
+CONVERSATION_TYPES = {
+    "access": RequestType.ACCESS,
+    "erasure": RequestType.ERASURE,
+    "rectification": RequestType.RECTIFICATION,
+    "opt_out": RequestType.MARKETING_OPT_OUT,
+}
+
+
+class DuplicateRequestError(PrivacyError):
+    """One of the same kind is already open for this contact (`existing` says which)."""
+
+    def __init__(self, message: str, existing: PrivacyRequest) -> None:
+        super().__init__(message)
+        self.existing = existing
+
+
+def find_open(contact_id: int, request_type: str) -> PrivacyRequest | None:
+    """The open request of this kind for this contact, if any (at most one is wanted)."""
+    found: PrivacyRequest | None = db.session.scalar(
+        select(PrivacyRequest)
+        .where(
+            PrivacyRequest.contact_id == contact_id,
+            PrivacyRequest.request_type == request_type,
+            PrivacyRequest.status.in_(OPEN_STATUSES),
+        )
+        .order_by(PrivacyRequest.id)
+        .limit(1)
+    )
+    return found
+
+
+def open_requests_of(contact_id: int | None) -> list[PrivacyRequest]:
+    """A contact's open requests, oldest first (the conversation view lists them)."""
+    if contact_id is None:
+        return []
+    rows = db.session.scalars(
+        select(PrivacyRequest)
+        .where(PrivacyRequest.contact_id == contact_id, PrivacyRequest.status.in_(OPEN_STATUSES))
+        .order_by(PrivacyRequest.id)
+    )
+    return list(rows)
+
+
+def open_for_contact(contact: Contact | None, choice: str, requested_by_id: int | None) -> PrivacyRequest:
+    """The conversation view's one click: a staff request about the conversation's contact.
+
+    A second one of the same kind while one is open is refused (the existing one is named);
+    a correction's fields are asked for afterwards, as after a tap in Messenger.
+    """
+    request_type = CONVERSATION_TYPES.get(choice)
+    if request_type is None:
+        raise PrivacyError("choose access, erasure, rectification or opt-out")
+    if contact is None:
+        raise PrivacyError("this conversation's contact no longer exists")
+    existing = find_open(contact.id, request_type)
+    if existing is not None:
+        raise DuplicateRequestError(
+            f"privacy request #{existing.id} ({request_type.replace('_', ' ')}) is already open for this contact "
+            f"(due {existing.due_at.strftime('%d %B %Y')}): no second one was created",
+            existing,
+        )
+    return create_request(
+        request_type, contact, source=RequestSource.STAFF, requested_by_id=requested_by_id, corrections_later=True
+    )

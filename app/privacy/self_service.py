@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app import db
 from app.contacts.models import Contact
 from app.core.queues import enqueue
-from app.privacy.models import OPEN_STATUSES, PrivacyRequest, RequestSource, RequestType
-from app.privacy.requests import create_request
+from app.privacy.models import PrivacyRequest, RequestSource, RequestType
+from app.privacy.requests import create_request, find_open
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +44,7 @@ def open_from_messenger(contact: Contact, payload: str) -> PrivacyRequest | None
     if request_type is None or contact.erased_at is not None:
         return None
     db.session.flush()
-    existing = db.session.scalar(
-        select(PrivacyRequest).where(
-            PrivacyRequest.contact_id == contact.id,
-            PrivacyRequest.request_type == request_type,
-            PrivacyRequest.status.in_(OPEN_STATUSES),
-        )
-    )
+    existing = find_open(contact.id, request_type)
     if existing is not None:
         logger.info("privacy tap %s by contact %s: request %s is already open", payload, contact.id, existing.id)
         return existing

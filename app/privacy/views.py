@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Response, abort, flash, jsonify, redirect, request, stream_with_context, url_for
+from flask import Response, abort, current_app, flash, jsonify, redirect, request, stream_with_context, url_for
 from flask_appbuilder import AppBuilder, ModelView, expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from markupsafe import Markup
@@ -19,15 +19,24 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app import db
 from app.contacts.models import Contact
+from app.conversations.models import Conversation
 from app.core.models import utcnow
-from app.privacy import deadlines, decisions, export_link, extensions, policy_routes
+from app.privacy import deadlines, decisions, export_link, extensions, matching, policy_routes
 from app.privacy.api import PrivacyRequestApi
 from app.privacy.exceptions import PrivacyError
 from app.privacy.export import export_for_download
 from app.privacy.interface import UrgencyInterface
 from app.privacy.models import OPEN_STATUSES, PrivacyRequest, RequestSource, RequestStatus, RequestType
 from app.privacy.permissions import PRIVACY_METHODS
-from app.privacy.requests import RECTIFIABLE_FIELDS, acting_user_id, create_request
+from app.privacy.requests import (
+    CONVERSATION_TYPES,
+    RECTIFIABLE_FIELDS,
+    DuplicateRequestError,
+    acting_user_id,
+    create_request,
+    open_for_contact,
+    open_requests_of,
+)
 from app.privacy.staff_form import IDENTITY_CHECKS, contact_choice, erasure_preview, search_contacts
 
 logger = logging.getLogger(__name__)
@@ -143,6 +152,8 @@ class PrivacyRequestModelView(ModelView):
     def show(self, pk: int) -> Any:
         req = self._load(pk)
         uid = self._user_id()
+        can_match = self._can("approve") and req.source == RequestSource.WEB and req.status == RequestStatus.PENDING
+        match_q = (request.args.get("q") or "").strip()[:100] if can_match else ""
         return self.render_template(
             "privacy/show.html",
             req=req,
@@ -155,6 +166,10 @@ class PrivacyRequestModelView(ModelView):
             own=req.requested_by_id is not None and req.requested_by_id == uid,
             export_valid=bool(req.export_path and req.export_expires_at and req.export_expires_at > utcnow()),
             links=[(link, link.state(utcnow())) for link in export_link.links_of(req)],
+            can_match=can_match,
+            match_q=match_q,
+            match_hits=search_contacts(match_q) if match_q else [],
+            identity_checks=IDENTITY_CHECKS,
             title=f"Privacy request #{req.id}",
         )
 
@@ -213,6 +228,45 @@ class PrivacyRequestModelView(ModelView):
             db.session.rollback()
             return None, str(exc)
         return req, None
+
+    @expose("/match/<int:pk>", methods=["POST"])
+    @has_access
+    def match(self, pk: int) -> Any:
+        """Tie a web request to a contact, recording how identity was verified."""
+        req = self._load(pk)
+        raw = (request.form.get("contact_id") or "").strip()
+        check = (request.form.get("identity_check_other") or "").strip() or request.form.get("identity_check")
+        try:
+            matching.match_request(req, int(raw) if raw.isdigit() and len(raw) < 10 else raw or None, check)
+        except PrivacyError as exc:
+            db.session.rollback()
+            flash(f"Not matched: {exc}", "danger")
+        else:
+            flash(f"Request #{pk} matched to contact #{req.contact_id}; identity recorded as verified.", "success")
+        return self._back(pk)
+
+    @expose("/open/<int:conversation_id>", methods=["POST"])
+    @has_access
+    def open_for_conversation(self, conversation_id: int) -> Any:
+        """The conversation view's one click: a staff request about the conversation's contact."""
+        conversation: Conversation | None = db.session.get(Conversation, conversation_id)
+        if conversation is None:
+            abort(404)
+        try:
+            req = open_for_contact(conversation.contact, request.form.get("request_type", ""), self._user_id())
+        except DuplicateRequestError as exc:
+            db.session.rollback()
+            flash(f"Not opened: {exc}.", "warning")
+        except PrivacyError as exc:
+            db.session.rollback()
+            flash(f"Not opened: {exc}.", "danger")
+        else:
+            flash(
+                f"Privacy request #{req.id} ({TYPE_LABELS[req.request_type]}) opened; "
+                f"a privacy officer will review it (due {req.due_at.strftime('%d %B %Y')}).",
+                "success",
+            )
+        return redirect(url_for("InboxView.detail", pk=conversation_id) + "#privacy-requests")
 
     @expose("/contacts")
     @has_access
@@ -343,8 +397,12 @@ def contact_link(contact: Contact) -> Markup:
 
 
 def register(ab: AppBuilder) -> None:
-    """Add the admin view and the REST resource (views -> api only: no cycle)."""
+    """Add the admin view and the REST resource (views -> api only: no cycle), and what the
+    conversation view's "Privacy requests" box calls."""
     policy_routes.register(ab)
+    app: Any = current_app
+    app.jinja_env.globals["omnicrm_privacy_requests_of"] = open_requests_of
+    app.jinja_env.globals["omnicrm_privacy_choices"] = {key: TYPE_LABELS[t] for key, t in CONVERSATION_TYPES.items()}
     ab.add_view(
         PrivacyRequestModelView,
         "Privacy Requests",

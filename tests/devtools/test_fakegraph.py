@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from app.devtools.fakegraph import FakeGraph
+from app.messenger.channel_client import ChannelGraphClient
 from app.messenger.client import GraphClient, PermanentGraphError, RetryableGraphError, appsecret_proof
 
 APP_SECRET = "webhook-secret"
@@ -192,3 +193,31 @@ def test_default_ids_for_pages_and_unknown_route(fake: FakeGraph) -> None:
     resp = requests.get(f"{fake.base_url}/v21.0/a/b/c", params=auth, timeout=5)
     assert resp.status_code == 400
     assert resp.json()["error"]["code"] == 100
+
+
+def test_messenger_profile_is_stored_per_page_token_and_checked(fake: FakeGraph) -> None:
+    seed = {
+        "persistent_menu": [
+            {"locale": "default", "call_to_actions": [{"type": "postback", "title": "Hi", "payload": "HI"}]}
+        ]
+    }
+    control = f"{fake.base_url}/_control"
+    assert requests.post(control, json={"action": "messenger_profile", "token": TOKEN, "profile": seed}, timeout=5).ok
+    with ChannelGraphClient(fake.base_url, "v21.0", APP_SECRET) as client:
+        assert client.messenger_profile(TOKEN, "persistent_menu") == [seed]
+        assert client.messenger_profile("EAAGanotherPageToken1", "persistent_menu") == []  # another page
+        nested = [
+            {"locale": "default", "call_to_actions": [{"type": "nested", "title": "More", "call_to_actions": []}]}
+        ]
+        with pytest.raises(PermanentGraphError) as info:
+            client.set_messenger_profile(TOKEN, {"persistent_menu": nested})
+        assert "nested menus are not supported" in str(info.value)
+        too_many = [
+            {"locale": "default", "call_to_actions": [{"question": f"Q{i}", "payload": str(i)} for i in range(5)]}
+        ]
+        with pytest.raises(PermanentGraphError):
+            client.set_messenger_profile(TOKEN, {"ice_breakers": too_many}, platform="instagram")
+        ok = [{"locale": "default", "call_to_actions": [{"question": "Q", "payload": "P"}]}]
+        assert client.set_messenger_profile(TOKEN, {"platform": "instagram", "ice_breakers": ok}, platform="instagram")
+        assert client.messenger_profile(TOKEN, "ice_breakers", platform="instagram") == ok
+        assert fake.messenger_profile_of(TOKEN) == seed  # the Messenger profile is untouched

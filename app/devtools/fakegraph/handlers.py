@@ -23,11 +23,12 @@ from urllib.parse import parse_qs, urlsplit
 from app.devtools.fakegraph.channels import ChannelHandlers
 from app.devtools.fakegraph.common import default_profile, error_body, json_response, now_ms, sign_body
 from app.devtools.fakegraph.instagram import InstagramGraph, wants_instagram_profile
+from app.devtools.fakegraph.profile import MessengerProfileGraph
 
 logger = logging.getLogger(__name__)
 
 
-class GraphHandlers(ChannelHandlers, InstagramGraph):
+class GraphHandlers(ChannelHandlers, InstagramGraph, MessengerProfileGraph):
     """The Graph endpoints and webhook emission; state lives in `FakeGraph`."""
 
     app_secret: str
@@ -144,6 +145,8 @@ class GraphHandlers(ChannelHandlers, InstagramGraph):
         if bad_auth is not None:
             return json_response(*bad_auth)
         routed = self.channel_route(method, parts, query)  # debug_token, subscribed_apps, conversations
+        if routed is None:
+            routed = self.profile_route(method, parts, query, parsed)  # /me/messenger_profile
         if routed is not None:
             return routed
 

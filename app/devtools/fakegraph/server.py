@@ -116,6 +116,7 @@ class FakeGraph(GraphHandlers):
             self.webhook_log.clear()
             self._reset_switches()
             self.reset_channels()
+            self.reset_profiles()
 
     def fail_next(
         self,
@@ -195,6 +196,10 @@ class FakeGraph(GraphHandlers):
         elif action == "set_ids_for_pages":
             with self._lock:
                 self.ids_for_pages_map[str(args["asid"])] = list(args["data"])
+        elif action == "messenger_profile":
+            self.set_messenger_profile(
+                str(args["token"]), dict(args["profile"]), str(args.get("platform") or "messenger")
+            )
         elif action == "instagram_user":
             self.instagram_user(str(args["igsid"]), str(args["ig_id"]), args.get("profile"))
         elif action == "configure":
