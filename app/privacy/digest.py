@@ -42,12 +42,9 @@ class DueItem:
     request_type: str
     status: str
     due_at: datetime
-    days_left: int  # negative: overdue by that many days
+    days_left: int  # calendar days; negative: overdue by that many days
     extended: bool
-
-    @property
-    def overdue(self) -> bool:
-        return self.days_left < 0
+    overdue: bool  # past its due time (as the list's colours and the overdue filter say)
 
 
 @dataclass
@@ -88,7 +85,15 @@ def due_items(now: datetime | None = None) -> list[DueItem]:
         .order_by(PrivacyRequest.due_at.asc(), PrivacyRequest.id.asc())
     ).all()
     return [
-        DueItem(r.id, r.request_type, r.status, r.due_at, (r.due_at.date() - today).days, r.extended_at is not None)
+        DueItem(
+            r.id,
+            r.request_type,
+            r.status,
+            r.due_at,
+            (r.due_at.date() - today).days,
+            r.extended_at is not None,
+            r.due_at < now,
+        )
         for r in rows
     ]
 
@@ -109,7 +114,7 @@ def request_url(request_id: int) -> str:
 def _when(item: DueItem) -> str:
     if item.overdue:
         n = -item.days_left
-        return f"overdue by {n} day{'s' if n != 1 else ''}"
+        return f"overdue by {n} day{'s' if n != 1 else ''}" if n > 0 else "overdue since today"
     if item.days_left == 0:
         return "due today"
     return f"{item.days_left} day{'s' if item.days_left != 1 else ''} left"

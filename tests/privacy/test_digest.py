@@ -3,7 +3,7 @@ once per day, nothing personal in the mail, notifications that open the request.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
@@ -174,3 +174,16 @@ def test_cli_runs_the_digest_now(app, smtp, contact):
     assert "0 mail(s) queued, 0 notification(s) added" in result.output
     result = runner.invoke(args=["omnicrm", "jobs", "list"])
     assert [x for x in result.output.splitlines() if x.startswith("privacy_digest ")]
+
+
+def test_due_today_before_and_after_the_due_time(contact):
+    now = datetime(2026, 3, 10, 12, 0)
+    past, later = _request(contact, 0), _request(contact, 0)
+    past.due_at, later.due_at = now - timedelta(hours=1), now + timedelta(hours=1)
+    db.session.commit()
+    items = digest.due_items(now)
+    assert [(i.id, i.overdue, i.days_left) for i in items] == [(past.id, True, 0), (later.id, False, 0)]
+    subject, body = digest.render(items, now.date())
+    assert subject == "Privacy requests: 1 overdue, 1 due within 7 days"
+    assert f"#{past.id} erasure (pending): due 2026-03-10, overdue since today." in body
+    assert f"#{later.id} erasure (pending): due 2026-03-10, due today." in body
