@@ -94,6 +94,15 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         if_late="expired export files stay on disk (encrypted) until it runs",
     ),
     ScheduledJob(
+        "privacy_digest",
+        "app.privacy.tasks.privacy_digest",
+        "privacy",
+        cron="0 7 * * *",
+        command="flask omnicrm privacy digest",
+        what="mails each Privacy Officer the requests due within 7 days and overdue, and notifies them in-app",
+        if_late="officers hear of due requests later (the list's colours still show them): run it by hand",
+    ),
+    ScheduledJob(
         "verify_audit_chain",
         "app.audit.tasks.verify_chain_job",
         "default",

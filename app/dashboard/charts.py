@@ -19,6 +19,8 @@ PAD_LEFT = 40
 PAD_RIGHT = 8
 PAD_TOP = 10
 PAD_BOTTOM = 24
+MONTH_LABEL = "%b %y"  # x-axis label of a monthly chart
+MONTH_TITLE = "%b %Y"  # a monthly bar's tooltip
 
 
 @dataclass
@@ -62,7 +64,7 @@ def _nice_top(value: float) -> float:
     return _nice_max(value / 4) * 4
 
 
-def _axes(chart: Chart, days: list[date], top: float) -> tuple[float, float]:
+def _axes(chart: Chart, days: list[date], top: float, label_fmt: str = "%d %b", every: int = 5) -> tuple[float, float]:
     plot_w = chart.width - PAD_LEFT - PAD_RIGHT
     plot_h = chart.height - PAD_TOP - PAD_BOTTOM
     for i in range(5):
@@ -72,8 +74,8 @@ def _axes(chart: Chart, days: list[date], top: float) -> tuple[float, float]:
         chart.y_ticks.append((round(y, 1), label))
     slot = plot_w / max(len(days), 1)
     for i, d in enumerate(days):
-        if i % 5 == 0 or i == len(days) - 1:
-            chart.x_labels.append((round(PAD_LEFT + slot * i + slot / 2, 1), d.strftime("%d %b")))
+        if i % every == 0 or i == len(days) - 1:
+            chart.x_labels.append((round(PAD_LEFT + slot * i + slot / 2, 1), d.strftime(label_fmt)))
     return slot, plot_h
 
 
@@ -102,11 +104,12 @@ def grouped_bars(days: list[date], series: list[tuple[str, str, list[int]]]) -> 
     return chart
 
 
-def line(days: list[date], values: list[float | None], label: str, unit: str = "") -> Chart:
-    """A line through the days that have a value (gaps are skipped, not drawn as zero)."""
+def line(days: list[date], values: list[float | None], label: str, unit: str = "", *, monthly: bool = False) -> Chart:
+    """A line through the days (or months) that have a value (gaps are skipped, not drawn as zero)."""
     chart = Chart(legend=[(label, "series-line")])
     top = _nice_top(max((v for v in values if v is not None), default=0))
-    slot, plot_h = _axes(chart, days, top)
+    label_fmt, every = (MONTH_LABEL, 1) if monthly else ("%d %b", 5)
+    slot, plot_h = _axes(chart, days, top, label_fmt, every)
     points = []
     for i, value in enumerate(values):
         if value is None:
@@ -114,7 +117,36 @@ def line(days: list[date], values: list[float | None], label: str, unit: str = "
         x = PAD_LEFT + slot * i + slot / 2
         y = PAD_TOP + plot_h - plot_h * value / top
         points.append(f"{x:.1f},{y:.1f}")
-        chart.dots.append(Bar(round(x, 1), round(y, 1), 3, 3, "series-line", f"{days[i].isoformat()}: {value:g}{unit}"))
+        when = days[i].strftime(MONTH_TITLE) if monthly else days[i].isoformat()
+        chart.dots.append(Bar(round(x, 1), round(y, 1), 3, 3, "series-line", f"{when}: {value:g}{unit}"))
         chart.empty = False
     chart.points = " ".join(points)
+    return chart
+
+
+def stacked_bars(months: list[date], series: list[tuple[str, str, list[int]]]) -> Chart:
+    """One bar per month, the series stacked in order; zero segments are not drawn."""
+    chart = Chart(legend=[(label, css) for label, css, _ in series])
+    totals = [sum(values[i] for _, _, values in series) for i in range(len(months))]
+    top = _nice_top(max(totals, default=0))
+    slot, plot_h = _axes(chart, months, top, MONTH_LABEL, 1)
+    for i, month in enumerate(months):
+        base = PAD_TOP + plot_h
+        for label, css, values in series:
+            if not values[i]:
+                continue
+            h = plot_h * values[i] / top
+            base -= h
+            title = f"{month.strftime(MONTH_TITLE)}: {values[i]} {label}"
+            chart.bars.append(
+                Bar(
+                    round(PAD_LEFT + slot * i + slot * 0.15, 1),
+                    round(base, 1),
+                    round(slot * 0.7, 1),
+                    round(h, 1),
+                    css,
+                    title,
+                )
+            )
+            chart.empty = False
     return chart

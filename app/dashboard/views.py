@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from app.core.roles import ROLE_AGENT
 from app.core.scheduler import snapshot
-from app.dashboard import charts, csat, queues, services
+from app.dashboard import charts, csat, privacy_trends, queues, services
 from app.dashboard.exceptions import QueueError
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class DashboardIndexView(IndexView):
             volume_chart=volume_chart,
             response_chart=response_chart,
             csat=csat.build() if panels.conversations else None,
+            privacy_trends=privacy_trends.build() if panels.privacy else None,
         )
         return html
 

@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from app import appbuilder
 from app.core.context import acting_as, cli_actor
-from app.privacy import accounts, export, policy_versions, retention
+from app.privacy import accounts, digest, export, policy_versions, retention
 from app.privacy.exceptions import PrivacyError
 from app.privacy.policy_versions import SHIPPED_POLICY
 
@@ -71,8 +71,20 @@ def policy_publish_command(kind: str | None, path: str | None) -> None:
     click.echo(f"Published privacy policy version {version.version} (sha256 {version.sha256[:12]}…).{told}")
 
 
+privacy_cli = AppGroup("privacy", help="Privacy requests: the Privacy Officers' daily digest.")
+
+
+@privacy_cli.command("digest")
+def privacy_digest_command() -> None:
+    """Send today's digest now (mail + in-app notifications; once per day, so safe to repeat)."""
+    with acting_as(cli_actor()):
+        result = digest.run_digest()
+    click.echo(f"privacy digest: {result.line()}")
+
+
 def register(group: AppGroup) -> None:
     """Add this domain's commands to `flask omnicrm`."""
     group.add_command(retention_cli)
     group.add_command(account_cli)
     group.add_command(policy_cli)
+    group.add_command(privacy_cli)

@@ -169,7 +169,7 @@ def handle_deletion_callback(app_scoped_user_id: str) -> str:
         return existing.confirmation_code.split("-")[0]
     contacts = _contacts_of(app_scoped_user_id)
     code = secrets.token_hex(12)
-    source = RequestSource.FACEBOOK_CALLBACK
+    source = RequestSource.META_CALLBACK
     if not contacts:
         req = create_request(RequestType.ERASURE, None, source=source, code=code, commit=False)
         req.subject_ref = subject_ref

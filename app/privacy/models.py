@@ -44,7 +44,7 @@ class RequestSource(StrEnum):
     """Who opened the request; the values are what `source` stores."""
 
     STAFF = "staff"
-    FACEBOOK_CALLBACK = "facebook_callback"
+    META_CALLBACK = "meta_callback"  # Meta's data-deletion callback (was `facebook_callback` before 0016)
     ACCOUNT = "account"
     MESSENGER = "messenger"  # the contact asked from inside Messenger / Instagram (signed webhook)
     WEB = "web"  # the public form at /privacy/request (e-mail verified by a one-time code)

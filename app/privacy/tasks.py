@@ -10,7 +10,7 @@ from typing import Any
 
 from app import db
 from app.core.queues import task
-from app.privacy import export, processing, retention
+from app.privacy import digest, export, processing, retention
 from app.privacy.models import PrivacyRequest
 from app.privacy.notices import Notice, notify_requester
 
@@ -43,6 +43,14 @@ def flag_overdue() -> int:
 def purge_expired_exports() -> int:
     """Delete export files whose 7-day link expired."""
     return export.purge_expired_exports()
+
+
+@task
+def privacy_digest() -> str:
+    """Daily: mail and notify the Privacy Officers of requests due within 7 days and overdue."""
+    result = digest.run_digest()
+    logger.info("privacy digest: %s", result.line())
+    return result.line()
 
 
 @task

@@ -58,7 +58,7 @@ def test_good_request_creates_erasure_for_resolved_contact(client, app, secret, 
     req = db.session.query(PrivacyRequest).one()
     assert (req.request_type, req.source, req.status, req.contact_id) == (
         "erasure",
-        "facebook_callback",
+        "meta_callback",
         "pending",
         contact.id,
     )
@@ -220,8 +220,8 @@ def test_deeply_nested_json_body_is_400(client):
 
 def test_status_code_lookup_is_exact(client, contact):
     code = "5" + "a" * 23
-    first = requests.create_request("erasure", contact, source="facebook_callback", code=code)
-    sibling = requests.create_request("erasure", contact, source="facebook_callback", code=f"{code}-1")
+    first = requests.create_request("erasure", contact, source="meta_callback", code=code)
+    sibling = requests.create_request("erasure", contact, source="meta_callback", code=f"{code}-1")
     assert (first.confirmation_code, sibling.confirmation_code) == (code, f"{code}-1")
     accept = {"Accept": "application/json"}
     assert client.get(f"/privacy/deletion/{code}", headers=accept).status_code == 200

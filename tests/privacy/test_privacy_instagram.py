@@ -100,7 +100,7 @@ def test_data_deletion_callback_finds_the_instagram_contact_by_its_scoped_id(cli
     resp = _callback(client, app, IGSID)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     req = db.session.query(PrivacyRequest).one()
-    assert (req.request_type, req.contact_id, req.source) == ("erasure", conv.contact_id, "facebook_callback")
+    assert (req.request_type, req.contact_id, req.source) == ("erasure", conv.contact_id, "meta_callback")
 
 
 def test_data_deletion_callback_finds_instagram_contacts_listed_by_ids_for_pages(client, app, page, fakegraph):

@@ -1,0 +1,71 @@
+"""Migration 0016 renames privacy_request.source `facebook_callback` to `meta_callback` and
+back on downgrade, on a scratch database of the test's backend (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from alembic.script import ScriptDirectory
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import Engine, create_engine, text
+
+from app import db
+
+REVISION = "0016"  # the rename; its down_revision is read from the script
+
+
+@contextmanager
+def _scratch_database(app, tmp_path) -> Iterator[Engine]:
+    """Point the app's engine at an empty database for the block (dropped afterwards)."""
+    url = db.engine.url
+    if url.get_backend_name() == "postgresql":
+        name = f"omnicrm_mig_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        target = url.set(database=name)
+    else:
+        admin, name = None, None
+        target = f"sqlite:///{tmp_path / 'mig0016.db'}"
+    engines = app.extensions["sqlalchemy"]._app_engines[app]
+    saved = dict(engines)
+    try:
+        engines[None] = create_engine(target)
+        yield engines[None]
+    finally:
+        engines[None].dispose()
+        engines.clear()
+        engines.update(saved)
+        if admin is not None:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def _sources(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT confirmation_code, source FROM privacy_request")).all())
+
+
+def test_source_rename_up_and_down(app, tmp_path):
+    config = app.extensions["migrate"].migrate.get_config()
+    previous = ScriptDirectory.from_config(config).get_revision(REVISION).down_revision
+    with _scratch_database(app, tmp_path) as engine:
+        upgrade(revision=previous)
+        now = datetime(2026, 3, 1, 12, 0)
+        with engine.begin() as conn:
+            for code, source in (("cb1", "facebook_callback"), ("cb2", "facebook_callback"), ("st1", "staff")):
+                conn.execute(
+                    text(
+                        "INSERT INTO privacy_request (request_type, source, received_at, due_at, confirmation_code)"
+                        " VALUES ('erasure', :source, :now, :now, :code)"
+                    ),
+                    {"source": source, "now": now, "code": code},
+                )
+        upgrade(revision=REVISION)
+        assert _sources(engine) == {"cb1": "meta_callback", "cb2": "meta_callback", "st1": "staff"}
+        downgrade(revision=previous)
+        assert _sources(engine) == {"cb1": "facebook_callback", "cb2": "facebook_callback", "st1": "staff"}
