@@ -7,7 +7,12 @@ The app reports its own database time per request (Server-Timing), so the table 
 the whole page against the raw SQL and the app's database work against it.
 
 Needs a database filled by bench/seed_scale.py. Usage:
-    .venv/bin/python bench/grids.py [--url URL] [-n 20] [--workers 2]
+    .venv/bin/python bench/grids.py [--url URL] [-n 20] [--workers 2] [--baseline DIR] [--cold]
+
+`--baseline DIR` also starts the app of another checkout (e.g. `git archive` of the commit before
+a change) on the same database and times every screen on both, request by request in turn, so
+"before" and "after" see the same machine load. `--cold` drops the inbox's cached counts before
+every request (a new generation, as any commit that changes a queue does): the worst case.
 """
 
 from __future__ import annotations
@@ -71,13 +76,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
+def start_gunicorn(env: dict[str, str], port: int, workers: int, root: Path = ROOT) -> subprocess.Popen:
+    log = "/tmp/bench-gunicorn.log" if root == ROOT else "/tmp/bench-gunicorn-baseline.log"
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "run:app"],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=open("/tmp/bench-gunicorn.log", "w"),
+        stderr=open(log, "w"),
     )
     deadline = time.monotonic() + 240  # a loaded shared machine imports the app slowly
     while time.monotonic() < deadline:
@@ -87,7 +93,7 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.P
         except requests.RequestException:
             pass
         if proc.poll() is not None:
-            raise SystemExit("gunicorn exited; see /tmp/bench-gunicorn.log")
+            raise SystemExit(f"gunicorn exited; see {log}")
         time.sleep(0.2)  # polling a starting server, not synchronising tests
     proc.terminate()
     raise SystemExit("gunicorn did not become healthy in 240 s")
@@ -112,15 +118,31 @@ def login(base: str) -> requests.Session:
     return s
 
 
-def timed(fn: Callable[[], Any], n: int, warmup: int = 2) -> list[float]:
+def timed(fn: Callable[[], Any], n: int, warmup: int = 2, before: Callable[[], Any] | None = None) -> list[float]:
     for _ in range(warmup):
         fn()
     out = []
     for _ in range(n):
+        if before is not None:
+            before()
         t = time.perf_counter()
         fn()
         out.append((time.perf_counter() - t) * 1000)
     return out
+
+
+def timed_pair(
+    fn: Callable[[], Any], other: Callable[[], Any], n: int, before: Callable[[], Any] | None = None
+) -> tuple[list[float], list[float]]:
+    """Both apps in turn, request by request: the same load on both sides of the comparison."""
+    for _ in range(2):
+        fn()
+        other()
+    ours, theirs = [], []
+    for _ in range(n):
+        theirs += timed(other, 1, warmup=0)
+        ours += timed(fn, 1, warmup=0, before=before)
+    return ours, theirs
 
 
 def workers_cpu(pid: int) -> float:
@@ -130,6 +152,10 @@ def workers_cpu(pid: int) -> float:
         t = worker.cpu_times()
         total += t.user + t.system
     return total
+
+
+def picked(label: str, only: str, exclude: str) -> bool:
+    return only in label and not (exclude and exclude in label)
 
 
 def p95(values: list[float]) -> float:
@@ -274,6 +300,9 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", default="", help="only screens whose label contains this (e.g. 'queue')")
+    parser.add_argument("--exclude", default="", help="leave out screens whose label contains this (e.g. 'label')")
+    parser.add_argument("--baseline", type=Path, help="another checkout to time side by side (the 'before')")
+    parser.add_argument("--cold", action="store_true", help="drop the inbox's cached counts before each request")
     args = parser.parse_args()
 
     env = app_env(args.url, args.redis)
@@ -296,19 +325,28 @@ def main() -> int:
         "LEFT JOIN page cp ON cp.id = c.page_id JOIN page p ON p.id = v.page_id "
         "LEFT JOIN ab_user u ON u.id = v.assignee_id"
     )
-    chosen = [s for s in screens(big_id, page_id) + queue_screens(conv_select, user_id) if args.only in s[0]]
+    every = screens(big_id, page_id) + queue_screens(conv_select, user_id)
+    chosen = [s for s in every if picked(s[0], args.only, args.exclude)]
     port = free_port()
     server = start_gunicorn(env, port, args.workers)
     base = f"http://127.0.0.1:{port}"
+    baseline = baseline_base = None
+    if args.baseline:
+        baseline_port = free_port()
+        baseline = start_gunicorn(env, baseline_port, args.workers, root=args.baseline.resolve())
+        baseline_base = f"http://127.0.0.1:{baseline_port}"
+    drop_counts = cold_counts(args.redis) if args.cold else None
     results = []
     try:
         session = login(base)
+        baseline_session = login(baseline_base) if baseline_base else None
         with psycopg.connect(args.url, autocommit=True) as conn:
             for label, path, sql, params in chosen:
                 db_ms: list[tuple[float, int]] = []
+                baseline_db_ms: list[tuple[float, int]] = []
 
-                def get(path: str = path, db_ms: list = db_ms) -> None:
-                    r = session.get(base + path, timeout=60, allow_redirects=False)
+                def get(path: str = path, db_ms: list = db_ms, s: Any = session, b: str = base) -> None:
+                    r = s.get(b + path, timeout=60, allow_redirects=False)
                     if r.status_code != 200:
                         raise SystemExit(f"{path}: HTTP {r.status_code}")
                     timing = re.match(r'db;dur=([\d.]+);desc="(\d+) queries"', r.headers.get("Server-Timing", ""))
@@ -319,19 +357,31 @@ def main() -> int:
                     conn.execute(sql, params).fetchall()
 
                 cpu_before = workers_cpu(server.pid)
-                app_ms = timed(get, args.n)
+                before: dict[str, Any] | None = None
+                if baseline_session is not None and baseline_base is not None:
+
+                    def get_baseline(path: str = path, db_ms: list = baseline_db_ms) -> None:
+                        get(path, db_ms, baseline_session, baseline_base)
+
+                    app_ms, baseline_ms = timed_pair(get, get_baseline, args.n, before=drop_counts)
+                    before = {"app": baseline_ms, "db": [d for d, _q in baseline_db_ms[-args.n :]] or [float("nan")]}
+                    before["queries"] = int(statistics.median(q for _d, q in baseline_db_ms[-args.n :]) or 0)
+                else:
+                    app_ms = timed(get, args.n, before=drop_counts)
                 cpu_ms = (workers_cpu(server.pid) - cpu_before) * 1000 / (args.n + 2)
                 raw_ms = timed(raw, args.n)
                 timed_db = db_ms[-args.n :]  # the warm-up requests are not counted
                 db = [d for d, _q in timed_db] or [float("nan")]
                 queries = int(statistics.median(q for _d, q in timed_db)) if timed_db else 0
-                results.append((label, app_ms, raw_ms, cpu_ms, db, queries))
+                results.append((label, app_ms, raw_ms, cpu_ms, db, queries, before))
                 print(f"  measured {label}", file=sys.stderr, flush=True)
         workers = psutil.Process(server.pid).children()
         rss = [w.memory_info().rss / 2**20 for w in workers]
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        for proc in (server, baseline):
+            if proc is not None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
 
     head = (
         f"{'screen':34} {'app p50':>8} {'app p95':>8} {'app CPU':>8} {'db p95':>7} {'qry':>4} {'raw p50':>8}"
@@ -340,7 +390,7 @@ def main() -> int:
     print(f"\nN={args.n} per screen after warm-up; times in ms; {args.workers} gunicorn workers")
     print(head)
     print("-" * len(head))
-    for label, app_ms, raw_ms, cpu_ms, db, queries in results:
+    for label, app_ms, raw_ms, cpu_ms, db, queries, _before in results:
         a50, a95 = statistics.median(app_ms), p95(app_ms)
         r50, r95 = statistics.median(raw_ms), p95(raw_ms)
         d95 = p95(db) if len(db) > 1 else db[0]
@@ -359,7 +409,35 @@ def main() -> int:
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print("queues (issue 15) target: db p95 < 25 ms at 1 M conversations")
     print(f"\ngunicorn worker RSS after the run (MB): {', '.join(f'{r:.0f}' for r in rss)} (target < 250)")
+    if args.baseline:
+        print_side_by_side(results, args.baseline, args.cold)
     return 0
+
+
+def cold_counts(redis_url: str) -> Callable[[], Any]:
+    """A new generation of the inbox's cached counts (app.conversations.queue_counts.GEN_KEY)."""
+    import redis  # noqa: PLC0415 - only with --cold
+
+    conn = redis.Redis.from_url(redis_url)
+    return lambda: conn.incr("inbox:counts:gen")
+
+
+def print_side_by_side(results: list[tuple], baseline: Path, cold: bool) -> None:
+    """Before (the --baseline checkout) and after (this one), measured in turn in this run."""
+    note = " (cached counts dropped before each request)" if cold else ""
+    print(f"\nside by side, same run: before = {baseline}, after = {ROOT}{note}")
+    head = f"{'screen':34} {'before p95':>10} {'after p95':>10} {'before db p95':>14} {'after db p95':>13} {'qry':>8}"
+    print(head)
+    print("-" * len(head))
+    for label, app_ms, _raw, _cpu, db, queries, before in results:
+        if before is None:
+            continue
+        b_db = p95(before["db"]) if len(before["db"]) > 1 else before["db"][0]
+        a_db = p95(db) if len(db) > 1 else db[0]
+        print(
+            f"{label:34} {p95(before['app']):10.1f} {p95(app_ms):10.1f} {b_db:14.2f} {a_db:13.2f}"
+            f" {before['queries']:>3d} → {queries:<3d}"
+        )
 
 
 if __name__ == "__main__":

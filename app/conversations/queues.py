@@ -1,7 +1,8 @@
 """The inbox queues: Needs reply, Mine, Unassigned, Window closed, All (DESIGN.md "Agent workspace").
 
 Every queue is one indexed range read in a fixed order, with LIMIT/OFFSET paging and counts
-that stop at a cap, so the inbox stays fast at 1 M conversations:
+that stop at a cap and are cached a moment in Redis (queue_counts: at most 2 s, dropped on any
+commit that changes a queue), so the inbox stays fast at 1 M conversations:
 
 - needs_reply: the last message is the contact's (`awaiting_reply`) and the window is open
   (`window_expires_at > now`), not closed; soonest window end first. Index
@@ -18,7 +19,7 @@ that stop at a cap, so the inbox stays fast at 1 M conversations:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, select
 
 from app import db
-from app.conversations import services
+from app.conversations import queue_counts, services
 from app.conversations.labels import LABEL_RE, PRIORITIES
 from app.conversations.models import (
     CONVERSATION_STATUSES,
@@ -151,34 +152,80 @@ def _queue_query(queue: str, filters: Filters, user_id: int | None, now: datetim
     return query.order_by(Conversation.last_message_at.asc(), Conversation.id.asc())
 
 
+def _count_key(name: str, filters: Filters, user_id: int | None, cap: int) -> str:
+    """The cache key of one count: the queue, the cap and every filter it depends on."""
+    user = user_id if name == "mine" else ""
+    parts = (name, cap, filters.status, filters.label, filters.priority, filters.page_id, filters.channel, user)
+    return ":".join("" if part is None else str(part) for part in parts)
+
+
+def _counter(query: Select[Any], cap: int) -> Callable[[], int]:
+    return lambda: services.capped_count(query, cap)
+
+
+def _one_count(query: Select[Any], key: str, cap: int) -> int:
+    return queue_counts.counts({"n": (key, _counter(query, cap))})["n"]
+
+
+def _count_query(queue: str, filters: Filters, user_id: int | None, now: datetime) -> Select[Any]:
+    if queue == "all":
+        return _filtered(filters).where(*_status_clause(filters))
+    return _queue_query(queue, filters, user_id, now)
+
+
+def _segment_counter(filters: Filters) -> Callable[[list[Select[Any]]], list[int]]:
+    """The "all" queue's segment counts (unassigned, then assigned), cached like the tabs."""
+
+    def count(segments: list[Select[Any]]) -> list[int]:
+        cap = services.INBOX_COUNT_CAP + 1
+        specs = {
+            str(i): (_count_key(f"all-{i}-of-{len(segments)}", filters, None, cap), _counter(segment, cap))
+            for i, segment in enumerate(segments)
+        }
+        got = queue_counts.counts(specs)
+        return [got[str(i)] for i in range(len(segments))]
+
+    return count
+
+
 def listing(filters: Filters, user_id: int | None, per_page: int = services.INBOX_PAGE_SIZE) -> services.InboxPage:
-    """One page of the chosen queue, with its (capped) count."""
+    """One page of the chosen queue, with its (capped, briefly cached) count.
+
+    The count is the tab's count when that is below its cap (same query, same cache key), so a
+    page usually costs no count of its own; an empty queue costs no row query either.
+    """
     now = utcnow()
     if filters.queue == "all":
         return services.inbox(
-            status=filters.status, page=filters.page, per_page=per_page, extra=_filtered(filters).whereclause
+            status=filters.status,
+            page=filters.page,
+            per_page=per_page,
+            extra=_filtered(filters).whereclause,
+            counter=_segment_counter(filters),
         )
     query = _queue_query(filters.queue, filters, user_id, now)
-    count = services.capped_count(query, services.INBOX_COUNT_CAP + 1)
+    count = _one_count(query, _count_key(filters.queue, filters, user_id, TAB_COUNT_CAP + 1), TAB_COUNT_CAP + 1)
+    if count > TAB_COUNT_CAP:
+        cap = services.INBOX_COUNT_CAP + 1
+        count = _one_count(query, _count_key(filters.queue, filters, user_id, cap), cap)
     total = min(count, services.INBOX_COUNT_CAP)
     page = max(1, min(filters.page, max(1, -(-total // per_page))))
-    rows = list(db.session.scalars(query.offset((page - 1) * per_page).limit(per_page)).unique())
+    rows: list[Conversation] = []
+    if total:
+        rows = list(db.session.scalars(query.offset((page - 1) * per_page).limit(per_page)).unique())
     capped = count > services.INBOX_COUNT_CAP
     return services.InboxPage(rows=rows, total=total, capped=capped, page=page, per_page=per_page)
 
 
 def tab_counts(filters: Filters, user_id: int | None) -> dict[str, tuple[int, bool]]:
-    """Each queue's count with the current filters: (count, capped)."""
+    """Each queue's count with the current filters: (count, capped), cached a moment (queue_counts)."""
     now = utcnow()
-    out: dict[str, tuple[int, bool]] = {}
-    for queue in QUEUES:
-        if queue == "all":
-            query = _filtered(filters).where(*_status_clause(filters))
-        else:
-            query = _queue_query(queue, filters, user_id, now)
-        count = services.capped_count(query, TAB_COUNT_CAP + 1)
-        out[queue] = (min(count, TAB_COUNT_CAP), count > TAB_COUNT_CAP)
-    return out
+    cap = TAB_COUNT_CAP + 1
+    specs = {
+        queue: (_count_key(queue, filters, user_id, cap), _counter(_count_query(queue, filters, user_id, now), cap))
+        for queue in QUEUES
+    }
+    return {queue: (min(n, TAB_COUNT_CAP), n > TAB_COUNT_CAP) for queue, n in queue_counts.counts(specs).items()}
 
 
 def next_in_queue(filters: Filters, user_id: int | None, after: int) -> Conversation | None:

@@ -6,6 +6,7 @@ here so a reply refused in the browser is refused the same way over the API.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,12 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from app import db
 from app.audit.service import record
-from app.conversations import csat, failures, refusals
+from app.conversations import (
+    csat,
+    failures,
+    queue_counts,  # noqa: F401 - its listeners drop cached inbox counts on commit (jobs too)
+    refusals,
+)
 from app.conversations.assignment import _notify_assignee, check_assignee
 from app.conversations.exceptions import ConversationError, ReplyRefused
 from app.conversations.models import (
@@ -344,6 +350,7 @@ def inbox(
     page: int = 1,
     per_page: int = INBOX_PAGE_SIZE,
     extra: ColumnElement[bool] | None = None,
+    counter: Callable[[list[Select[Any]]], list[int]] | None = None,
 ) -> InboxPage:
     """Inbox rows: unassigned first, then longest waiting (oldest last message) first.
 
@@ -364,7 +371,10 @@ def inbox(
         segments = [query.where(Conversation.assignee_id.is_(None))]
     else:
         segments = [query.where(Conversation.assignee_id.is_(None)), query.where(Conversation.assignee_id.is_not(None))]
-    counts = [capped_count(segment, INBOX_COUNT_CAP + 1) for segment in segments]
+    if counter is None:
+        counts = [capped_count(segment, INBOX_COUNT_CAP + 1) for segment in segments]
+    else:  # the inbox queues count through their short-lived cache (queue_counts)
+        counts = counter(segments)
     total = min(sum(counts), INBOX_COUNT_CAP)
     capped = sum(counts) > INBOX_COUNT_CAP
     page = max(1, min(page, max(1, -(-total // per_page))))

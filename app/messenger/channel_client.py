@@ -36,9 +36,10 @@ THROTTLE_CODES = frozenset({4, 17, 613})
 class ChannelGraphClient(GraphClient):
     """`GraphClient` plus the calls that inspect and repair a page's connection.
 
-    Paged reads (the Conversations API) keep at least `min_interval` seconds between two calls
-    (Meta allows 2 calls/s per page) and back off `backoff_base`, 2x, 4x... seconds on a
-    throttling error, `backoff_tries` times, before giving up with that error.
+    Paged reads (the Conversations API) keep at least `min_interval` seconds between the end of
+    one call and the start of the next (Meta allows 2 calls/s per page, counted on arrival) and
+    back off `backoff_base`, 2x, 4x... seconds on a throttling error, `backoff_tries` times,
+    before giving up with that error.
     """
 
     min_interval: float = 0.5
@@ -123,7 +124,6 @@ class ChannelGraphClient(GraphClient):
             wait = self._last_call + self.min_interval - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-            self._last_call = time.monotonic()
             self.calls += 1
             try:
                 return self._request("GET", path, token, context, params=dict(params))
@@ -132,7 +132,12 @@ class ChannelGraphClient(GraphClient):
                     raise
                 pause = self.backoff_base * (2**attempt)
                 logger.warning("graph %s throttled (code %s): waiting %.1f s", context, exc.code, pause)
-                time.sleep(pause)
+            finally:
+                # Meta counts a call when it arrives, and our send time is not that (a slow connect
+                # or a loaded machine delays it): the answer is the first moment known to be after
+                # the arrival, so the interval runs from there and the next call cannot arrive within it.
+                self._last_call = time.monotonic()
+            time.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
 

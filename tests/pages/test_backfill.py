@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from app import db
@@ -113,6 +115,26 @@ def test_throttling_backs_off_and_continues(channel, fakegraph):
 def test_pacing_keeps_two_calls_a_second(channel, fakegraph, app, monkeypatch):
     monkeypatch.setitem(app.config, "CHANNEL_BACKFILL_RATE", 2)
     _history(fakegraph, channel, conversations=30, messages=1)  # 2 calls
+    backfill.do_backfill(channel, START - timedelta(minutes=1))
+    times = [r["time"] for r in fakegraph.requests_log if r["path"].endswith("/conversations")]
+    assert len(times) == 2
+    assert times[1] - times[0] >= 0.45
+
+
+def test_pacing_counts_from_the_arrival_not_from_a_slow_send(channel, fakegraph, app, monkeypatch):
+    """The flake behind the test above: the first call reached Meta late (a slow connect on a
+    loaded machine) and the second, paced from the first one's *send*, arrived right after it."""
+    monkeypatch.setitem(app.config, "CHANNEL_BACKFILL_RATE", 2)
+    _history(fakegraph, channel, conversations=30, messages=1)
+    slow_once = [0.6]  # the first request spends 0.6 s on the way, more than the 0.5 s interval
+    send = requests.Session.send
+
+    def late_send(self, request, **kwargs):
+        if slow_once and request.url and "/conversations" in request.url:
+            time.sleep(slow_once.pop())  # a slow network, not synchronisation
+        return send(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", late_send)
     backfill.do_backfill(channel, START - timedelta(minutes=1))
     times = [r["time"] for r in fakegraph.requests_log if r["path"].endswith("/conversations")]
     assert len(times) == 2
