@@ -1,0 +1,32 @@
+"""Meta-shaped attachment messages for the media tests (unique module name)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app import db
+from app.media import storage
+from app.media.models import MediaFile
+from tests.webhooks.webhook_helpers import item
+
+
+def attachment(kind: str, url: str, **payload) -> dict:
+    return {"type": kind, "payload": {"url": url, **payload}}
+
+
+def media_item(mid: str, *attachments: dict, ts: int | None = None) -> dict:
+    """An inbound message carrying these attachments (Meta's documented shape)."""
+    return item(ts=ts, message={"mid": mid, "attachments": list(attachments)})
+
+
+def media_rows() -> list[MediaFile]:
+    db.session.rollback()
+    db.session.expire_all()
+    return list(db.session.scalars(select(MediaFile).order_by(MediaFile.message_id, MediaFile.position)))
+
+
+def blob_path(key: str) -> Path:
+    """Where the store keeps a key's blob (the test looks at the disk itself)."""
+    return storage.media_dir() / key[:2] / key
