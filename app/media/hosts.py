@@ -39,15 +39,31 @@ def parse_hosts(value: str) -> list[str]:
     return [part.strip().lower() for part in (value or "").split(",") if part.strip()]
 
 
+def _entry(entry: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address -> (host, port or None)."""
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+        return host, int(port) if port.isdigit() else None
+    if entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+        return host, int(port) if port.isdigit() else -1  # -1: a malformed port matches nothing
+    return entry, None
+
+
+def _exact(host: str, port: int, entries: list[str]) -> bool:
+    """Is this exact host:port listed (the entry form that lifts the http and address rules)?"""
+    return (host, port) in {_entry(e) for e in entries}
+
+
 def _host_allowed(host: str, port: int, default_port: int, entries: list[str]) -> bool:
     for entry in entries:
         if entry.startswith("."):
             if host.endswith(entry) and len(host) > len(entry) and port == default_port:
                 return True
-        elif ":" in entry and not entry.startswith("["):
-            if entry == f"{host}:{port}":
-                return True
-        elif entry == host and port == default_port:
+            continue
+        entry_host, entry_port = _entry(entry)
+        if entry_host == host and (entry_port == port or (entry_port is None and port == default_port)):
             return True
     return False
 
@@ -83,7 +99,7 @@ def check_url(url: str, hosts_setting: str) -> Target:
         raise FetchRefused("URLs with credentials are not fetched")
     port = port or DEFAULT_PORTS[scheme]
     entries = parse_hosts(hosts_setting)
-    exact = f"{host}:{port}" in entries
+    exact = _exact(host, port, entries)
     if scheme == "http" and not exact:
         raise FetchRefused("only https URLs are fetched (http only for an exact host:port entry)")
     if not _host_allowed(host, port, DEFAULT_PORTS[scheme], entries):

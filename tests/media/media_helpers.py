@@ -30,3 +30,23 @@ def media_rows() -> list[MediaFile]:
 def blob_path(key: str) -> Path:
     """Where the store keeps a key's blob (the test looks at the disk itself)."""
     return storage.media_dir() / key[:2] / key
+
+
+def stored_file(conversation, url: str, kind: str = "image", **message) -> MediaFile:
+    """An inbound message with one attachment, fetched and stored (through the job's code)."""
+    from app.conversations.models import Message
+    from app.media import inbound
+
+    msg = Message(
+        conversation_id=conversation.id,
+        direction="in",
+        attachments=[{"type": kind, "url": url}],
+        status="received",
+        **message,
+    )
+    db.session.add(msg)
+    db.session.commit()
+    row = db.session.scalar(select(MediaFile).where(MediaFile.message_id == msg.id))
+    assert inbound.fetch_one(row.id) == "stored"
+    db.session.expire_all()
+    return db.session.get(MediaFile, row.id)
