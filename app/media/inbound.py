@@ -90,7 +90,8 @@ def _finish(media_id: int, values: dict[str, Any]) -> bool:
     return bool(result.rowcount)
 
 
-def _store(media_id: int, got: Fetched, attempts: int) -> str:
+def store_fetched(media_id: int, got: Fetched, attempts: int) -> str:
+    """Keep fetched bytes for a pending row (the job; the demo with its own pictures)."""
     key = storage.put(got.data)
     values = {
         "attempts": attempts,
@@ -150,7 +151,7 @@ def fetch_one(media_id: int, *, last_try: bool = True) -> str:
         if not final:
             raise
         return MediaStatus.FAILED.value
-    return _store(media_id, got, attempts)
+    return store_fetched(media_id, got, attempts)
 
 
 def _job_alive(conn: Any, media_id: int) -> bool:

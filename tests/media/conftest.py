@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from app.webhooks import signals
 from tests.webhooks.webhook_helpers import payload, sign256
 
@@ -31,7 +32,10 @@ def deliver(app, client, jobs):
         resp = client.post(
             "/webhooks/messenger",
             data=raw,
-            headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign256(raw, app.config["FB_APP_SECRET"])},
+            headers={
+                "Content-Type": "application/json",
+                "X-Hub-Signature-256": sign256(raw, app.config["FB_APP_SECRET"]),
+            },
         )
         signals.flush_signals()
         assert resp.status_code == 200, resp.get_data(as_text=True)

@@ -7,7 +7,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app import db
-from app.media import storage
+from app.conversations.models import Message
+from app.media import inbound, storage
 from app.media.models import MediaFile
 from tests.webhooks.webhook_helpers import item
 
@@ -34,9 +35,6 @@ def blob_path(key: str) -> Path:
 
 def stored_file(conversation, url: str, kind: str = "image", **message) -> MediaFile:
     """An inbound message with one attachment, fetched and stored (through the job's code)."""
-    from app.conversations.models import Message
-    from app.media import inbound
-
     msg = Message(
         conversation_id=conversation.id,
         direction="in",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -13,8 +14,9 @@ from app.media import inbound
 from app.media.models import MediaFile
 from app.privacy import retention
 from app.privacy.erasure import erase_contact
+from app.webhooks import signals
 from tests.media.media_helpers import blob_path, media_rows, stored_file
-from tests.webhooks.webhook_helpers import IG_ID, IGSID, ig_item, ig_payload, now_ms
+from tests.webhooks.webhook_helpers import IG_ID, IGSID, ig_item, ig_payload, now_ms, sign256
 
 
 def _count() -> int:
@@ -52,11 +54,6 @@ def test_deleting_a_message_removes_its_file(cdn, conversation):
 
 
 def test_unsend_removes_the_file(app, cdn, page, client, jobs):
-    import json
-
-    from app.webhooks import signals
-    from tests.webhooks.webhook_helpers import sign256
-
     page.ig_account_id = IG_ID
     db.session.commit()
 
@@ -65,7 +62,10 @@ def test_unsend_removes_the_file(app, cdn, page, client, jobs):
         resp = client.post(
             "/webhooks/messenger",
             data=raw,
-            headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign256(raw, app.config["FB_APP_SECRET"])},
+            headers={
+                "Content-Type": "application/json",
+                "X-Hub-Signature-256": sign256(raw, app.config["FB_APP_SECRET"]),
+            },
         )
         signals.flush_signals()
         assert resp.status_code == 200
@@ -99,6 +99,6 @@ def test_a_fetch_finishing_after_the_unsend_keeps_nothing(cdn, conversation):
     db.session.execute(MediaFile.__table__.delete())  # the unsend won the race
     db.session.commit()
     before = {p.name for p in blob_path("xx").parent.parent.rglob("*") if p.is_file()}
-    assert inbound._store(media_id, got, 1) == "dropped"
+    assert inbound.store_fetched(media_id, got, 1) == "dropped"
     after = {p.name for p in blob_path("xx").parent.parent.rglob("*") if p.is_file()}
     assert after == before  # the blob it wrote is gone again

@@ -63,7 +63,7 @@ def test_redirect_to_another_host_is_refused(cdn):
 def test_redirect_within_the_allowed_host_is_followed(cdn):
     got = fetch(cdn.cdn_url("a.png", redirect=cdn.cdn_url("b.png")), "image", _hosts(cdn))
     assert got.content_type == "image/png"
-    assert cdn.cdn_hits() == ["/cdn/a.png?redirect=" + cdn.cdn_url("b.png").replace(":", "%3A").replace("/", "%2F"), "/cdn/b.png"]
+    assert [hit.split("?")[0] for hit in cdn.cdn_hits()] == ["/cdn/a.png", "/cdn/b.png"]
 
 
 def test_redirect_chains_are_capped(cdn):
@@ -127,7 +127,9 @@ def test_network_error_is_retryable(cdn):
 
 def _pending(conversation, url: str, kind: str = "image") -> int:
     db.session.add(
-        Message(conversation_id=conversation.id, direction="in", attachments=[{"type": kind, "url": url}], status="received")
+        Message(
+            conversation_id=conversation.id, direction="in", attachments=[{"type": kind, "url": url}], status="received"
+        )
     )
     db.session.commit()
     return media_rows()[-1].id

@@ -6,13 +6,15 @@ import hashlib
 
 from rq.job import Job
 
+from app import db
+from app.conversations.models import Message
 from app.core.queues import get_redis
 from app.devtools.fakegraph.cdn import png_bytes
-from app.media import inbound
+from app.media import inbound, services
 from app.media.models import MediaStatus
-from app.media.services import media_urls
 from tests.helpers import redis_unreachable
 from tests.media.media_helpers import attachment, blob_path, media_item, media_rows
+from tests.webhooks.webhook_helpers import echo_item, item
 
 
 def test_each_fetchable_attachment_gets_a_pending_row_and_a_job(cdn, deliver, contact):
@@ -48,11 +50,13 @@ def test_the_job_stores_the_file_encrypted(cdn, deliver, contact, jobs):
     plain = png_bytes("photo.png")
     assert (row.status, row.content_type, row.size) == ("stored", "image/png", len(plain))
     assert row.sha256 == hashlib.sha256(plain).hexdigest()
-    assert row.attempts == 1 and row.stored_at is not None
+    assert row.attempts == 1
+    assert row.stored_at is not None
     on_disk = blob_path(row.storage_key).read_bytes()
-    assert plain not in on_disk and plain[8:40] not in on_disk  # encrypted at rest
+    assert plain not in on_disk  # encrypted at rest
+    assert plain[8:40] not in on_disk
     assert b"IHDR" not in on_disk
-    assert media_urls([row.message_id]) == {row.message_id: {0: f"/media/{row.id}"}}
+    assert services.media_urls([row.message_id]) == {row.message_id: {0: f"/media/{row.id}"}}
     assert len(cdn.cdn_hits()) == 1
 
 
@@ -72,8 +76,6 @@ def test_a_duplicate_delivery_adds_no_second_row(cdn, deliver, contact):
 
 
 def test_echoes_and_text_messages_fetch_nothing(cdn, deliver, contact):
-    from tests.webhooks.webhook_helpers import echo_item, item
-
     deliver(
         item(message={"mid": "m_text", "text": "hello"}),
         echo_item(mid="m_echo", attachments=[attachment("image", cdn.cdn_url("echo.png"))]),
@@ -82,11 +84,7 @@ def test_echoes_and_text_messages_fetch_nothing(cdn, deliver, contact):
 
 
 def test_redis_down_leaves_rows_pending_for_the_sweeper(app, cdn, deliver, contact, jobs):
-    from app import db
-    from app.conversations.models import Message
-    from app.media import services
-
-    deliver(item_text := media_item("m_swept_0", attachment("image", cdn.cdn_url("first.png"))))  # noqa: F841
+    deliver(media_item("m_swept_0", attachment("image", cdn.cdn_url("first.png"))))
     jobs(("default",))
     conv_id = media_rows()[0].message_id
     message = db.session.get(Message, conv_id)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from app import db
+from app.conversations.models import Message
 from app.devtools.fakegraph.cdn import body_for, png_bytes
-from tests.media.media_helpers import blob_path, stored_file
+from tests.media.media_helpers import blob_path, media_rows, stored_file
 
 
 @pytest.mark.parametrize(("username", "status"), [("admin", 200), ("manager", 200), ("agent", 200), ("privacy", 403)])
@@ -54,14 +56,15 @@ def test_files_are_downloads(cdn, conversation, login_as, name, ctype):
 
 
 def test_unknown_pending_and_lost_files_are_404(cdn, conversation, login_as):
-    from app import db
-    from app.conversations.models import Message
-    from tests.media.media_helpers import media_rows
-
     client = login_as("agent")
     assert client.get("/media/999999").status_code == 404
     db.session.add(
-        Message(conversation_id=conversation.id, direction="in", attachments=[{"type": "image", "url": "https://x.fbcdn.net/a.png"}], status="received")
+        Message(
+            conversation_id=conversation.id,
+            direction="in",
+            attachments=[{"type": "image", "url": "https://x.fbcdn.net/a.png"}],
+            status="received",
+        )
     )
     db.session.commit()
     [pending] = media_rows()

@@ -78,7 +78,9 @@ class CdnHandlers:
         query = {k: v[0] for k, v in parse_qs(split.query).items()}
         with self._lock:
             seen = sum(1 for r in self.requests_log if r.get("cdn") and r["raw"] == raw_path)
-            self.requests_log.append({"method": method, "path": split.path, "raw": raw_path, "cdn": True, "time": time.time()})
+            self.requests_log.append(
+                {"method": method, "path": split.path, "raw": raw_path, "cdn": True, "time": time.time()}
+            )
         if method != "GET":
             return CdnAnswer(405)
         if query.get("redirect"):
