@@ -102,3 +102,12 @@ def test_a_fetch_finishing_after_the_unsend_keeps_nothing(cdn, conversation):
     assert inbound.store_fetched(media_id, got, 1) == "dropped"
     after = {p.name for p in blob_path("xx").parent.parent.rglob("*") if p.is_file()}
     assert after == before  # the blob it wrote is gone again
+
+
+def test_deleting_the_conversation_removes_its_files(cdn, conversation):
+    row = stored_file(conversation, cdn.cdn_url("conv.png"))
+    path = blob_path(row.storage_key)
+    db.session.delete(conversation)
+    db.session.commit()
+    assert not path.is_file()
+    assert _count() == 0
