@@ -53,7 +53,7 @@ def check_type(kind: str, content_type: str) -> None:
         raise FetchRefused(f"content type {content_type} does not fit a {kind} attachment")
 
 
-def _pool(target: Target, timeout: float) -> urllib3.HTTPConnectionPool:
+def _pool(target: Target, timeout: float, ca_certs: str) -> urllib3.HTTPConnectionPool:
     t = urllib3.Timeout(connect=min(5.0, timeout), read=timeout)
     if target.scheme == "https":
         return urllib3.HTTPSConnectionPool(
@@ -62,7 +62,7 @@ def _pool(target: Target, timeout: float) -> urllib3.HTTPConnectionPool:
             timeout=t,
             retries=False,
             cert_reqs="CERT_REQUIRED",
-            ca_certs=certifi.where(),
+            ca_certs=ca_certs,
             server_hostname=target.host,
             assert_hostname=target.host,
         )
@@ -98,14 +98,16 @@ def fetch(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     timeout: float = DEFAULT_TIMEOUT,
+    ca_certs: str | None = None,
 ) -> Fetched:
-    """The attachment's bytes; FetchRefused for policy, FetchFailed for the network or the CDN."""
+    """The attachment's bytes; FetchRefused for policy, FetchFailed for the network or the CDN.
+    `ca_certs`: the trust store (default: certifi's public CAs)."""
     if kind not in FAMILIES:
         raise FetchRefused(f"attachments of type {kind!r} are not fetched")
     deadline = time.monotonic() + timeout
     for _ in range(MAX_REDIRECTS + 1):
         target = check_url(url, hosts_setting)
-        pool = _pool(target, timeout)
+        pool = _pool(target, timeout, ca_certs or certifi.where())
         try:
             resp = pool.urlopen(
                 "GET",
