@@ -86,6 +86,9 @@ def build_config(env: str | None = None) -> dict[str, Any]:
         "MEDIA_DIR": os.environ.get("MEDIA_DIR") or str(INSTANCE_DIR / "media"),
         # hosts inbound attachments may be fetched from (a leading "." matches subdomains)
         "MEDIA_FETCH_HOSTS": os.environ.get("MEDIA_FETCH_HOSTS", ".fbcdn.net,.fbsbx.com,.cdninstagram.com"),
+        # inbound attachment fetch: size cap (bytes) and overall deadline (seconds) per file
+        "MEDIA_MAX_BYTES": _int("MEDIA_MAX_BYTES", 25 * 1024 * 1024),
+        "MEDIA_FETCH_TIMEOUT": _int("MEDIA_FETCH_TIMEOUT", 20),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         # comma-separated CIDRs allowed to scrape /metrics without the token ("" = token only)
         "METRICS_ALLOW_NETS": os.environ.get("METRICS_ALLOW_NETS", "127.0.0.1/32,::1/128"),

@@ -57,6 +57,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.search import listeners as search_listeners  # noqa: PLC0415 - imports db from this package
 
     search_listeners.install()
+    from app.media import listeners as media_listeners  # noqa: PLC0415 - imports db from this package
+
+    media_listeners.install()
 
     from app.ops.cli import register_cli  # noqa: PLC0415 - imports db/appbuilder from this package
 
@@ -119,6 +122,9 @@ def register_views(ab: AppBuilder) -> None:
     from app.dashboard import roles_view  # noqa: PLC0415 - imports db/appbuilder from this package
 
     roles_view.register(ab)
+    from app.media import views as media_views  # noqa: PLC0415 - imports db/appbuilder from this package
+
+    media_views.register(ab)
 
 
 def register_blueprints(app: Flask) -> None:

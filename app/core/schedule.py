@@ -121,6 +121,15 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         if_late="notices and verification codes wait in Admin -> Outbox as 'queued'",
     ),
     ScheduledJob(
+        "sweep_pending_media",
+        "app.media.tasks.sweep_pending_media",
+        "default",
+        interval=300,
+        command="flask omnicrm jobs run sweep_pending_media",
+        what="queues inbound attachment fetches whose job was lost; gives up on links past Meta's expiry",
+        if_late="attachments show as 'not stored yet' until it runs; after two days their links expire",
+    ),
+    ScheduledJob(
         "check_channels",
         "app.pages.tasks.check_channels",
         "default",

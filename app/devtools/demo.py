@@ -19,7 +19,7 @@ from app.core.roles import (
     ROLE_PRIVACY_OFFICER,
     ROLE_SUPPORT_MANAGER,
 )
-from app.devtools import demo_instagram, demo_timeline
+from app.devtools import demo_instagram, demo_media, demo_timeline
 from app.devtools.demo_workspace import seed_workspace
 from app.pages.models import Page
 
@@ -225,4 +225,5 @@ def seed(
     demo_timeline.seed_extras(rng, progress)
     seed_workspace(progress)
     demo_instagram.seed(pages[0], progress)
+    demo_media.seed(progress)
     return users

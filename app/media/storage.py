@@ -13,7 +13,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from app.core.crypto import decrypt_bytes, encrypt_bytes
+from app.core.crypto import decrypt_bytes, encrypt_bytes, is_current_bytes, rotate_bytes
 
 
 class MediaMissing(LookupError):
@@ -60,6 +60,22 @@ def delete(key: str | None) -> bool:
         _path(key).unlink()
     except (FileNotFoundError, MediaMissing):
         return False
+    return True
+
+
+def rotate(key: str, dry_run: bool = False) -> bool:
+    """Re-encrypt one blob with the first key (`keys rotate`); True when it needed it."""
+    try:
+        path = _path(key)
+        token = path.read_bytes()
+    except (FileNotFoundError, MediaMissing):
+        return False
+    if is_current_bytes(token):
+        return False
+    if not dry_run:
+        tmp = path.with_suffix(".rotating")
+        tmp.write_bytes(rotate_bytes(token))
+        os.replace(tmp, path)
     return True
 
 

@@ -28,6 +28,8 @@ from app import db, import_models
 from app.audit import service as audit_service
 from app.core import crypto
 from app.core.context import acting_as, cli_actor
+from app.media import storage
+from app.media.models import MediaFile
 from app.privacy.export_file import EXPORT_MAGIC
 
 logger = logging.getLogger(__name__)
@@ -228,7 +230,24 @@ def rotate_all(
             )
             db.session.commit()
         results.append(TableResult("export_files", rows=len(files), values=len(files), rotated=changed))
+        results.append(_rotate_media(dry_run, verb, echo))
     return results
+
+
+def _rotate_media(dry_run: bool, verb: str, echo: Callable[[str], None]) -> TableResult:
+    """Every stored attachment file (`MEDIA_DIR`) re-encrypted with the first key."""
+    stored_keys = [
+        k for k in db.session.scalars(sa.select(MediaFile.storage_key).where(MediaFile.storage_key.is_not(None))) if k
+    ]
+    db.session.rollback()
+    changed = sum(1 for key in stored_keys if storage.rotate(key, dry_run=dry_run))
+    echo(f"media files: {len(stored_keys)} found, {changed} {verb}")
+    if stored_keys and not dry_run:
+        audit_service.record(
+            "keys_rotated", None, None, {"table": "media_files", "rows": len(stored_keys), "reencrypted": changed}
+        )
+        db.session.commit()
+    return TableResult("media_files", rows=len(stored_keys), values=len(stored_keys), rotated=changed)
 
 
 def check_stored_sample(app: Flask) -> None:

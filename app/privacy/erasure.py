@@ -13,6 +13,7 @@ from app.conversations.models import Conversation, Message
 from app.conversations.workspace_models import ConversationNote
 from app.core import crypto
 from app.core.models import utcnow
+from app.media import services as media
 from app.notifications.models import Notification
 from app.privacy.accounts import anonymise_user
 from app.privacy.exceptions import PrivacyError
@@ -38,11 +39,10 @@ def batched_delete(model: type[Any], id_query: Any, counter: list[int]) -> int:
     if bounds[0] is not None:
         low, high = bounds
         while low <= high:
-            if model is Message:  # the blind index's tokens go with their messages
-                search.do_unindex(
-                    db.session.connection(),
-                    select(model.id).where(model.id.in_(id_query), model.id >= low, model.id < low + BATCH),
-                )
+            if model is Message:  # the blind index's tokens and the stored files go with their messages
+                in_range = select(model.id).where(model.id.in_(id_query), model.id >= low, model.id < low + BATCH)
+                search.do_unindex(db.session.connection(), in_range)
+                media.purge_messages(db.session.connection(), in_range)
             result = db.session.execute(
                 delete(model)
                 .where(model.id.in_(id_query), model.id >= low, model.id < low + BATCH)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app import db
 from app.contacts.models import Contact
 from app.conversations.models import Conversation, Message
+from app.media import services as media
 from app.webhooks.payload import clean_str
 from app.webhooks.work import Batch, Work
 
@@ -78,6 +79,7 @@ def unsend(batch: Batch, conv: Conversation, mid: str | None, w: Work) -> bool:
         return True
     if message.direction != "in":
         return False
+    media.forget_message(message)  # the stored files go now, not with a later retention run
     message.text = None
     message.attachments = None
     message.kind = UNSENT_KIND

@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from app.devtools.fakegraph.cdn import CdnAnswer, CdnHandlers
 from app.devtools.fakegraph.channels import ChannelHandlers
 from app.devtools.fakegraph.common import default_profile, error_body, json_response, now_ms, sign_body
 from app.devtools.fakegraph.instagram import InstagramGraph, wants_instagram_profile
@@ -28,7 +29,7 @@ from app.devtools.fakegraph.profile import MessengerProfileGraph
 logger = logging.getLogger(__name__)
 
 
-class GraphHandlers(ChannelHandlers, InstagramGraph, MessengerProfileGraph):
+class GraphHandlers(ChannelHandlers, InstagramGraph, MessengerProfileGraph, CdnHandlers):
     """The Graph endpoints and webhook emission; state lives in `FakeGraph`."""
 
     app_secret: str
@@ -304,6 +305,10 @@ class HttpAdapter(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        cdn = self.fake.cdn_answer(method, self.path)
+        if cdn is not None:
+            self._send_cdn(cdn)
+            return
         try:
             status, ctype, out = self.fake.handle(method, self.path, body)
         except Exception:  # a fake must never take the test run down with it
@@ -317,6 +322,22 @@ class HttpAdapter(BaseHTTPRequestHandler):
             self.wfile.write(out)
         except (BrokenPipeError, ConnectionResetError):
             pass  # client gave up (e.g. its read timeout fired)
+
+    def _send_cdn(self, answer: CdnAnswer) -> None:
+        """A CDN answer: its own headers; without Content-Length the body ends with the connection."""
+        try:
+            self.send_response(answer.status)
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            if answer.status != 200:
+                self.send_header("Content-Length", str(len(answer.body)))
+            elif "Content-Length" not in answer.headers:
+                self.close_connection = True
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(answer.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def do_GET(self) -> None:
         self._dispatch("GET")

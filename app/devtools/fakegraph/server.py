@@ -9,6 +9,7 @@ import logging
 import threading
 from http.server import ThreadingHTTPServer
 from typing import Any, Self
+from urllib.parse import urlencode
 
 from app.devtools.fakegraph.common import DEFAULT_TIMEOUT_SLEEP
 from app.devtools.fakegraph.handlers import GraphHandlers, HttpAdapter
@@ -62,6 +63,11 @@ class FakeGraph(GraphHandlers):
         if isinstance(host, bytes):
             host = host.decode()
         return f"http://{host}:{port}"
+
+    def cdn_url(self, name: str, **query: Any) -> str:
+        """A CDN-like attachment URL served by this fake (see `cdn`), e.g. `cdn_url("a.png")`."""
+        suffix = "?" + urlencode(query) if query else ""
+        return f"{self.base_url}/cdn/{name}{suffix}"
 
     def start(self) -> str:
         """Bind and serve in a daemon thread; returns the base URL."""
