@@ -35,6 +35,7 @@ from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from app import db
 from app.audit.service import append_rows, make_row, record
 from app.contacts.models import Contact
+from app.conversations import outbound_media
 from app.conversations.models import OUR_METADATA_PREFIX, Conversation, Direction, Message, MessageStatus
 from app.conversations.outbound import DRAIN_FLAG, OUTBOUND_QUEUE, enqueue_send, send_refusal, signal_send
 from app.core.context import current_actor, current_request_id
@@ -95,6 +96,7 @@ class _Send:
     tag: str | None
     refused: str | None  # the page/contact rule that now forbids sending, if any
     quick_replies: list[dict[str, Any]] | None = None  # e.g. the CSAT question's 1-5 buttons
+    media: outbound_media.OutMedia | None = None  # a file: uploaded once, sent by attachment_id
 
 
 # ---------------------------------------------------------------------------- claiming
@@ -184,7 +186,7 @@ def _load_sends(ids: list[int]) -> list[_Send]:
             )
         )
     }
-    sends = []
+    sends, media = [], outbound_media.load(ids)
     for r in rows:
         page = pages.get(r.page_id)
         sends.append(
@@ -200,6 +202,7 @@ def _load_sends(ids: list[int]) -> list[_Send]:
                 tag=r.tag,
                 refused=send_refusal(page, r),
                 quick_replies=_quick_replies(r.meta),
+                media=media.get(r.id),
             )
         )
     return sends
@@ -290,11 +293,15 @@ def _send_batch(batch: list[_Send]) -> tuple[int, int]:
             if item.id not in owned:
                 continue  # reconcile_sending took it back: it was never attempted
         try:
-            mid = graph_client().send_message(
+            client = graph_client()
+            mid = client.send_message(
                 item.fb_page_id,
                 item.token,
                 item.psid,
                 item.text,
+                attachment=outbound_media.graph_attachment(client, item.fb_page_id, item.token, item.media)
+                if item.media
+                else None,
                 messaging_type=item.messaging_type,
                 tag=item.tag,
                 metadata=f"{OUR_METADATA_PREFIX}{item.id}",
