@@ -15,14 +15,11 @@ def register(ab: AppBuilder) -> None:
 
     The imports wait for the call: importing a job module (tasks.py) must not load the views.
     """
-    from app.conversations.api import ConversationApi, MessageApi  # noqa: PLC0415 - views load on registration, not in jobs
+    from app.conversations.api import ConversationApi, MessageApi, allow_reply_uploads  # noqa: PLC0415 - views load on registration, not in jobs
     from app.conversations.inbox import InboxView  # noqa: PLC0415 - views load on registration, not in jobs
     from app.conversations.views import ConversationModelView, MessageModelView  # noqa: PLC0415 - views load on registration, not in jobs
-    from app.web.limits import allow_larger_body  # noqa: PLC0415 - views load on registration, not in jobs
 
-    # a reply may carry a file of up to ATTACHMENT_MAX_BYTES (MAX_CONTENT_LENGTH stays for the rest)
-    allow_larger_body(r"/conversations/\d+/reply", "REPLY_UPLOAD_MAX_BODY")
-    allow_larger_body(r"/api/v1/conversation/\d+/reply", "REPLY_UPLOAD_MAX_BODY")
+    allow_reply_uploads()
     ab.add_view(InboxView, "Inbox", icon="fa-inbox", category="CRM", href="/conversations/")
     ab.add_view(ConversationModelView, "Conversations", icon="fa-comments", category="CRM")
     ab.add_view(MessageModelView, "Messages", icon="fa-envelope", category="CRM")

@@ -22,6 +22,7 @@ from app.core.roles import READ_WRITE_METHODS
 from app.search import services as search
 from app.search.exceptions import SearchError
 from app.web.api import OmniModelRestApi
+from app.web.limits import allow_larger_body
 
 MESSAGE_COLUMNS = [
     "id",
@@ -42,6 +43,13 @@ MESSAGE_COLUMNS = [
     "delivered_at",
     "read_at",
 ]
+
+
+def allow_reply_uploads() -> None:
+    """A reply (reply box or API) may carry a file of up to ATTACHMENT_MAX_BYTES: its two
+    routes take multipart bodies up to REPLY_UPLOAD_MAX_BODY; MAX_CONTENT_LENGTH stays for the rest."""
+    allow_larger_body(r"/conversations/\d+/reply", "REPLY_UPLOAD_MAX_BODY")
+    allow_larger_body(r"/api/v1/conversation/\d+/reply", "REPLY_UPLOAD_MAX_BODY")
 
 
 class ConversationApi(OmniModelRestApi):

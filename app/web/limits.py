@@ -30,17 +30,20 @@ _LARGER_BODIES: list[tuple[re.Pattern[str], str]] = []
 
 
 def allow_larger_body(path_pattern: str, config_key: str) -> None:
-    """Let requests whose path fully matches `path_pattern` carry up to `config[config_key]` bytes."""
+    """Let multipart requests (file uploads) whose path fully matches `path_pattern` carry up to
+    `config[config_key]` bytes; any other body there keeps MAX_CONTENT_LENGTH."""
     entry = (re.compile(path_pattern), config_key)
     if entry not in _LARGER_BODIES:
         _LARGER_BODIES.append(entry)
 
 
-def route_limit(config: Any, path: str) -> int | None:
-    """The body limit of a path: its registered larger limit, else MAX_CONTENT_LENGTH."""
-    for pattern, key in _LARGER_BODIES:
-        if pattern.fullmatch(path) and config.get(key):
-            return int(config[key])
+def route_limit(config: Any, path: str, content_type: str | None) -> int | None:
+    """The body limit of a request: its route's registered larger limit for an upload, else
+    MAX_CONTENT_LENGTH."""
+    if (content_type or "").lower().startswith("multipart/form-data"):
+        for pattern, key in _LARGER_BODIES:
+            if pattern.fullmatch(path) and config.get(key):
+                return int(config[key])
     limit = config.get("MAX_CONTENT_LENGTH")
     return int(limit) if limit else None
 
@@ -54,7 +57,7 @@ def reject_oversized() -> None:
     """before_request: 413 for a declared or chunked body beyond the limit (the route's own,
     when it registered a larger one)."""
     if _LARGER_BODIES and request.content_length != 0:
-        own = route_limit(current_app.config, request.path)
+        own = route_limit(current_app.config, request.path, request.content_type)
         if own != current_app.config.get("MAX_CONTENT_LENGTH"):
             request.max_content_length = own
     limit = _limit()
@@ -98,7 +101,7 @@ class ChunkedBodyLimit:
         self.wsgi_app = wsgi_app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        limit = route_limit(self.app.config, environ.get("PATH_INFO", ""))
+        limit = route_limit(self.app.config, environ.get("PATH_INFO", ""), environ.get("CONTENT_TYPE"))
         if (
             limit
             and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()

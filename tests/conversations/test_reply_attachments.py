@@ -264,6 +264,15 @@ def test_size_limits_route_specific_25_mb_and_413_json(app, client, api, convers
     limit = app.config["REPLY_UPLOAD_MAX_BODY"]
     assert resp.get_json() == {"error": f"request body too large (limit {limit} bytes)", "limit": limit}
     assert db.session.query(Message).count() == 1
+    # a JSON body on the same route keeps MAX_CONTENT_LENGTH: only uploads get the larger limit
+    resp = client.post(
+        f"/api/v1/conversation/{conversation.id}/reply",
+        data=b'{"text": "' + b"a" * (5 * MiB) + b'"}',
+        headers=headers,
+        content_type="application/json",
+    )
+    assert resp.status_code == 413
+    assert resp.get_json()["limit"] == 4 * MiB
     # other routes keep MAX_CONTENT_LENGTH
     resp = client.post(
         "/api/v1/canned_reply/",
