@@ -6,8 +6,8 @@ import logging
 
 from app import db
 from app.conversations.models import Conversation
+from app.conversations.outbound import graph_client
 from app.conversations.sender_actions import SenderAction, refusal
-from app.conversations.tasks import graph_client
 from app.core.queues import task
 from app.messenger.client import GraphError
 

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
 from app import db
@@ -37,18 +36,19 @@ from app.audit.service import append_rows, make_row, record
 from app.contacts.models import Contact
 from app.conversations import outbound_media
 from app.conversations.models import OUR_METADATA_PREFIX, Conversation, Direction, Message, MessageStatus
-from app.conversations.outbound import DRAIN_FLAG, OUTBOUND_QUEUE, enqueue_send, send_refusal, signal_send
+from app.conversations.outbound import (
+    DRAIN_FLAG,
+    OUTBOUND_QUEUE,
+    enqueue_send,
+    graph_client,
+    send_refusal,
+    signal_send,
+)
 from app.core.context import current_actor, current_request_id
 from app.core.exceptions import DomainError
 from app.core.models import sqlite_write_lock, utcnow
 from app.core.queues import get_queue, get_redis, task
-from app.messenger.client import (
-    GraphClient,
-    PermanentGraphError,
-    ReauthRequiredError,
-    RetryableGraphError,
-    client_from_config,
-)
+from app.messenger.client import PermanentGraphError, ReauthRequiredError, RetryableGraphError
 from app.pages.models import Page
 from app.pages.services import mark_needs_reauth
 
@@ -67,18 +67,6 @@ ATTEMPT_GROUP = 10
 DRAIN_MAX_SECONDS = 120.0
 #: Redis: ids claimed but not yet attempted (the drain-queued flag lives in outbound.py).
 UNATTEMPTED_KEY = "omnicrm:outbound:unattempted"
-
-_clients: dict[tuple[Any, ...], GraphClient] = {}
-
-
-def graph_client() -> GraphClient:
-    """One pooled client per worker process and configuration (keep-alive to Meta)."""
-    cfg = current_app.config
-    key = (cfg.get("GRAPH_API_BASE"), cfg.get("GRAPH_API_VERSION"), cfg.get("FB_APP_SECRET"))
-    client = _clients.get(key)
-    if client is None:
-        client = _clients[key] = client_from_config(cfg)
-    return client
 
 
 @dataclass
