@@ -34,6 +34,10 @@ class ConfigError(RuntimeError):
     """Raised at start-up when a setting is missing or unsafe."""
 
 
+#: multipart framing and the reply's text around an attachment of the maximum size
+ATTACHMENT_BODY_OVERHEAD = 64 * 1024
+
+
 def build_config(env: str | None = None) -> dict[str, Any]:
     """Build the Flask config dict from the environment.
 
@@ -109,6 +113,9 @@ def build_config(env: str | None = None) -> dict[str, Any]:
         "WEBHOOK_SWEEP_AFTER_SECONDS": _int("WEBHOOK_SWEEP_AFTER_SECONDS", 60),
         # Request size limits (413 beyond them). The webhook keeps its own, smaller 1 MiB cap.
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 4 * 1024 * 1024),
+        # a reply's file (Meta's limit, 25 MB); the reply routes alone take a body this big plus
+        # ATTACHMENT_BODY_OVERHEAD for the form's other fields (docs/attachments.md)
+        "ATTACHMENT_MAX_BYTES": _int("ATTACHMENT_MAX_BYTES", 25 * 1000 * 1000),
         # non-file form fields held in memory, and multipart parts per request (Werkzeug's guard
         # against many tiny parts); our forms have a few dozen fields at most
         "MAX_FORM_MEMORY_SIZE": _int("MAX_FORM_MEMORY_SIZE", 512 * 1024),
@@ -184,6 +191,7 @@ def build_config(env: str | None = None) -> dict[str, Any]:
     cfg["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = password_policy
     if production:
         check_production()
+    cfg["REPLY_UPLOAD_MAX_BODY"] = cfg["ATTACHMENT_MAX_BYTES"] + ATTACHMENT_BODY_OVERHEAD
     return cfg
 
 

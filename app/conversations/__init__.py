@@ -15,10 +15,11 @@ def register(ab: AppBuilder) -> None:
 
     The imports wait for the call: importing a job module (tasks.py) must not load the views.
     """
-    from app.conversations.api import ConversationApi, MessageApi  # noqa: PLC0415 - views load on registration, not in jobs
+    from app.conversations.api import ConversationApi, MessageApi, allow_reply_uploads  # noqa: PLC0415 - views load on registration, not in jobs
     from app.conversations.inbox import InboxView  # noqa: PLC0415 - views load on registration, not in jobs
     from app.conversations.views import ConversationModelView, MessageModelView  # noqa: PLC0415 - views load on registration, not in jobs
 
+    allow_reply_uploads()
     ab.add_view(InboxView, "Inbox", icon="fa-inbox", category="CRM", href="/conversations/")
     ab.add_view(ConversationModelView, "Conversations", icon="fa-comments", category="CRM")
     ab.add_view(MessageModelView, "Messages", icon="fa-envelope", category="CRM")

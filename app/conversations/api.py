@@ -12,7 +12,7 @@ from sqlalchemy.orm import InstanceState
 from werkzeug.wrappers import Response
 
 from app import db
-from app.conversations import canned, csat, services
+from app.conversations import attachments, canned, csat, services
 from app.conversations.assignment import check_assignee
 from app.conversations.exceptions import ConversationError, ReplyRefused
 from app.conversations.labels import apply_labels_and_priority
@@ -22,6 +22,7 @@ from app.core.roles import READ_WRITE_METHODS
 from app.search import services as search
 from app.search.exceptions import SearchError
 from app.web.api import OmniModelRestApi
+from app.web.limits import allow_larger_body
 
 MESSAGE_COLUMNS = [
     "id",
@@ -42,6 +43,13 @@ MESSAGE_COLUMNS = [
     "delivered_at",
     "read_at",
 ]
+
+
+def allow_reply_uploads() -> None:
+    """A reply (reply box or API) may carry a file of up to ATTACHMENT_MAX_BYTES: its two
+    routes take multipart bodies up to REPLY_UPLOAD_MAX_BODY; MAX_CONTENT_LENGTH stays for the rest."""
+    allow_larger_body(r"/conversations/\d+/reply", "REPLY_UPLOAD_MAX_BODY")
+    allow_larger_body(r"/api/v1/conversation/\d+/reply", "REPLY_UPLOAD_MAX_BODY")
 
 
 class ConversationApi(OmniModelRestApi):
@@ -122,15 +130,27 @@ class ConversationApi(OmniModelRestApi):
                     text: {type: string}
                     human_agent: {type: boolean}
                     canned_reply_id: {type: integer}
+              multipart/form-data:
+                schema:
+                  type: object
+                  required: [file]
+                  properties:
+                    file: {type: string, format: binary}
+                    text: {type: string}
+                    human_agent: {type: string, enum: ["true", "false"]}
           responses:
             202: {description: queued}
             400: {description: bad request}
             404: {description: not found}
+            413: {description: the file (or the body) is too large, with the reason}
+            415: {description: the file's type cannot be sent, with the reason}
             422: {description: refused, with the reason}
         """
         conversation = db.session.get(Conversation, pk)
         if conversation is None:
             return self.response_404()
+        if request.mimetype == "multipart/form-data":
+            return self._reply_with_file(conversation)
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return self.response_400(message='send a JSON object: {"text": ..., "human_agent": false}')
@@ -148,6 +168,34 @@ class ConversationApi(OmniModelRestApi):
         except ReplyRefused as exc:
             return self.response(exc.status, message=str(exc))
         return self.response(202, id=message.id, status=message.status, messaging_type=message.messaging_type)
+
+    def _reply_with_file(self, conversation: Conversation) -> Response:
+        """multipart/form-data: `file` (required), `text` and `human_agent` ("true"/"false")."""
+        file = request.files.get("file")
+        if file is None or not file.filename:
+            return self.response_400(message="send the file in the 'file' part (a text-only reply is JSON)")
+        human_agent = request.form.get("human_agent", "false").lower()
+        if human_agent not in ("true", "false"):
+            return self.response_400(message="human_agent must be true or false")
+        try:
+            messages = attachments.queue_file_reply(
+                conversation,
+                filename=file.filename,
+                content_type=file.mimetype,
+                data=attachments.read_upload(file.stream),
+                text=request.form.get("text"),
+                human_agent=human_agent == "true",
+            )
+        except ReplyRefused as exc:
+            return self.response(exc.status, message=str(exc))
+        last = messages[-1]
+        return self.response(
+            202,
+            id=last.id,
+            ids=[m.id for m in messages],
+            status=last.status,
+            messaging_type=last.messaging_type,
+        )
 
     @expose("/search", methods=["GET"])
     @protect()

@@ -19,7 +19,8 @@ from flask_appbuilder import BaseView, expose, has_access
 from sqlalchemy import select
 
 from app import db
-from app.conversations import assignment, inbox_flow, queues, rendering, services
+from app.conversations import assignment, attachments, inbox_flow, queues, rendering, sender_actions, services
+from app.conversations.attachment_types import ACCEPT
 from app.conversations.exceptions import ConversationError, ReplyRefused
 from app.conversations.labels import PRIORITIES, label_suggestions, set_labels_and_priority
 from app.conversations.models import CONVERSATION_STATUSES, Conversation, ConversationStatus, Message
@@ -56,6 +57,7 @@ class InboxView(BaseView):
         "live": "read",
         "set_labels": "label",
         "reply": "reply",
+        "typing": "reply",
         "retry": "reply",
         "take": "take",
         "assign": "assign",
@@ -189,8 +191,8 @@ class InboxView(BaseView):
     ) -> ResponseReturnValue:
         """The conversation page; after a refused reply, with the agent's draft kept (status 422)."""
         messages, has_older = services.thread_page(conversation, before)
-        if before is None:
-            services.mark_read(conversation, g.user.id)
+        if before is None and services.mark_read(conversation, g.user.id):
+            sender_actions.request_action(conversation, sender_actions.SenderAction.MARK_SEEN)
         window = services.reply_window(conversation)
         users = []
         if self._can("assign"):
@@ -224,6 +226,8 @@ class InboxView(BaseView):
             window_info=queues.window_info(conversation, utcnow(), human_delta),
             can_edit_notes=bool(self.appbuilder.sm.has_access("can_edit_notes", "Contact")),
             max_len=services.reply_text_limit(conversation),
+            attachment_max=attachments.max_bytes(),
+            attachment_accept=ACCEPT,
         )
         return html, status
 
@@ -244,7 +248,7 @@ class InboxView(BaseView):
                 can_reply=can_reply,
                 status_class=rendering.STATUS_CLASS,
             )
-            rows.append({**services.message_dict(item.message), "sig": item.sig, "html": html})
+            rows.append({**services.message_dict(item.message), "sig": item.sig, "html": html, "files": item.files})
         return jsonify(
             {
                 "conversation": {
@@ -267,6 +271,10 @@ class InboxView(BaseView):
         """Queue the agent's reply; a refusal (window closed, page needs a token...) is flashed."""
         conversation = self._conversation(pk)
         text = request.form.get("text", "")
+        file = request.files.get("file")
+        upload = (
+            (file.filename, file.mimetype, attachments.read_upload(file.stream)) if file and file.filename else None
+        )
         try:
             _, assigned = inbox_flow.reply(
                 conversation,
@@ -275,14 +283,25 @@ class InboxView(BaseView):
                 author_id=g.user.id,
                 assign_to_me=request.form.get("assign_to_me") == "y",
                 may_take=self._can("take"),
+                upload=upload,
             )
         except (ReplyRefused, ConversationError) as exc:
             db.session.rollback()
             flash(f"Reply not sent: {exc}", "danger")
-            # the page again, with the typed draft kept (works without JavaScript)
-            return self._render_detail(self._conversation(pk), draft=text, status=422)
+            # the page again, with the typed draft kept (works without JavaScript); a refused
+            # file answers its own status (400, 413, 415)
+            status = exc.status if upload is not None and exc.status in (400, 413, 415) else 422
+            return self._render_detail(self._conversation(pk), draft=text, status=status)
         flash("Reply queued and the conversation assigned to you." if assigned else "Reply queued.", "success")
         return self._back(pk)
+
+    @expose("/<int:pk>/typing", methods=["POST"])
+    @has_access
+    def typing(self, pk: int) -> ResponseReturnValue:
+        """The reply box's "agent is typing" ping: `typing_on` for the contact, best effort
+        (throttled, queued, never an error): 202 queued, 200 with the reason it was not."""
+        reason = sender_actions.request_action(self._conversation(pk), sender_actions.SenderAction.TYPING_ON)
+        return jsonify({"queued": reason is None, "reason": reason}), 200 if reason else 202
 
     @expose("/<int:pk>/labels", methods=["POST"])
     @has_access

@@ -10,8 +10,11 @@ from typing import Any
 
 from flask import current_app
 
-from app.conversations import services
+from app.conversations import attachments, services
 from app.conversations.models import Conversation, Message
+
+#: a file from the reply box: (file name, content type, bytes)
+Upload = tuple[str | None, str | None, bytes]
 
 
 def reply(
@@ -22,11 +25,24 @@ def reply(
     author_id: int,
     assign_to_me: bool,
     may_take: bool,
+    upload: Upload | None = None,
 ) -> tuple[Message, bool]:
     """Queue the reply; then, when the conversation is unassigned and the author asked for it
     (or ASSIGN_ON_REPLY is set) and may take conversations, assign it to them.
-    Returns the message and whether it was assigned."""
-    message = services.queue_reply(conversation, text, human_agent=human_agent, author_id=author_id)
+    Returns the (last) message and whether it was assigned. With a file, the text is optional."""
+    if upload is not None:
+        filename, content_type, data = upload
+        message = attachments.queue_file_reply(
+            conversation,
+            filename=filename,
+            content_type=content_type,
+            data=data,
+            text=text,
+            human_agent=human_agent,
+            author_id=author_id,
+        )[-1]
+    else:
+        message = services.queue_reply(conversation, text, human_agent=human_agent, author_id=author_id)
     wanted = assign_to_me or bool(current_app.config.get("ASSIGN_ON_REPLY"))
     if wanted and may_take and conversation.assignee_id is None:
         services.assign(conversation, author_id)

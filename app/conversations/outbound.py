@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask import current_app
+
 from app.core.queues import enqueue_once, get_redis
+from app.messenger.client import GraphClient, client_from_config
 from app.pages.services import send_block_reason
 
 logger = logging.getLogger(__name__)
@@ -19,6 +22,19 @@ DRAIN_FLAG = "omnicrm:outbound:drain-queued"
 DRAIN_FLAG_TTL = 60
 OUTBOUND_QUEUE = "outbound"
 SEND_JOB = "app.conversations.tasks.send_message"
+
+_clients: dict[tuple[Any, ...], GraphClient] = {}
+
+
+def graph_client() -> GraphClient:
+    """One pooled client per worker process and configuration (keep-alive to Meta); shared by
+    the send job and the sender-action job."""
+    cfg = current_app.config
+    key = (cfg.get("GRAPH_API_BASE"), cfg.get("GRAPH_API_VERSION"), cfg.get("FB_APP_SECRET"))
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = client_from_config(cfg)
+    return client
 
 
 def send_refusal(page: Any, contact: Any) -> str | None:

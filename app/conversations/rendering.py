@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app import db
+from app.conversations.attachments import sent_files
 from app.conversations.models import Conversation, Direction, Message
 from app.conversations.services import failure_fields, safe_url
 from app.media.services import media_urls
@@ -107,13 +108,14 @@ class Item:
     referral: Referral | None = None
     story_url: str | None = None
     failure: dict[str, Any] = field(default_factory=dict)
+    files: list[dict[str, Any]] = field(default_factory=list)  # our sent files (attachments.sent_files)
 
     @property
     def sig(self) -> str:
         """A short signature of what is shown: the poller replaces a row when it changes."""
         m = self.message
         shown = (m.text, m.kind, m.status, m.error_code, self.parts, self.badge, self.unsent, self.edited)
-        extra = (self.reactions, self.quote, self.referral, self.story_url, sorted(self.failure.items()))
+        extra = (self.reactions, self.quote, self.referral, self.story_url, sorted(self.failure.items()), self.files)
         return hashlib.sha256(repr((shown, extra)).encode()).hexdigest()[:12]
 
 
@@ -266,7 +268,12 @@ def display_items(messages: list[Message]) -> list[Item]:
     stored = media_urls([m.id for m in shown])
     mids = {mid for m in shown if isinstance(mid := _meta(m).get("reply_to_mid"), str)}
     quotes = _quotes(shown[0].conversation_id, mids)
-    return [_item(m, stored.get(m.id, {}), quotes) for m in shown]
+    sent = sent_files(shown)
+    items = [_item(m, stored.get(m.id, {}), quotes) for m in shown]
+    for item in items:
+        if item.message.id in sent:  # an agent's file: shown by name, not as an inbound part
+            item.files, item.parts = sent[item.message.id], []
+    return items
 
 
 def conversation_referrals(conversation: Conversation, limit: int = 3) -> list[Referral]:

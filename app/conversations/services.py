@@ -167,13 +167,32 @@ def queue_reply(
     text = clean_text(text, conversation.channel)
     check_can_send(conversation)
     messaging_type, tag = decide_messaging_type(conversation, bool(human_agent))
+    message = add_reply(conversation, messaging_type, tag, author_id, text=text)
+    db.session.commit()
+    enqueue_send(message.id)
+    return message
+
+
+def add_reply(
+    conversation: Conversation,
+    messaging_type: str,
+    tag: str | None,
+    author_id: int | None,
+    *,
+    text: str | None,
+    kind: str = "text",
+    attachments: list[dict[str, Any]] | None = None,
+) -> Message:
+    """Add one checked reply as queued (audited, flushed, not committed): the caller commits
+    and then enqueues, so a text and a file written together are queued together or not at all."""
     now = utcnow()
     message = Message(
         conversation_id=conversation.id,
         direction=Direction.OUT,
         author_id=author_id if author_id is not None else current_actor().id,
         text=text,
-        kind="text",
+        attachments=attachments,
+        kind=kind,
         status=MessageStatus.QUEUED,
         messaging_type=messaging_type,
         tag=tag,
@@ -190,10 +209,8 @@ def queue_reply(
         "reply_queued",
         "message",
         message.id,
-        {"conversation_id": conversation.id, "messaging_type": messaging_type, "tag": tag},
+        {"conversation_id": conversation.id, "messaging_type": messaging_type, "tag": tag, "kind": kind},
     )
-    db.session.commit()
-    enqueue_send(message.id)
     return message
 
 
@@ -263,17 +280,20 @@ def set_status(conversation: Conversation, status: str) -> None:
         csat.request_survey(conversation)  # per-page setting; only inside the 24-hour window
 
 
-def mark_read(conversation: Conversation, viewer_id: int | None = None) -> None:
+def mark_read(conversation: Conversation, viewer_id: int | None = None) -> bool:
     """Opening the thread clears its unread badge for its assignee only (a manager looking at an
     agent's conversation leaves the agent's count alone); an unassigned conversation's count is
-    the team's, cleared by whoever opens it. No commit when there is nothing to change."""
+    the team's, cleared by whoever opens it. No commit when there is nothing to change.
+    True when unread messages were cleared (the view then sends `mark_seen`)."""
     if viewer_id is not None and conversation.assignee_id not in (None, viewer_id):
-        return
-    if conversation.unread_count:
-        conversation.unread_count = 0
-        if conversation.assignee_id is not None:
-            conversation.assignee_read_at = utcnow()
-        db.session.commit()
+        return False
+    if not conversation.unread_count:
+        return False
+    conversation.unread_count = 0
+    if conversation.assignee_id is not None:
+        conversation.assignee_read_at = utcnow()
+    db.session.commit()
+    return True
 
 
 # ---------------------------------------------------------------------------- reading

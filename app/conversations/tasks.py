@@ -29,25 +29,26 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
 from app import db
 from app.audit.service import append_rows, make_row, record
 from app.contacts.models import Contact
+from app.conversations import outbound_media
 from app.conversations.models import OUR_METADATA_PREFIX, Conversation, Direction, Message, MessageStatus
-from app.conversations.outbound import DRAIN_FLAG, OUTBOUND_QUEUE, enqueue_send, send_refusal, signal_send
+from app.conversations.outbound import (
+    DRAIN_FLAG,
+    OUTBOUND_QUEUE,
+    enqueue_send,
+    graph_client,
+    send_refusal,
+    signal_send,
+)
 from app.core.context import current_actor, current_request_id
 from app.core.exceptions import DomainError
 from app.core.models import sqlite_write_lock, utcnow
 from app.core.queues import get_queue, get_redis, task
-from app.messenger.client import (
-    GraphClient,
-    PermanentGraphError,
-    ReauthRequiredError,
-    RetryableGraphError,
-    client_from_config,
-)
+from app.messenger.client import PermanentGraphError, ReauthRequiredError, RetryableGraphError
 from app.pages.models import Page
 from app.pages.services import mark_needs_reauth
 
@@ -67,18 +68,6 @@ DRAIN_MAX_SECONDS = 120.0
 #: Redis: ids claimed but not yet attempted (the drain-queued flag lives in outbound.py).
 UNATTEMPTED_KEY = "omnicrm:outbound:unattempted"
 
-_clients: dict[tuple[Any, ...], GraphClient] = {}
-
-
-def graph_client() -> GraphClient:
-    """One pooled client per worker process and configuration (keep-alive to Meta)."""
-    cfg = current_app.config
-    key = (cfg.get("GRAPH_API_BASE"), cfg.get("GRAPH_API_VERSION"), cfg.get("FB_APP_SECRET"))
-    client = _clients.get(key)
-    if client is None:
-        client = _clients[key] = client_from_config(cfg)
-    return client
-
 
 @dataclass
 class _Send:
@@ -95,6 +84,7 @@ class _Send:
     tag: str | None
     refused: str | None  # the page/contact rule that now forbids sending, if any
     quick_replies: list[dict[str, Any]] | None = None  # e.g. the CSAT question's 1-5 buttons
+    media: outbound_media.OutMedia | None = None  # a file: uploaded once, sent by attachment_id
 
 
 # ---------------------------------------------------------------------------- claiming
@@ -184,7 +174,7 @@ def _load_sends(ids: list[int]) -> list[_Send]:
             )
         )
     }
-    sends = []
+    sends, media = [], outbound_media.load(ids)
     for r in rows:
         page = pages.get(r.page_id)
         sends.append(
@@ -200,6 +190,7 @@ def _load_sends(ids: list[int]) -> list[_Send]:
                 tag=r.tag,
                 refused=send_refusal(page, r),
                 quick_replies=_quick_replies(r.meta),
+                media=media.get(r.id),
             )
         )
     return sends
@@ -290,11 +281,15 @@ def _send_batch(batch: list[_Send]) -> tuple[int, int]:
             if item.id not in owned:
                 continue  # reconcile_sending took it back: it was never attempted
         try:
-            mid = graph_client().send_message(
+            client = graph_client()
+            mid = client.send_message(
                 item.fb_page_id,
                 item.token,
                 item.psid,
                 item.text,
+                attachment=outbound_media.graph_attachment(client, item.fb_page_id, item.token, item.media)
+                if item.media
+                else None,
                 messaging_type=item.messaging_type,
                 tag=item.tag,
                 metadata=f"{OUR_METADATA_PREFIX}{item.id}",

@@ -255,6 +255,38 @@ class GraphClient:
         logger.debug("graph %s ok mid=%s", context, _tail(mid))
         return str(mid)
 
+    def upload_attachment(
+        self,
+        page_id: str,
+        token: str,
+        media_type: str,
+        file: tuple[str, bytes, str],
+        *,
+        platform: str | None = None,
+    ) -> str:
+        """Upload one file with the Attachment Upload API; returns Meta's reusable ``attachment_id``.
+
+        `file` is (file name, bytes, content type), sent as the `filedata` part; `platform` is
+        "instagram" for an Instagram conversation (Meta's parameter), None for Messenger.
+        """
+        message = {"attachment": {"type": media_type, "payload": {"is_reusable": True}}}
+        form = {"message": jsonlib.dumps(message)}
+        if platform:
+            form["platform"] = platform
+        context = f"upload page={page_id} type={media_type}"
+        data = self._request(
+            "POST", f"{page_id}/message_attachments", token, context, data=form, files={"filedata": file}
+        )
+        attachment_id = data.get("attachment_id") if isinstance(data, dict) else None
+        if not attachment_id:
+            raise PermanentGraphError(f"{context}: response has no attachment_id", http_status=200)
+        return str(attachment_id)
+
+    def send_sender_action(self, page_id: str, token: str, psid: str, action: str) -> None:
+        """Show `mark_seen` / `typing_on` / `typing_off` to the contact (no message is sent)."""
+        payload = {"recipient": {"id": psid}, "sender_action": action}
+        self._request("POST", f"{page_id}/messages", token, f"{action} page={page_id} psid={_tail(psid)}", json=payload)
+
     def get_profile(self, psid: str, token: str) -> dict[str, Any]:
         """Fetch the contact's public profile (name, picture, locale) for the given PSID."""
         context = f"profile psid={_tail(psid)}"
@@ -313,12 +345,19 @@ class GraphClient:
         *,
         params: dict[str, str] | None = None,
         json: dict[str, Any] | None = None,
+        data: dict[str, str] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:
-        """Perform one call and return parsed JSON, or raise a typed, token-free GraphError."""
+        """Perform one call and return parsed JSON, or raise a typed, token-free GraphError.
+
+        `data` + `files` send a multipart form (the Attachment Upload API) instead of JSON.
+        """
         url = f"{self.base_url}/{self.version}/{path}"
         query = {**(params or {}), **self._auth_params(token)}
         try:
-            resp = self.session.request(method, url, params=query, json=json, timeout=self.timeout)
+            resp = self.session.request(
+                method, url, params=query, json=json, data=data, files=files, timeout=self.timeout
+            )
         except (
             requests.Timeout,
             requests.ConnectionError,

@@ -7,11 +7,15 @@ Content-Length) is given one by `ChunkedBodyLimit`, reading at most the limit + 
 and `MAX_FORM_PARTS` (Werkzeug's multipart guards) answer 413 through the same handler.
 
 The webhook's WSGI fast path (app.webhooks.routes) never reaches Flask and keeps its own cap.
+A few routes take bigger bodies (a reply's file, up to 25 MB): a domain registers their paths
+with `allow_larger_body`, and both the early check and the chunked-body reader use that limit
+for them only.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +25,27 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 # routes whose callers are machines (or scripts): a too-large answer is JSON with a reason
 JSON_PREFIXES = ("/api/", "/privacy/facebook/", "/webhooks/")
+#: (path pattern, config key of its body limit): the routes allowed more than MAX_CONTENT_LENGTH
+_LARGER_BODIES: list[tuple[re.Pattern[str], str]] = []
+
+
+def allow_larger_body(path_pattern: str, config_key: str) -> None:
+    """Let multipart requests (file uploads) whose path fully matches `path_pattern` carry up to
+    `config[config_key]` bytes; any other body there keeps MAX_CONTENT_LENGTH."""
+    entry = (re.compile(path_pattern), config_key)
+    if entry not in _LARGER_BODIES:
+        _LARGER_BODIES.append(entry)
+
+
+def route_limit(config: Any, path: str, content_type: str | None) -> int | None:
+    """The body limit of a request: its route's registered larger limit for an upload, else
+    MAX_CONTENT_LENGTH."""
+    if (content_type or "").lower().startswith("multipart/form-data"):
+        for pattern, key in _LARGER_BODIES:
+            if pattern.fullmatch(path) and config.get(key):
+                return int(config[key])
+    limit = config.get("MAX_CONTENT_LENGTH")
+    return int(limit) if limit else None
 
 
 def _limit() -> int | None:
@@ -29,7 +54,12 @@ def _limit() -> int | None:
 
 
 def reject_oversized() -> None:
-    """before_request: 413 for a declared or chunked body beyond the limit."""
+    """before_request: 413 for a declared or chunked body beyond the limit (the route's own,
+    when it registered a larger one)."""
+    if _LARGER_BODIES and request.content_length != 0:
+        own = route_limit(current_app.config, request.path, request.content_type)
+        if own != current_app.config.get("MAX_CONTENT_LENGTH"):
+            request.max_content_length = own
     limit = _limit()
     if limit is None:
         return
@@ -71,7 +101,7 @@ class ChunkedBodyLimit:
         self.wsgi_app = wsgi_app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        limit = self.app.config.get("MAX_CONTENT_LENGTH")
+        limit = route_limit(self.app.config, environ.get("PATH_INFO", ""), environ.get("CONTENT_TYPE"))
         if (
             limit
             and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()

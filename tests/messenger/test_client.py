@@ -265,3 +265,46 @@ def test_client_from_config_defaults_and_values(fake: FakeGraph) -> None:
     assert c2.version == "v19.0"
     assert c2.timeout == (1.0, 2.0)
     c2.close()
+
+
+def test_upload_attachment_and_send_by_id(fake: FakeGraph, client: GraphClient) -> None:
+    data = b"%PDF-1.4 tiny"
+    attachment_id = client.upload_attachment(PAGE_ID, TOKEN, "file", ("menu.pdf", data, "application/pdf"))
+    [upload] = fake.attachment_uploads
+    assert upload["attachment_id"] == attachment_id
+    assert (upload["type"], upload["filename"], upload["content_type"], upload["size"]) == (
+        "file",
+        "menu.pdf",
+        "application/pdf",
+        len(data),
+    )
+    assert upload["is_reusable"] is True
+    assert upload["platform"] is None
+    assert fake.requests_log[-1]["path"] == f"/v21.0/{PAGE_ID}/message_attachments"
+    assert "appsecret_proof" in fake.requests_log[-1]["query"]
+    attachment = {"type": "file", "payload": {"attachment_id": attachment_id}}
+    assert client.send_message(PAGE_ID, TOKEN, PSID, attachment=attachment).startswith("m_")
+    with pytest.raises(PermanentGraphError, match="Invalid attachment_id"):
+        client.send_message(PAGE_ID, TOKEN, PSID, attachment={"type": "file", "payload": {"attachment_id": "404"}})
+    client.upload_attachment(PAGE_ID, TOKEN, "image", ("a.png", b"\x89PNG", "image/png"), platform="instagram")
+    assert fake.attachment_uploads[-1]["platform"] == "instagram"
+
+
+def test_upload_errors_are_classified(fake: FakeGraph, client: GraphClient) -> None:
+    fake.fail_next(613, path="/message_attachments")
+    with pytest.raises(RetryableGraphError):
+        client.upload_attachment(PAGE_ID, TOKEN, "file", ("a.pdf", b"%PDF-", "application/pdf"))
+    fake.fail_next(190, path="/message_attachments")
+    client.send_message(PAGE_ID, TOKEN, PSID, "a send is not the upload: not failed")
+    with pytest.raises(ReauthRequiredError):
+        client.upload_attachment(PAGE_ID, TOKEN, "file", ("a.pdf", b"%PDF-", "application/pdf"))
+    assert fake.attachment_uploads == []
+
+
+def test_sender_actions(fake: FakeGraph, client: GraphClient) -> None:
+    client.send_sender_action(PAGE_ID, TOKEN, PSID, "typing_on")
+    client.send_sender_action(PAGE_ID, TOKEN, PSID, "mark_seen")
+    assert [a["action"] for a in fake.sender_actions] == ["typing_on", "mark_seen"]
+    assert fake.requests_log[-1]["json"] == {"recipient": {"id": PSID}, "sender_action": "mark_seen"}
+    with pytest.raises(PermanentGraphError, match="Invalid sender_action"):
+        client.send_sender_action(PAGE_ID, TOKEN, PSID, "dance")

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from app.devtools.fakegraph.cdn import CdnAnswer, CdnHandlers
+from app.devtools.fakegraph.attachments import AttachmentHandlers
 from app.devtools.fakegraph.channels import ChannelHandlers
 from app.devtools.fakegraph.common import default_profile, error_body, json_response, now_ms, sign_body
 from app.devtools.fakegraph.instagram import InstagramGraph, wants_instagram_profile
@@ -29,7 +30,7 @@ from app.devtools.fakegraph.profile import MessengerProfileGraph
 logger = logging.getLogger(__name__)
 
 
-class GraphHandlers(ChannelHandlers, InstagramGraph, MessengerProfileGraph, CdnHandlers):
+class GraphHandlers(ChannelHandlers, InstagramGraph, MessengerProfileGraph, CdnHandlers, AttachmentHandlers):
     """The Graph endpoints and webhook emission; state lives in `FakeGraph`."""
 
     app_secret: str
@@ -56,19 +57,20 @@ class GraphHandlers(ChannelHandlers, InstagramGraph, MessengerProfileGraph, CdnH
 
     # ------------------------------------------------------------------ request handling
 
-    def _take_injected(self) -> tuple[float, float, dict[str, Any] | None]:
-        """Consume one timeout / failure switch; returns (delay, hang_seconds, failure)."""
+    def _take_injected(self, path: str = "") -> tuple[float, float, dict[str, Any] | None]:
+        """Consume one timeout / failure switch; returns (delay, hang_seconds, failure).
+
+        A failure set for a path only fires on a call to that path."""
         with self._lock:
             hang = 0.0
             if self._timeouts > 0:
                 self._timeouts -= 1
                 hang = self._timeout_seconds if self._timeout_seconds is not None else self.timeout_sleep
-            failure = None
-            if self._failures:
-                failure = self._failures[0]
+            failure = next((f for f in self._failures if not f.get("path") or path.endswith(f["path"])), None)
+            if failure is not None:
                 failure["count"] -= 1
                 if failure["count"] <= 0:
-                    self._failures.pop(0)
+                    self._failures.remove(failure)
             return self._delay, hang, failure
 
     def _check_proof(self, query: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
@@ -87,7 +89,7 @@ class GraphHandlers(ChannelHandlers, InstagramGraph, MessengerProfileGraph, CdnH
                 )
         return None
 
-    def handle(self, method: str, raw_path: str, body: bytes) -> tuple[int, str, bytes]:
+    def handle(self, method: str, raw_path: str, body: bytes, content_type: str = "") -> tuple[int, str, bytes]:
         """Route one request; returns (status, content type, body)."""
         split = urlsplit(raw_path)
         query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
@@ -106,6 +108,8 @@ class GraphHandlers(ChannelHandlers, InstagramGraph, MessengerProfileGraph, CdnH
                     {
                         "requests": list(self.requests_log),
                         "webhooks": list(self.webhook_log),
+                        "uploads": list(self.attachment_uploads),
+                        "sender_actions": list(self.sender_actions),
                     },
                 )
 
@@ -124,7 +128,7 @@ class GraphHandlers(ChannelHandlers, InstagramGraph, MessengerProfileGraph, CdnH
                 }
             )
 
-        delay, hang, failure = self._take_injected()
+        delay, hang, failure = self._take_injected(split.path)
         if delay:
             self._stopping.wait(delay)
         if hang:
@@ -151,8 +155,8 @@ class GraphHandlers(ChannelHandlers, InstagramGraph, MessengerProfileGraph, CdnH
         if routed is not None:
             return routed
 
-        if method == "POST" and len(parts) == 3 and parts[2] == "messages":
-            return self._send(parts[1], parsed)
+        if method == "POST" and len(parts) == 3 and parts[2] in ("messages", "message_attachments"):
+            return self._post_page_edge(parts[1], parts[2], parsed, body, content_type)
         if method == "GET" and len(parts) == 3 and parts[2] == "ids_for_pages":
             return self._ids_for_pages(parts[1])
         if method == "GET" and len(parts) == 2:
@@ -165,6 +169,16 @@ class GraphHandlers(ChannelHandlers, InstagramGraph, MessengerProfileGraph, CdnH
                 error_type="GraphMethodException",
             ),
         )
+
+    def _post_page_edge(
+        self, page_id: str, edge: str, parsed: Any, body: bytes, content_type: str
+    ) -> tuple[int, str, bytes]:
+        """`/{page-id}/message_attachments` (upload) or `/{page-id}/messages` (send, sender action)."""
+        if edge == "message_attachments":
+            return self.upload_attachment(page_id, content_type, body)
+        if isinstance(parsed, dict) and "sender_action" in parsed:
+            return self.sender_action(page_id, parsed)
+        return self._send(page_id, parsed)
 
     def _send(self, page_id: str, payload: Any) -> tuple[int, str, bytes]:
         if not isinstance(payload, dict):
@@ -180,6 +194,9 @@ class GraphHandlers(ChannelHandlers, InstagramGraph, MessengerProfileGraph, CdnH
             return json_response(400, error_body(100, "(#100) Must send either message or state"))
         if payload.get("messaging_type") == "MESSAGE_TAG" and not payload.get("tag"):
             return json_response(400, error_body(100, "(#100) Tag is required for MESSAGE_TAG"))
+        refused = self.unknown_attachment(message)
+        if refused is not None:
+            return refused
         mid = "m_" + uuid.uuid4().hex
         with self._lock:
             webhook_url = self.webhook_url
@@ -310,7 +327,7 @@ class HttpAdapter(BaseHTTPRequestHandler):
             self._send_cdn(cdn)
             return
         try:
-            status, ctype, out = self.fake.handle(method, self.path, body)
+            status, ctype, out = self.fake.handle(method, self.path, body, self.headers.get("Content-Type") or "")
         except Exception:  # a fake must never take the test run down with it
             logger.exception("fake graph handler crashed")
             status, ctype, out = json_response(500, error_body(1, "An unknown error occurred"))

@@ -46,6 +46,8 @@ class FakeGraph(GraphHandlers):
         self.timeout_sleep = timeout_sleep
         self.requests_log: list[dict[str, Any]] = []
         self.webhook_log: list[dict[str, Any]] = []
+        self.attachment_uploads: list[dict[str, Any]] = []
+        self.sender_actions: list[dict[str, Any]] = []
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -120,6 +122,8 @@ class FakeGraph(GraphHandlers):
         with self._lock:
             self.requests_log.clear()
             self.webhook_log.clear()
+            self.attachment_uploads.clear()
+            self.sender_actions.clear()
             self._reset_switches()
             self.reset_channels()
             self.reset_profiles()
@@ -132,8 +136,10 @@ class FakeGraph(GraphHandlers):
         subcode: int | None = None,
         message: str = "Injected failure from FakeGraph",
         raw_body: str | None = None,
+        path: str | None = None,
     ) -> None:
-        """Make the next ``count`` Graph calls fail with this error (raw_body → non-JSON body)."""
+        """Make the next ``count`` Graph calls fail with this error (raw_body → non-JSON body);
+        with ``path``, only calls whose path ends with it (e.g. "/message_attachments")."""
         with self._lock:
             self._failures.append(
                 {
@@ -143,6 +149,7 @@ class FakeGraph(GraphHandlers):
                     "subcode": subcode,
                     "message": message,
                     "raw_body": raw_body,
+                    "path": path,
                 }
             )
 
