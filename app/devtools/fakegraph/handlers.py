@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from app.devtools.fakegraph.cdn import CdnAnswer, CdnHandlers
 from app.devtools.fakegraph.attachments import AttachmentHandlers
+from app.devtools.fakegraph.cdn import CdnAnswer, CdnHandlers
 from app.devtools.fakegraph.channels import ChannelHandlers
 from app.devtools.fakegraph.common import default_profile, error_body, json_response, now_ms, sign_body
 from app.devtools.fakegraph.instagram import InstagramGraph, wants_instagram_profile
