@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import BigInteger, Connection, Integer, cast, delete, func, insert, select
+from sqlalchemy import BigInteger, Connection, Integer, cast, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
@@ -100,9 +100,7 @@ def key_fingerprint(key: bytes | None = None) -> str:
 _TABLE = MessageSearchToken.__table__
 
 
-def do_index(
-    conn: Connection, messages: Sequence[tuple[int, int, str | None]], key: bytes | None = None
-) -> int:
+def do_index(conn: Connection, messages: Sequence[tuple[int, int, str | None]], key: bytes | None = None) -> int:
     """Insert the tokens of (message id, conversation id, text) triples (Core statements: the
     index is not audited row by row, it holds no value anyone reads). Returns the tokens written."""
     key = key if key is not None else current_key()
@@ -120,9 +118,7 @@ def do_index(
         )
         conn.execute(insert(_TABLE).from_select(["token", "message_id", "conversation_id"], arrays))
     else:
-        conn.execute(
-            insert(_TABLE), [{"token": t, "message_id": mid, "conversation_id": cid} for t, mid, cid in rows]
-        )
+        conn.execute(insert(_TABLE), [{"token": t, "message_id": mid, "conversation_id": cid} for t, mid, cid in rows])
     return len(rows)
 
 
@@ -274,6 +270,10 @@ def do_search(query: SearchQuery) -> SearchResult:
     One statement: the page of rows carries the total (a window count over the matches); only a
     page past the end needs a second, count-only statement."""
     matches = _matches(query, current_key())
+    if db.session.get_bind().dialect.name == "postgresql":
+        # a serial merge join of the sorted posting lists beats parallel workers on a busy
+        # server (measured in docs/search.md); LOCAL: this transaction only
+        db.session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     counted = select(matches.c.conversation_id, matches.c.message_id, func.count().over().label("total")).subquery(
         "counted"
     )
