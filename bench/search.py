@@ -1,25 +1,29 @@
 """Search over encrypted messages: two-word search latency at scale, indexing rate, index size.
 
-    .venv/bin/python bench/search.py --messages 1000000 [--database-url URL]
+    nice -n 10 .venv/bin/python bench/search.py --messages 10000000 [--database-url URL] [--skip-seed]
+        [--steps size,search,api,index] [--queries 60] [--index-sample 5000] [--logged]
 
-Uses PostgreSQL `omni_search` (override with --database-url; the schema is dropped and rebuilt).
+Uses PostgreSQL `omni_search10m` (created if missing; the schema is dropped and rebuilt unless
+--skip-seed). Numbers and how to read them: docs/search.md, "Performance".
 
-1. Seed, server-side (INSERT ... SELECT generate_series; no text, the search never reads it):
-   pages, contacts, conversations (10 messages each) and --messages messages, and for each
-   message --words distinct word tokens. Word ranks follow Zipf's law (s = 1, drawn
-   log-uniformly) over a --vocab content vocabulary that starts at rank 51: the ~50 most common
-   words of a language are stop words, not indexed (app/search/services.py). Tokens are the real
-   HMAC-SHA256(SEARCH_KEY, word) of the synthetic words, so queries go through the real code.
-2. Search: --queries two-word queries through `app.search.services.do_search` (count + first page of
-   20, as the API and the inbox run it): "typical" (both words drawn with the frequencies of the
-   message words, frequent words more often) and "frequent" (two of the 20 most frequent
-   content words: the worst case). p50 / p95 / max in ms.
-3. Indexing: --index-sample real messages (12-word texts, Fernet-encrypted like production) are
+1. Seed, all in SQL (INSERT ... SELECT generate_series; no text, the search never reads it), the
+   server backend reniced to 10 and without parallel workers: 2 pages, n/10 contacts and
+   conversations, n messages (one every 3 s from 2025-01-01, round-robin over the
+   conversations), and per message 8-15 (--words) word draws from Zipf's law (s = 1, drawn
+   log-uniformly) over a --vocab vocabulary whose 50 most frequent words are stop words (drawn,
+   not indexed, as app/search/services.py drops them). Tokens are the real
+   HMAC-SHA256(SEARCH_KEY, word) of the synthetic words `w<rank>`, so queries go through the real
+   code. Indexes are built after the rows; the token table is UNLOGGED unless --logged.
+2. search: two-word queries through `check_query` + `do_search` (count + first page of 20, as the
+   API and the inbox run them): common+rare, rare+rare, common+common, typical, and common pairs
+   with a page filter, a one-month date range and later pages. p50 / p95 / max in ms.
+   api: the same kind through GET /api/v1/conversation/search (test client, JWT).
+3. index: --index-sample real messages (12-word texts, Fernet-encrypted like production) are
    stored with indexing off, then indexed by `flask omnicrm search backfill`'s code (read,
-   decrypt, normalise, hash, insert into the big index, commit per batch): messages/s of one
-   process (= one worker). Plus the cost of indexing in the worker's own transaction: the same
-   number of messages inserted through the ORM with indexing on and off.
-4. Index size: pg_total_relation_size(message_search_token) per million messages.
+   decrypt, normalise, hash, insert into the big index, commit per batch) with and without the
+   foreign key: messages/s of one process (= one worker). Plus the cost of indexing in the
+   worker's own transaction: the same number of messages inserted through the ORM, indexing on/off.
+4. size: pg_total_relation_size(message_search_token) per million messages.
 Targets: two-word p95 < 200 ms at 10 M messages; indexing >= 2,000 messages/s per worker.
 """
 

@@ -18,7 +18,9 @@ processed, exactly one message per mid (nothing lost, nothing duplicated).
 Targets (2 cores): webhook ≥ 90 % of the reference, p99 < 50 ms at C=32, ≥ 500 events/s/worker.
 Then (--search-rounds, default 2) the same stored events are processed again from scratch with
 the search index off and on (SEARCH_INDEXING=0/1), alternating, one burst worker each time:
-processing with indexing on should stay >= 800 events/s per worker (docs/search.md).
+processing with indexing on should stay >= 800 events/s per worker (docs/search.md); then twice
+in one process, the indexing hook's share of the processing time (steadier than two runs' rates).
+`--search-only N` needs no wrk: N events stored directly, then only that comparison.
 
 `--channel instagram` posts Instagram Direct bodies (`object: instagram`, entry id = the page's
 linked Instagram account) instead; `--channel both` runs a third server for them next to the
