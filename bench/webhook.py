@@ -18,7 +18,9 @@ processed, exactly one message per mid (nothing lost, nothing duplicated).
 Targets (2 cores): webhook ≥ 90 % of the reference, p99 < 50 ms at C=32, ≥ 500 events/s/worker.
 Then (--search-rounds, default 2) the same stored events are processed again from scratch with
 the search index off and on (SEARCH_INDEXING=0/1), alternating, one burst worker each time:
-processing with indexing on should stay >= 800 events/s per worker (docs/search.md).
+processing with indexing on should stay >= 800 events/s per worker (docs/search.md); then twice
+in one process, the indexing hook's share of the processing time (steadier than two runs' rates).
+`--search-only N` needs no wrk: N events stored directly, then only that comparison.
 
 `--channel instagram` posts Instagram Direct bodies (`object: instagram`, entry id = the page's
 linked Instagram account) instead; `--channel both` runs a third server for them next to the
@@ -332,6 +334,47 @@ with app.app_context():
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
 
 
+def hook_share(env: dict) -> None:
+    """The share of one worker's processing time spent in the indexing hook, measured in one
+    process (wall time inside `listeners._after_flush` / wall time of the whole drain): unlike two
+    separate runs' rates, it does not swing with the neighbours' load."""
+    code = r"""
+import time
+from sqlalchemy import text
+from app import create_app, db
+from app.core.queues import get_redis
+from app.search import listeners
+from app.webhooks import batch
+app = create_app()
+app.config["SEARCH_INDEXING"] = True
+spent = [0.0]
+hook = listeners._after_flush
+def timed(session, context):
+    start = time.perf_counter()
+    hook(session, context)
+    spent[0] += time.perf_counter() - start
+from sqlalchemy import event
+event.remove(db.session.session_factory.class_, "after_flush", hook)
+event.listen(db.session.session_factory.class_, "after_flush", timed)
+with app.app_context():
+    for table in ("message_search_token", "message", "conversation", "contact"):
+        db.session.execute(text(f"DELETE FROM {table}"))
+    db.session.execute(text("UPDATE webhook_event SET status = 'pending', attempts = 0, processed_at = NULL"))
+    db.session.commit()
+    get_redis().flushdb()
+    start = time.perf_counter()
+    cpu = time.process_time()
+    n = batch.drain()
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    tokens = db.session.execute(text("SELECT count(*) FROM message_search_token")).scalar()
+    print(f"  in one process: {n} events in {wall:.2f} s ({n / wall:.0f} events/s, worker CPU {cpu:.2f} s), "
+          f"{tokens} tokens; indexing hook {spent[0]:.2f} s = {spent[0] / wall:.0%} of the processing time, "
+          f"{spent[0] / max(n, 1) * 1e6:.0f} us per event")
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    print(out.stdout.strip().splitlines()[-1], flush=True)
+
+
 def search_comparison(env: dict, rounds: int) -> None:
     print("processing with and without the search index (one burst worker, same events):", flush=True)
     rates: dict[bool, list[float]] = {False: [], True: []}
@@ -344,13 +387,15 @@ def search_comparison(env: dict, rounds: int) -> None:
         "indexing >= 800 events/s per worker)",
         flush=True,
     )
+    hook_share(env)
+    hook_share(env)
 
 
 def _preflight(parser: argparse.ArgumentParser, args: argparse.Namespace) -> bool:
     """Refuse silly sizes (argparse exits) and say what is missing; False: cannot run."""
     if not 0 < args.c <= 512 or not 0 < args.rounds <= 20 or not 0 < args.seconds <= 60:
         parser.error("keep -c in 1..512, --rounds in 1..20 and --seconds in (0, 60]")
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and not args.search_only:
         print("bench/webhook.py needs wrk as its load generator: apt-get install wrk", file=sys.stderr)
         return False
     return True

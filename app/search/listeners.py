@@ -24,18 +24,18 @@ from app.search import services
 _installed = False
 
 
-def _changed(session: Session) -> tuple[list[tuple[int, str | None]], list[int]]:
+def _changed(session: Session) -> tuple[list[tuple[int, int, str | None]], list[int]]:
     """(messages to index, message ids whose tokens go) of this flush."""
-    add: list[tuple[int, str | None]] = []
+    add: list[tuple[int, int, str | None]] = []
     drop: list[int] = []
     for obj in session.new:
         if isinstance(obj, Message) and obj.text:
-            add.append((obj.id, obj.text))
+            add.append((obj.id, obj.conversation_id, obj.text))
     for obj in session.dirty:
         if isinstance(obj, Message) and inspect(obj).attrs.text.history.has_changes():
             drop.append(obj.id)
             if obj.text:
-                add.append((obj.id, obj.text))
+                add.append((obj.id, obj.conversation_id, obj.text))
     for obj in session.deleted:
         if isinstance(obj, Message) and obj.id is not None:
             drop.append(obj.id)

@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import BigInteger, Connection, Integer, cast, delete, func, insert, select
+from sqlalchemy import BigInteger, Connection, Integer, cast, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
@@ -100,21 +100,26 @@ def key_fingerprint(key: bytes | None = None) -> str:
 _TABLE = MessageSearchToken.__table__
 
 
-def do_index(conn: Connection, messages: Sequence[tuple[int, str | None]], key: bytes | None = None) -> int:
-    """Insert the tokens of (message id, text) pairs (Core statements: the index is not audited
-    row by row, it holds no value anyone reads). Returns the number of tokens written."""
+def do_index(conn: Connection, messages: Sequence[tuple[int, int, str | None]], key: bytes | None = None) -> int:
+    """Insert the tokens of (message id, conversation id, text) triples (Core statements: the
+    index is not audited row by row, it holds no value anyone reads). Returns the tokens written."""
     key = key if key is not None else current_key()
-    pairs = [(t, mid) for mid, text in messages for t in text_tokens(text, key)]
-    if not pairs:
+    # in key order: a batch's B-tree inserts then walk the index once, left to right
+    rows = sorted((t, mid, cid) for mid, cid, text in messages for t in text_tokens(text, key))
+    if not rows:
         return 0
     if conn.dialect.name == "postgresql":
         # one statement for the whole batch (an executemany is one round trip per row)
-        tokens, ids = zip(*pairs, strict=True)
-        rows = select(func.unnest(cast(list(tokens), ARRAY(BigInteger))), func.unnest(cast(list(ids), ARRAY(Integer))))
-        conn.execute(insert(_TABLE).from_select(["token", "message_id"], rows))
+        tokens, ids, convs = zip(*rows, strict=True)
+        arrays = select(
+            func.unnest(cast(list(tokens), ARRAY(BigInteger))),
+            func.unnest(cast(list(ids), ARRAY(Integer))),
+            func.unnest(cast(list(convs), ARRAY(Integer))),
+        )
+        conn.execute(insert(_TABLE).from_select(["token", "message_id", "conversation_id"], arrays))
     else:
-        conn.execute(insert(_TABLE), [{"token": t, "message_id": mid} for t, mid in pairs])
-    return len(pairs)
+        conn.execute(insert(_TABLE), [{"token": t, "message_id": mid, "conversation_id": cid} for t, mid, cid in rows])
+    return len(rows)
 
 
 def do_unindex(conn: Connection, message_ids: Sequence[int] | Any) -> int:
@@ -232,26 +237,31 @@ def check_query(args: Mapping[str, Any], *, page_arg: str = "page", page_base: i
 
 
 def _matches(query: SearchQuery, key: bytes) -> Any:
-    """One row per conversation: its newest message (highest id) holding every query word."""
+    """One row per conversation: its newest message (highest id) holding every query word.
+
+    The posting lists carry the conversation, so without a date filter the whole intersection
+    and grouping are index-only scans of the primary key: `message` is read only for dates."""
     tokens = word_tokens(query.words, key)
     first = aliased(MessageSearchToken, name="t0")
-    stmt = select(Message.conversation_id.label("conversation_id"), func.max(Message.id).label("message_id"))
-    stmt = stmt.select_from(first).join(Message, Message.id == first.message_id).where(first.token == tokens[0])
+    stmt = select(first.conversation_id.label("conversation_id"), func.max(first.message_id).label("message_id"))
+    stmt = stmt.select_from(first).where(first.token == tokens[0])
     for i, token in enumerate(tokens[1:], start=1):
         other = aliased(MessageSearchToken, name=f"t{i}")
         stmt = stmt.join(other, (other.message_id == first.message_id) & (other.token == token))
     channel_column = getattr(Conversation, "channel", None)
     if query.page_id is not None or (query.channel and channel_column is not None):
-        stmt = stmt.join(Conversation, Conversation.id == Message.conversation_id)
+        stmt = stmt.join(Conversation, Conversation.id == first.conversation_id)
         if query.page_id is not None:
             stmt = stmt.where(Conversation.page_id == query.page_id)
         if query.channel and channel_column is not None:
             stmt = stmt.where(channel_column == query.channel)
-    if query.since is not None:
-        stmt = stmt.where(Message.created_at >= query.since)
-    if query.until is not None:
-        stmt = stmt.where(Message.created_at < query.until)
-    return stmt.group_by(Message.conversation_id).subquery("matches")
+    if query.since is not None or query.until is not None:
+        stmt = stmt.join(Message, Message.id == first.message_id)
+        if query.since is not None:
+            stmt = stmt.where(Message.created_at >= query.since)
+        if query.until is not None:
+            stmt = stmt.where(Message.created_at < query.until)
+    return stmt.group_by(first.conversation_id).subquery("matches")
 
 
 def do_search(query: SearchQuery) -> SearchResult:
@@ -260,6 +270,10 @@ def do_search(query: SearchQuery) -> SearchResult:
     One statement: the page of rows carries the total (a window count over the matches); only a
     page past the end needs a second, count-only statement."""
     matches = _matches(query, current_key())
+    if db.session.get_bind().dialect.name == "postgresql":
+        # a serial merge join of the sorted posting lists beats parallel workers on a busy
+        # server (measured in docs/search.md); LOCAL: this transaction only
+        db.session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     counted = select(matches.c.conversation_id, matches.c.message_id, func.count().over().label("total")).subquery(
         "counted"
     )

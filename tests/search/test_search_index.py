@@ -15,7 +15,7 @@ from app.core.models import utcnow
 from app.pages.models import Page
 from app.privacy import retention
 from app.privacy.erasure import erase_contact
-from app.search import services
+from app.search import rebuild, services
 from app.search.models import MessageSearchToken
 from tests.webhooks.webhook_helpers import echo_item, item, now_ms, payload
 
@@ -65,6 +65,29 @@ def test_webhook_messages_are_indexed_by_the_worker_not_the_request(page, post_w
     [hit] = result.hits
     assert (hit.conversation_id, hit.message_id) == (inbound.conversation_id, echo.id)  # newest match
     assert [h.message_id for h in _search("parcel delayed").hits] == [inbound.id]
+
+
+def test_tokens_carry_their_message_s_conversation(page, conversation, app):
+    """The posting lists hold the conversation (searches group by it without reading
+    `message`): written by the hook and by the backfill alike, and searches use it."""
+    other = _conv(page, "777", "Ada")
+    first = _message(conversation, "refund for the blue kettle")
+    second = _message(other, "kettle refund please")
+    app.config["SEARCH_INDEXING"] = False
+    third = _message(other, "blue kettle arrived")  # not indexed by the hook: the backfill does it
+    app.config["SEARCH_INDEXING"] = True
+    assert _tokens(third) == 0
+    rebuild.do_run("backfill")
+    rows = db.session.execute(
+        select(MessageSearchToken.message_id, MessageSearchToken.conversation_id, Message.conversation_id).join(
+            Message, Message.id == MessageSearchToken.message_id
+        )
+    ).all()
+    assert {r.message_id for r in rows} == {first, second, third}
+    assert all(r[1] == r[2] for r in rows)
+    hits = _search("kettle refund").hits
+    assert [(h.conversation_id, h.message_id) for h in hits] == [(other.id, second), (conversation.id, first)]
+    assert [h.conversation_id for h in _search("blue kettle", page_id=str(page.id)).hits] == [other.id, conversation.id]
 
 
 def test_all_words_must_match(page, conversation):
