@@ -325,7 +325,7 @@ def messages_since(conversation: Conversation, since_id: int, limit: int = 200) 
     return list(db.session.scalars(query))
 
 
-INBOX_PAGE_SIZE = 100
+INBOX_PAGE_SIZE = 50
 INBOX_COUNT_CAP = 10_000  # counted exactly up to here, then shown as "10,000+"
 
 

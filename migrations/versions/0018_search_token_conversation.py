@@ -2,8 +2,8 @@
 primary key (token, message_id, conversation_id), so a search intersects and groups by
 conversation with index-only scans instead of reading `message` for every match.
 
-Revision ID: 0023
-Revises: 0015
+Revision ID: 0018
+Revises: 0017
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0023"
-down_revision = "0015"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
