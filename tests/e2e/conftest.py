@@ -203,6 +203,8 @@ def live_app() -> Iterator[LiveApp]:
         COMPANY_ADDRESS="1 Example Street, 10115 Berlin, Germany",
         PRIVACY_CONTACT_EMAIL="privacy@demo-shop.example",
         FB_APP_NAME="Demo Shop Messenger",
+        # inbound attachments: Meta's CDN, plus the fake Graph's own CDN (tests/e2e/test_rich_content.py)
+        MEDIA_FETCH_HOSTS=f".fbcdn.net,.fbsbx.com,.cdninstagram.com,127.0.0.1:{graph_port}",
     )
     db_url = _database_url()
     if db_url:

@@ -73,3 +73,21 @@ def test_an_unsent_instagram_message_turns_into_a_placeholder_live(live_app, log
     _ig_post(live_app, igsid, mid=oops, is_deleted=True)
     expect(page.locator(".msg-unsent")).to_have_text("message unsent", timeout=LIVE_TIMEOUT_MS)
     expect(page.locator(".msg-text", has_text="sent to the wrong shop")).to_have_count(0)
+
+
+def test_an_inbound_photo_is_fetched_once_and_shown_inline(live_app, login, shot):
+    """The worker fetches the photo from the (fake) CDN, stores it encrypted, and the open
+    conversation shows our stored copy inline by itself, served from /media/<id>."""
+    psid = str(7_400_000_000 + uuid.uuid4().int % 10**8)
+    photo = {"type": "image", "payload": {"url": f"{live_app.graph_url}/cdn/broken-part.png"}}
+    _post(live_app, psid, message={"mid": f"m_e2e_img_{uuid.uuid4().hex}", "text": "the part is broken"})
+    conv_id = _conversation_for(live_app, psid)
+
+    page = login("agent")
+    page.goto(f"/conversations/{conv_id}")
+    expect(page.locator(".msg-text", has_text="the part is broken")).to_be_visible()
+    _post(live_app, psid, message={"mid": f"m_e2e_img_{uuid.uuid4().hex}", "attachments": [photo]})
+    image = page.locator(".msg img[src^='/media/']")
+    expect(image).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    assert page.evaluate("(img) => img.naturalWidth > 0", image.element_handle())  # real bytes decoded
+    shot(page, "conversation-inline-image")
