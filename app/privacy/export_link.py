@@ -29,8 +29,8 @@ from sqlalchemy import ColumnElement, select, update
 
 from app import db
 from app.audit import service as audit
+from app.core.counters import keyed_digest, over_hourly_limit
 from app.core.models import utcnow
-from app.core.queues import get_redis
 from app.privacy.exceptions import PrivacyError
 from app.privacy.export import EXPORT_TTL
 from app.privacy.export_file import decrypt_file
@@ -139,16 +139,8 @@ def links_of(req: PrivacyRequest) -> list[PrivacyExportLink]:
     )
 
 
-def _digest(value: str) -> str:
-    return hmac.new(current_app.config["SECRET_KEY"].encode(), value.encode(), hashlib.sha256).hexdigest()
-
-
 def _limit(key: str, limit: int) -> None:
-    conn = get_redis()
-    count = int(conn.incr(_PREFIX + key))
-    if count == 1:
-        conn.expire(_PREFIX + key, 3600)
-    if count > limit:
+    if over_hourly_limit(_PREFIX + key, limit):
         raise RateLimited("Too many attempts. Please try again in an hour.")
 
 
@@ -195,8 +187,8 @@ def redeem(token: str, code: str, client_ip: str) -> tuple[PrivacyRequest, Itera
     """The right code on a live link: mark it used (once, atomically), audit, and return the
     plain zip's chunks. The file is opened before the link is spent, so a failure to read it
     leaves the link usable."""
-    _limit("ip:" + _digest(client_ip or "-"), PER_CLIENT_PER_HOUR)
-    _limit("link:" + _digest(token or "-"), PER_LINK_PER_HOUR)
+    _limit("ip:" + keyed_digest(client_ip or "-"), PER_CLIENT_PER_HOUR)
+    _limit("link:" + keyed_digest(token or "-"), PER_LINK_PER_HOUR)
     link, req = find_live(token)
     if not _code_matches(code or "", req.confirmation_code):
         _wrong_code(link)

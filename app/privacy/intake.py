@@ -10,7 +10,6 @@ Submissions are rate-limited per address and per client address.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import re
@@ -18,10 +17,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
-
 from app import db
 from app.core import crypto
+from app.core.counters import keyed_digest, over_hourly_limit
 from app.core.queues import get_redis
 from app.mail.compose import check_address
 from app.mail.exceptions import MailError
@@ -84,28 +82,19 @@ def check_submission(form: dict[str, Any]) -> Submission:
     return Submission(name, email, request_type, jurisdiction, details)
 
 
-def _digest(value: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
-
-
 def _limit(key: str, limit: int) -> None:
-    conn = get_redis()
-    count = int(conn.incr(key))
-    if count == 1:
-        conn.expire(key, 3600)
-    if count > limit:
+    if over_hourly_limit(key, limit):
         raise RateLimited("Too many requests from here. Please try again in an hour.")
 
 
 def do_submit(form: dict[str, Any], client_ip: str) -> str:
     """Check, rate-limit, keep the submission for 15 minutes, mail a code; returns the token."""
     sub = check_submission(form)
-    _limit(_PREFIX + "ip:" + _digest(client_ip or "-"), PER_CLIENT_PER_HOUR)
-    _limit(_PREFIX + "addr:" + _digest(sub.email.lower()), PER_ADDRESS_PER_HOUR)
+    _limit(_PREFIX + "ip:" + keyed_digest(client_ip or "-"), PER_CLIENT_PER_HOUR)
+    _limit(_PREFIX + "addr:" + keyed_digest(sub.email.lower()), PER_ADDRESS_PER_HOUR)
     token = secrets.token_urlsafe(24)
     code = f"{secrets.randbelow(10**6):06d}"
-    state = {"sub": sub.__dict__, "code": _digest(token + code), "tries": 0}
+    state = {"sub": sub.__dict__, "code": keyed_digest(token + code), "tries": 0}
     get_redis().set(_PREFIX + "t:" + token, crypto.encrypt(json.dumps(state)), ex=CODE_TTL)
     queue_mail(
         sub.email,
@@ -132,7 +121,7 @@ def do_verify(token: str, code: str) -> PrivacyRequest:
     key = _PREFIX + "t:" + token
     conn = get_redis()
     code = (code or "").strip()
-    if not re.fullmatch(r"\d{6}", code) or not hmac.compare_digest(state["code"], _digest(token + code)):
+    if not re.fullmatch(r"\d{6}", code) or not hmac.compare_digest(state["code"], keyed_digest(token + code)):
         state["tries"] += 1
         if state["tries"] >= MAX_TRIES:
             conn.delete(key)
