@@ -3,12 +3,10 @@ signed webhook bodies through the real queues."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from app.webhooks import signals
-from tests.webhooks.webhook_helpers import payload, sign256
+from tests.helpers import post_signed_webhook
+from tests.webhooks.webhook_helpers import payload
 
 
 @pytest.fixture
@@ -28,16 +26,7 @@ def deliver(app, client, jobs):
     """Post signed Messenger items (or a whole body) to the webhook and apply them."""
 
     def _deliver(*items: dict, body: dict | None = None):
-        raw = json.dumps(body if body is not None else payload(*items)).encode()
-        resp = client.post(
-            "/webhooks/messenger",
-            data=raw,
-            headers={
-                "Content-Type": "application/json",
-                "X-Hub-Signature-256": sign256(raw, app.config["FB_APP_SECRET"]),
-            },
-        )
-        signals.flush_signals()
+        resp = post_signed_webhook(client, body if body is not None else payload(*items))
         assert resp.status_code == 200, resp.get_data(as_text=True)
         jobs(("webhooks",))
         return resp

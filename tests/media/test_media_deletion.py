@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -14,9 +13,9 @@ from app.media import inbound
 from app.media.models import MediaFile
 from app.privacy import retention
 from app.privacy.erasure import erase_contact
-from app.webhooks import signals
+from tests.helpers import post_signed_webhook
 from tests.media.media_helpers import blob_path, media_rows, stored_file
-from tests.webhooks.webhook_helpers import IG_ID, IGSID, ig_item, ig_payload, now_ms, sign256
+from tests.webhooks.webhook_helpers import IG_ID, IGSID, ig_item, ig_payload, now_ms
 
 
 def _count() -> int:
@@ -58,16 +57,7 @@ def test_unsend_removes_the_file(app, cdn, page, client, jobs):
     db.session.commit()
 
     def post(body):
-        raw = json.dumps(body).encode()
-        resp = client.post(
-            "/webhooks/messenger",
-            data=raw,
-            headers={
-                "Content-Type": "application/json",
-                "X-Hub-Signature-256": sign256(raw, app.config["FB_APP_SECRET"]),
-            },
-        )
-        signals.flush_signals()
+        resp = post_signed_webhook(client, body)
         assert resp.status_code == 200
         jobs()
 
