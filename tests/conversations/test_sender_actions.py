@@ -120,7 +120,7 @@ def test_instagram_gets_sender_actions_too(client, login_as, page, fakegraph, jo
 
 
 def test_graph_failure_is_only_logged(conversation, fakegraph, jobs):
-    fakegraph.fail_next(190, message="Error validating access token")
+    fakegraph.fail_next(190, message="Error validating access token", sender_actions=True)
     assert send_sender_action(conversation.id, "typing_on") == "failed: ReauthRequiredError"
     db.session.expire_all()
     assert conversation.page.needs_reauth is False  # best effort: sends decide about tokens

@@ -57,16 +57,19 @@ class GraphHandlers(ChannelHandlers, InstagramGraph, MessengerProfileGraph, CdnH
 
     # ------------------------------------------------------------------ request handling
 
-    def _take_injected(self, path: str = "") -> tuple[float, float, dict[str, Any] | None]:
+    def _take_injected(self, path: str = "", sender_action: bool = False) -> tuple[float, float, dict[str, Any] | None]:
         """Consume one timeout / failure switch; returns (delay, hang_seconds, failure).
 
-        A failure set for a path only fires on a call to that path."""
+        A failure set for a path only fires on a call to that path. Sender actions (best effort,
+        sent by merely opening a conversation) never take a failure meant for the next send, unless
+        it was set with ``sender_actions=True``."""
         with self._lock:
             hang = 0.0
             if self._timeouts > 0:
                 self._timeouts -= 1
                 hang = self._timeout_seconds if self._timeout_seconds is not None else self.timeout_sleep
-            failure = next((f for f in self._failures if not f.get("path") or path.endswith(f["path"])), None)
+            eligible = [f for f in self._failures if f.get("sender_actions") or not sender_action]
+            failure = next((f for f in eligible if not f.get("path") or path.endswith(f["path"])), None)
             if failure is not None:
                 failure["count"] -= 1
                 if failure["count"] <= 0:
@@ -128,7 +131,8 @@ class GraphHandlers(ChannelHandlers, InstagramGraph, MessengerProfileGraph, CdnH
                 }
             )
 
-        delay, hang, failure = self._take_injected(split.path)
+        is_action = isinstance(parsed, dict) and "sender_action" in parsed
+        delay, hang, failure = self._take_injected(split.path, sender_action=is_action)
         if delay:
             self._stopping.wait(delay)
         if hang:

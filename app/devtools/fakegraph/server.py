@@ -137,9 +137,11 @@ class FakeGraph(GraphHandlers):
         message: str = "Injected failure from FakeGraph",
         raw_body: str | None = None,
         path: str | None = None,
+        sender_actions: bool = False,
     ) -> None:
         """Make the next ``count`` Graph calls fail with this error (raw_body → non-JSON body);
-        with ``path``, only calls whose path ends with it (e.g. "/message_attachments")."""
+        with ``path``, only calls whose path ends with it (e.g. "/message_attachments"); sender
+        actions (mark_seen, typing_on) take it only with ``sender_actions=True``."""
         with self._lock:
             self._failures.append(
                 {
@@ -150,6 +152,7 @@ class FakeGraph(GraphHandlers):
                     "message": message,
                     "raw_body": raw_body,
                     "path": path,
+                    "sender_actions": sender_actions,
                 }
             )
 
