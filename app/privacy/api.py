@@ -119,7 +119,7 @@ class PrivacyRequestApi(OmniModelRestApi):
             req = fn(req)
         except PrivacyError as exc:
             db.session.rollback()
-            return self.response(422, message=str(exc))
+            return self.response(exc.status, message=str(exc))
         return self.response(200, result=self._brief(req))
 
     @expose("/<int:pk>/approve", methods=["POST"])
@@ -228,12 +228,6 @@ class PrivacyRequestApi(OmniModelRestApi):
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return self.response_400(message='send {"contact_id": N, "identity_check": "how identity was verified"}')
-        req: PrivacyRequest | None = db.session.get(PrivacyRequest, pk)
-        if req is None:
-            return self.response_404()
-        try:
-            req = matching.match_request(req, body.get("contact_id"), body.get("identity_check"))
-        except matching.MatchError as exc:
-            db.session.rollback()
-            return self.response(exc.status, message=str(exc))
-        return self.response(200, result=self._brief(req))
+        return self._decide(
+            pk, lambda req: matching.match_request(req, body.get("contact_id"), body.get("identity_check"))
+        )

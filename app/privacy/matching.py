@@ -21,16 +21,12 @@ from app.privacy.requests import clean_identity_check
 
 
 class MatchError(PrivacyError):
-    """A refused match; `status` is the HTTP status the API answers with."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
+    """A refused match (422, or 400 for a malformed value: DomainError's `status`)."""
 
 
 def _contact(contact_id: Any) -> Contact:
     if not isinstance(contact_id, int) or isinstance(contact_id, bool) or not 0 < contact_id < 2**31:
-        raise MatchError("contact_id must be a positive integer", 400)
+        raise MatchError("contact_id must be a positive integer", status=400)
     contact = db.session.get(Contact, contact_id)
     if contact is None:
         raise MatchError(f"no contact with id {contact_id}")
@@ -52,9 +48,9 @@ def check_match(req: PrivacyRequest, contact_id: Any, identity_check: Any) -> tu
     try:
         check = clean_identity_check(identity_check)
     except PrivacyError as exc:
-        raise MatchError(str(exc), 400) from None
+        raise MatchError(str(exc), status=400) from None
     if check is None:
-        raise MatchError("say how the requester's identity was verified (identity_check)", 400)
+        raise MatchError("say how the requester's identity was verified (identity_check)", status=400)
     return contact, check
 
 
