@@ -101,10 +101,10 @@ def sent_files(messages: list[Message]) -> dict[int, list[dict[str, Any]]]:
     if not ids:
         return {}
     by_message = {m.id: m for m in messages}
-    urls = media_services.media_urls(ids)
     out: dict[int, list[dict[str, Any]]] = {}
     rows = db.session.execute(
-        select(MediaFile.message_id, MediaFile.position, MediaFile.media_type, MediaFile.size, MediaFile.status)
+        select(MediaFile.id, MediaFile.message_id, MediaFile.position)
+        .add_columns(MediaFile.media_type, MediaFile.size, MediaFile.status)
         .where(MediaFile.message_id.in_(ids), MediaFile.direction == MediaDirection.OUT)
         .order_by(MediaFile.message_id, MediaFile.position)
     )
@@ -118,7 +118,7 @@ def sent_files(messages: list[Message]) -> dict[int, list[dict[str, Any]]]:
                 "type": row.media_type,
                 "size": row.size,
                 "deleted": row.status == MediaStatus.DELETED,
-                "url": urls.get(row.message_id, {}).get(row.position),
+                "url": media_services.media_url(row.id) if row.status == MediaStatus.STORED else None,
             }
         )
     return out
