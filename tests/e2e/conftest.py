@@ -112,6 +112,18 @@ class LiveApp:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status
 
+    def graph_control(self, payload: dict) -> dict:
+        """Steer the fake Graph API (`POST /_control`: fail_next, instagram_user, subscription...)."""
+        req = urllib.request.Request(
+            self.graph_url + "/_control",
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.status == 200
+            return json.loads(resp.read())
+
     def logs(self) -> str:
         parts = []
         for name in self.procs:

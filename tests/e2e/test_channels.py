@@ -3,24 +3,12 @@ missed messages come back (real app, worker and fake Graph API)."""
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import expect
 
 TIMEOUT_MS = 45_000
-
-
-def _control(live_app, payload: dict) -> dict:
-    req = urllib.request.Request(
-        live_app.graph_url + "/_control",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())
 
 
 def _recovered(live_app) -> int:
@@ -34,7 +22,7 @@ print(db.session.scalar(select(func.count(Message.id)).where(Message.recovered.i
 
 
 def test_admin_sees_a_lost_subscription_repairs_it_and_recovers_messages(live_app, login, shot):
-    _control(live_app, {"action": "subscription", "page_id": live_app.page_id, "fields": None})
+    live_app.graph_control({"action": "subscription", "page_id": live_app.page_id, "fields": None})
     page = login("admin")
     page.goto("/admin/channels/")
     row = page.locator(f"tr[data-page='{live_app.page_id}']")
@@ -57,8 +45,7 @@ def test_admin_sees_a_lost_subscription_repairs_it_and_recovers_messages(live_ap
     expect(row.locator(".health-reason")).not_to_contain_text("not subscribed")
 
     start = time.time() - 3600
-    added = _control(
-        live_app,
+    added = live_app.graph_control(
         {
             "action": "history",
             "page_id": live_app.page_id,

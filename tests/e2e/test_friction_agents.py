@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 import uuid
 
 from playwright.sync_api import expect
 
 from tests.e2e.test_e2e_flows import _add_filter, _conversation_for, _inbound
-
-
-def _graph_control(live_app, **payload) -> None:
-    req = urllib.request.Request(
-        live_app.graph_url + "/_control",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        assert resp.status == 200
 
 
 def _age_window(live_app, conv_id: int, days: int) -> None:
@@ -56,7 +43,8 @@ def test_a_send_failing_while_the_page_is_open_shows_a_plain_reason_without_retr
     psid = f"fa{uuid.uuid4().int % 10**12}"
     _inbound(live_app, psid, "Please send me the invoice")
     conv_id = _conversation_for(live_app, psid)
-    _graph_control(live_app, action="fail_next", code=551, message="(#551) This person isn't available right now.")
+    failure = {"action": "fail_next", "code": 551, "message": "(#551) This person isn't available right now."}
+    live_app.graph_control(failure)
     page = login("agent")
     page.goto(f"/conversations/{conv_id}")
     page.fill("#reply-text", "Here it is")

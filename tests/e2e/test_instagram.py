@@ -3,26 +3,13 @@ fake Graph API; the fake answers the send with Instagram-shaped echo and seen we
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 import uuid
 
 from playwright.sync_api import expect
 from test_e2e_flows import STATUS_TIMEOUT_MS, _conversation_for
 
 from app.devtools.demo_instagram import DEMO_IG_ACCOUNT_ID
-
-
-def _control(live_app, payload: dict) -> None:
-    req = urllib.request.Request(
-        live_app.graph_url + "/_control",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        assert resp.status == 200
 
 
 def _instagram_inbound(live_app, igsid: str, text: str) -> None:
@@ -36,7 +23,8 @@ def _instagram_inbound(live_app, igsid: str, text: str) -> None:
 def test_agent_replies_to_an_instagram_conversation(live_app, login, shot):
     igsid = str(1_790_000_000_000_000 + uuid.uuid4().int % 10**12)
     profile = {"name": "Ines Moreau", "username": "ines.e2e", "profile_pic": "https://example.invalid/ines.jpg"}
-    _control(live_app, {"action": "instagram_user", "igsid": igsid, "ig_id": DEMO_IG_ACCOUNT_ID, "profile": profile})
+    user = {"action": "instagram_user", "igsid": igsid, "ig_id": DEMO_IG_ACCOUNT_ID, "profile": profile}
+    live_app.graph_control(user)
     _instagram_inbound(live_app, igsid, "Hi! Can I return a helmet bought online?")
     conv_id = _conversation_for(live_app, igsid)
 

@@ -9,7 +9,6 @@ import uuid
 
 from playwright.sync_api import expect
 from test_e2e_flows import _conversation_for
-from test_instagram import _control
 
 from app.devtools.demo_instagram import DEMO_IG_ACCOUNT_ID
 
@@ -62,7 +61,8 @@ def _ig_post(live_app, igsid: str, **message) -> None:
 def test_an_unsent_instagram_message_turns_into_a_placeholder_live(live_app, login):
     igsid = str(1_791_000_000_000_000 + uuid.uuid4().int % 10**12)
     profile = {"name": "Lea Stein", "username": "lea.e2e", "profile_pic": "https://example.invalid/lea.jpg"}
-    _control(live_app, {"action": "instagram_user", "igsid": igsid, "ig_id": DEMO_IG_ACCOUNT_ID, "profile": profile})
+    user = {"action": "instagram_user", "igsid": igsid, "ig_id": DEMO_IG_ACCOUNT_ID, "profile": profile}
+    live_app.graph_control(user)
     oops = f"aWdf{uuid.uuid4().hex}"
     _ig_post(live_app, igsid, mid=oops, text="sent to the wrong shop")
     conv_id = _conversation_for(live_app, igsid)
