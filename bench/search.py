@@ -165,8 +165,9 @@ def seed(db, text, n: int, words: tuple[int, int], vocab: int, key: bytes, t0: f
         hi = min(n, lo + step - 1)
         db.session.execute(
             text(
-                "INSERT INTO message_search_token (token, message_id, conversation_id) "
-                "SELECT DISTINCT v.token, d.i, 1 + d.i % CAST(:c AS int) FROM "
+                "INSERT INTO message_search_token (token, message_id, conversation_id, created_at) "
+                "SELECT DISTINCT v.token, d.i, 1 + d.i % CAST(:c AS int), "
+                "timestamp '2025-01-01' + d.i * interval '3 second' FROM "
                 f"(SELECT i, {rank_sql(vocab)} + 0 * k AS r "
                 "FROM generate_series(CAST(:lo AS int), CAST(:hi AS int)) i, "
                 "generate_series(1, CAST(:low AS int) + i % CAST(:spread AS int)) k) d "
@@ -179,7 +180,9 @@ def seed(db, text, n: int, words: tuple[int, int], vocab: int, key: bytes, t0: f
             log(f"tokens for messages {hi:,}/{n:,}", t0)
     conn = db.session.connection()
     conn.execute(text("SET maintenance_work_mem = '1GB'"))
-    conn.execute(text("ALTER TABLE message_search_token ADD PRIMARY KEY (token, message_id, conversation_id)"))
+    conn.execute(
+        text("ALTER TABLE message_search_token ADD PRIMARY KEY (token, message_id, conversation_id, created_at)")
+    )
     db.session.commit()
     log("primary key built", t0)
     conn = db.session.connection()

@@ -24,18 +24,22 @@ from app.search import services
 _installed = False
 
 
-def _changed(session: Session) -> tuple[list[tuple[int, int, str | None]], list[int]]:
+def _indexable(msg: Message) -> services.Indexable:
+    return services.Indexable(msg.id, msg.conversation_id, msg.created_at, msg.text)
+
+
+def _changed(session: Session) -> tuple[list[services.Indexable], list[int]]:
     """(messages to index, message ids whose tokens go) of this flush."""
-    add: list[tuple[int, int, str | None]] = []
+    add: list[services.Indexable] = []
     drop: list[int] = []
     for obj in session.new:
         if isinstance(obj, Message) and obj.text:
-            add.append((obj.id, obj.conversation_id, obj.text))
+            add.append(_indexable(obj))
     for obj in session.dirty:
         if isinstance(obj, Message) and inspect(obj).attrs.text.history.has_changes():
             drop.append(obj.id)
             if obj.text:
-                add.append((obj.id, obj.conversation_id, obj.text))
+                add.append(_indexable(obj))
     for obj in session.deleted:
         if isinstance(obj, Message) and obj.id is not None:
             drop.append(obj.id)

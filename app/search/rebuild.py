@@ -57,7 +57,7 @@ def check_run(mode: str, batch_size: int) -> None:
 def _batch(mode: str, after: int, batch_size: int, key: bytes) -> tuple[int, int, int, int]:
     """One batch: (last id, messages scanned, messages indexed, tokens written)."""
     rows = db.session.execute(
-        select(Message.id, Message.conversation_id, Message.text)
+        select(Message.id, Message.conversation_id, Message.created_at, Message.text)
         .where(Message.id > after)
         .order_by(Message.id)
         .limit(batch_size)
@@ -66,18 +66,18 @@ def _batch(mode: str, after: int, batch_size: int, key: bytes) -> tuple[int, int
         return after, 0, 0, 0
     last = rows[-1].id
     conn = db.session.connection()
-    todo = [(r.id, r.conversation_id, r.text) for r in rows if r.text]
+    todo = [services.Indexable(*r) for r in rows if r.text]
     if mode == "rebuild":
         services.do_unindex_range(conn, after, last)
     elif todo:
         have = set(
             db.session.scalars(
                 select(MessageSearchToken.message_id)
-                .where(MessageSearchToken.message_id.in_([m for m, _, _ in todo]))
+                .where(MessageSearchToken.message_id.in_([m.message_id for m in todo]))
                 .distinct()
             )
         )
-        todo = [(m, c, t) for m, c, t in todo if m not in have]
+        todo = [m for m in todo if m.message_id not in have]
     tokens = services.do_index(conn, todo, key)
     return last, len(rows), len(todo), tokens
 

@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
-from sqlalchemy import BigInteger, Connection, Integer, cast, delete, func, insert, select, text
+from sqlalchemy import BigInteger, Connection, DateTime, Integer, cast, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
@@ -98,27 +98,41 @@ def key_fingerprint(key: bytes | None = None) -> str:
 # --------------------------------------------------------------------------- writing the index
 
 _TABLE = MessageSearchToken.__table__
+_COLUMNS = ("token", "message_id", "conversation_id", "created_at")
 
 
-def do_index(conn: Connection, messages: Sequence[tuple[int, int, str | None]], key: bytes | None = None) -> int:
-    """Insert the tokens of (message id, conversation id, text) triples (Core statements: the
-    index is not audited row by row, it holds no value anyone reads). Returns the tokens written."""
+class Indexable(NamedTuple):
+    """What a message is indexed with: its text's tokens, each carrying the message's id,
+    conversation and time (so a search neither reads `message` to group nor to filter dates)."""
+
+    message_id: int
+    conversation_id: int
+    created_at: datetime
+    text: str | None
+
+
+def do_index(conn: Connection, messages: Sequence[Indexable], key: bytes | None = None) -> int:
+    """Insert the tokens of messages (Core statements: the index is not audited row by row, it
+    holds no value anyone reads). Returns the tokens written."""
     key = key if key is not None else current_key()
     # in key order: a batch's B-tree inserts then walk the index once, left to right
-    rows = sorted((t, mid, cid) for mid, cid, text in messages for t in text_tokens(text, key))
+    rows = sorted(
+        (t, m.message_id, m.conversation_id, m.created_at) for m in messages for t in text_tokens(m.text, key)
+    )
     if not rows:
         return 0
     if conn.dialect.name == "postgresql":
         # one statement for the whole batch (an executemany is one round trip per row)
-        tokens, ids, convs = zip(*rows, strict=True)
+        tokens, ids, convs, times = zip(*rows, strict=True)
         arrays = select(
             func.unnest(cast(list(tokens), ARRAY(BigInteger))),
             func.unnest(cast(list(ids), ARRAY(Integer))),
             func.unnest(cast(list(convs), ARRAY(Integer))),
+            func.unnest(cast(list(times), ARRAY(DateTime))),
         )
-        conn.execute(insert(_TABLE).from_select(["token", "message_id", "conversation_id"], arrays))
+        conn.execute(insert(_TABLE).from_select(list(_COLUMNS), arrays))
     else:
-        conn.execute(insert(_TABLE), [{"token": t, "message_id": mid, "conversation_id": cid} for t, mid, cid in rows])
+        conn.execute(insert(_TABLE), [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
     return len(rows)
 
 
@@ -239,15 +253,17 @@ def check_query(args: Mapping[str, Any], *, page_arg: str = "page", page_base: i
 def _matches(query: SearchQuery, key: bytes) -> Any:
     """One row per conversation: its newest message (highest id) holding every query word.
 
-    The posting lists carry the conversation, so without a date filter the whole intersection
-    and grouping are index-only scans of the primary key: `message` is read only for dates."""
+    The posting lists carry the conversation and the time, so the intersection, the date range
+    and the grouping are all index-only scans of the primary key: `message` is never read."""
     tokens = word_tokens(query.words, key)
     first = aliased(MessageSearchToken, name="t0")
     stmt = select(first.conversation_id.label("conversation_id"), func.max(first.message_id).label("message_id"))
     stmt = stmt.select_from(first).where(first.token == tokens[0])
+    aliases = [first]
     for i, token in enumerate(tokens[1:], start=1):
         other = aliased(MessageSearchToken, name=f"t{i}")
         stmt = stmt.join(other, (other.message_id == first.message_id) & (other.token == token))
+        aliases.append(other)
     channel_column = getattr(Conversation, "channel", None)
     if query.page_id is not None or (query.channel and channel_column is not None):
         stmt = stmt.join(Conversation, Conversation.id == first.conversation_id)
@@ -255,12 +271,12 @@ def _matches(query: SearchQuery, key: bytes) -> Any:
             stmt = stmt.where(Conversation.page_id == query.page_id)
         if query.channel and channel_column is not None:
             stmt = stmt.where(channel_column == query.channel)
-    if query.since is not None or query.until is not None:
-        stmt = stmt.join(Message, Message.id == first.message_id)
+    for alias in aliases:
+        # every posting list carries the time: each scan drops the other dates itself
         if query.since is not None:
-            stmt = stmt.where(Message.created_at >= query.since)
+            stmt = stmt.where(alias.created_at >= query.since)
         if query.until is not None:
-            stmt = stmt.where(Message.created_at < query.until)
+            stmt = stmt.where(alias.created_at < query.until)
     return stmt.group_by(first.conversation_id).subquery("matches")
 
 
