@@ -130,6 +130,15 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         if_late="attachments show as 'not stored yet' until it runs; after two days their links expire",
     ),
     ScheduledJob(
+        "sweep_orphan_media",
+        "app.media.tasks.sweep_orphan_media",
+        "default",
+        cron="30 3 * * *",
+        command="flask omnicrm jobs run sweep_orphan_media",
+        what="removes stored attachment files that no row names (left by a crash between writing and committing)",
+        if_late="such files stay on disk, encrypted and unreachable, until it runs",
+    ),
+    ScheduledJob(
         "check_channels",
         "app.pages.tasks.check_channels",
         "default",

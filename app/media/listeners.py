@@ -1,6 +1,6 @@
 """Keeping media rows in step with messages, wherever a message is written or deleted.
 
-`after_flush`: a new inbound message with fetchable attachments gets one pending row per file
+`after_flush`: a new inbound message (or echo) with fetchable attachments gets one pending row per file
 in the same transaction; the rows' fetch jobs are queued `after_commit` (never for a
 transaction that rolled back, never before the rows are visible to the worker).
 `before_flush`: a message deleted through the ORM (or the page, contact or conversation it
@@ -55,7 +55,7 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
 def _after_flush(session: Session, _context: Any) -> None:
     if not has_app_context():
         return
-    new = [obj for obj in session.new if isinstance(obj, Message) and obj.direction == "in" and obj.attachments]
+    new = [m for m in session.new if isinstance(m, Message) and m.attachments and services.fetched_from_meta(m)]
     if not new:
         return
     ids = services.add_pending(session.connection(), new)

@@ -40,6 +40,7 @@ class MediaFile(Model):
     __table_args__ = (
         UniqueConstraint("message_id", "position", name="uq_media_file_message_position"),
         Index("ix_media_file_status", "status"),
+        Index("ix_media_file_storage_key", "storage_key"),  # the orphan sweep's lookups
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 from flask import has_request_context, url_for
@@ -24,6 +25,10 @@ from app.media.fetch import FETCHABLE
 from app.media.models import MediaDirection, MediaFile, MediaStatus
 
 logger = logging.getLogger(__name__)
+
+#: a blob no row names is removed once it is this old: a fetch or an upload still between
+#: writing its file and committing its row (seconds) keeps its file
+ORPHAN_AFTER_SECONDS = 24 * 3600
 
 _table = MediaFile.__table__
 #: what a browser may show in the page; anything else is served as a download
@@ -58,8 +63,17 @@ def fetchable(attachments: Any) -> list[tuple[int, str]]:
     return out
 
 
+def fetched_from_meta(message: Message) -> bool:
+    """Whether a message's files are links to Meta's CDN that we fetch: inbound messages, and
+    echoes (the Page's own messages sent from elsewhere, such as the Page inbox). Our own
+    replies' files are ours already."""
+    meta = message.meta if isinstance(message.meta, dict) else {}
+    return message.direction == "in" or bool(meta.get("echo"))
+
+
 def add_pending(conn: Connection, messages: Iterable[Message]) -> list[int]:
-    """A pending row per fetchable attachment of these (flushed, inbound) messages; their ids."""
+    """A pending row per fetchable attachment of these (flushed) messages; their ids. The rows'
+    direction is `in`: the file comes from Meta, even when the Page sent it (an echo)."""
     rows = [
         {
             "message_id": m.id,
@@ -87,6 +101,20 @@ def purge_messages(conn: Connection, message_ids: Any) -> int:
     removed = sum(1 for key in keys if key and storage.delete(key))
     if removed:
         logger.info("media: %s stored file(s) removed with their messages", removed)
+    return removed
+
+
+def sweep_orphans(older_than_seconds: float = ORPHAN_AFTER_SECONDS, batch: int = 500) -> int:
+    """Remove blobs that no `media_file` row names: left by a crash between writing a file and
+    committing its row. Returns files removed."""
+    removed = 0
+    keys = storage.stale_keys(older_than_seconds)
+    while chunk := list(islice(keys, batch)):
+        named = set(db.session.scalars(select(MediaFile.storage_key).where(MediaFile.storage_key.in_(chunk))))
+        db.session.rollback()
+        removed += sum(1 for key in chunk if key not in named and storage.delete(key))
+    if removed:
+        logger.warning("media: %s orphaned file(s) removed (no row named them)", removed)
     return removed
 
 

@@ -2,18 +2,23 @@
 
 Files are encrypted with the same key ring as message text (MultiFernet over ENCRYPTION_KEYS),
 named by a random key (never by anything a stranger chose), and written atomically. The store
-is an interface of four functions so an object store can replace the local default.
+is an interface of a few functions so an object store can replace the local default.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from flask import current_app
 
 from app.core.crypto import decrypt_bytes, encrypt_bytes, is_current_bytes, rotate_bytes
+
+#: suffixes of a blob being written (`put`) or re-encrypted (`rotate`); keys have no dot
+_TEMPORARY = frozenset({".tmp", ".rotating"})
 
 
 class MediaMissing(LookupError):
@@ -84,3 +89,22 @@ def exists(key: str) -> bool:
         return _path(key).is_file()
     except MediaMissing:
         return False
+
+
+def stale_keys(older_than_seconds: float) -> Iterator[str]:
+    """Keys of blobs last written longer ago than this, for the orphan sweep (which checks them
+    against `media_file`). Temporary files a crash left behind are removed on the way."""
+    cutoff = time.time() - older_than_seconds
+    for folder in sorted(media_dir().iterdir()):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            try:
+                if path.stat().st_mtime >= cutoff:
+                    continue
+            except FileNotFoundError:
+                continue
+            if path.suffix in _TEMPORARY:
+                path.unlink(missing_ok=True)
+            else:
+                yield path.name

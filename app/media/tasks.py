@@ -1,11 +1,12 @@
-"""RQ jobs of the media domain (queue "default"): fetch one inbound file; sweep lost fetches."""
+"""RQ jobs of the media domain (queue "default"): fetch one inbound file; sweep lost fetches
+and orphaned files."""
 
 from __future__ import annotations
 
 from rq import get_current_job
 
 from app.core.queues import task
-from app.media import inbound
+from app.media import inbound, services
 
 
 def _last_attempt() -> bool:
@@ -24,3 +25,9 @@ def fetch_media(media_id: int) -> str:
 def sweep_pending_media() -> int:
     """Cron: queue pending inbound files whose job was lost (Redis down, worker killed)."""
     return inbound.sweep_pending()
+
+
+@task
+def sweep_orphan_media() -> int:
+    """Cron: remove stored files that no row names (a crash between writing and committing)."""
+    return services.sweep_orphans()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -9,7 +11,8 @@ from sqlalchemy import func, select
 from app import db
 from app.conversations.models import Message
 from app.core.models import utcnow
-from app.media import inbound
+from app.devtools.fakegraph.cdn import png_bytes
+from app.media import inbound, storage
 from app.media.models import MediaFile
 from app.privacy import retention
 from app.privacy.erasure import erase_contact
@@ -101,3 +104,21 @@ def test_deleting_the_conversation_removes_its_files(cdn, conversation):
     db.session.commit()
     assert not path.is_file()
     assert _count() == 0
+
+
+def test_the_orphan_sweep_removes_old_blobs_no_row_names(app, cdn, conversation):
+    """A crash between writing a file and committing its row leaves a blob nobody can reach:
+    the daily job removes it (and temporary leftovers) once a day old, and nothing else."""
+    named = stored_file(conversation, cdn.cdn_url("kept.png"))
+    orphan, fresh = storage.put(b"orphan"), storage.put(b"still being committed")
+    leftover = blob_path(orphan).with_name("abandoned.tmp")
+    leftover.write_bytes(b"half written")
+    day_ago = time.time() - 25 * 3600
+    for path in (blob_path(named.storage_key), blob_path(orphan), leftover):
+        os.utime(path, (day_ago, day_ago))
+    result = app.test_cli_runner().invoke(args=["omnicrm", "jobs", "run", "sweep_orphan_media"])
+    assert result.exit_code == 0, result.output
+    assert not blob_path(orphan).exists()
+    assert not leftover.exists()
+    assert storage.get(named.storage_key) == png_bytes("kept.png")
+    assert storage.get(fresh) == b"still being committed"

@@ -75,11 +75,36 @@ def test_a_duplicate_delivery_adds_no_second_row(cdn, deliver, contact):
     assert len(media_rows()) == 1
 
 
-def test_echoes_and_text_messages_fetch_nothing(cdn, deliver, contact):
-    deliver(
-        item(message={"mid": "m_text", "text": "hello"}),
-        echo_item(mid="m_echo", attachments=[attachment("image", cdn.cdn_url("echo.png"))]),
+def test_text_messages_fetch_nothing(cdn, deliver, contact):
+    deliver(item(message={"mid": "m_text", "text": "hello"}))
+    assert media_rows() == []
+
+
+def test_an_echo_s_file_sent_from_the_page_inbox_is_fetched_too(cdn, deliver, contact, jobs):
+    """A file the Page sent from elsewhere arrives only as an echo with a CDN link that expires:
+    it is fetched and shown like an inbound one."""
+    deliver(echo_item(mid="m_echo", attachments=[attachment("image", cdn.cdn_url("echo.png"))]))
+    [row] = media_rows()
+    assert (row.direction, row.media_type, row.status) == ("in", "image", "pending")
+    assert jobs(("default",)) == 1
+    [row] = media_rows()
+    assert row.status == "stored"
+    assert services.media_urls([row.message_id]) == {row.message_id: {0: f"/media/{row.id}"}}
+    message = db.session.get(Message, row.message_id)
+    assert (message.direction, message.meta["echo"]) == ("out", True)
+
+
+def test_our_own_reply_files_are_not_fetched(conversation):
+    """Only messages whose files are Meta's links get fetch rows: our replies' files are ours."""
+    db.session.add(
+        Message(
+            conversation_id=conversation.id,
+            direction="out",
+            attachments=[{"type": "image", "url": "https://scontent.xx.fbcdn.net/ours.png"}],
+            status="sent",
+        )
     )
+    db.session.commit()
     assert media_rows() == []
 
 
