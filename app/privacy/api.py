@@ -1,6 +1,7 @@
 # Flask-AppBuilder ships no type hints: its decorators are Any to mypy.
 # mypy: allow-untyped-decorators
-"""REST resource `privacy_request`: list/show/create, plus the approve and deny actions."""
+"""REST resource `privacy_request`: list/show/create, plus the decisions, the extension, matching a
+web request and a rectification's corrections."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from app import db
 from app.contacts.models import Contact
-from app.privacy import decisions, extensions, matching
+from app.privacy import corrections, decisions, extensions, matching
 from app.privacy.exceptions import PrivacyError
 from app.privacy.interface import UrgencyInterface
 from app.privacy.models import PrivacyRequest, RequestSource
@@ -55,7 +56,7 @@ class PrivacyRequestApi(OmniModelRestApi):
     datamodel = UrgencyInterface(PrivacyRequest)
     class_permission_name = "PrivacyRequest"
     method_permission_name = {**PRIVACY_METHODS, "approve": "approve", "deny": "approve", "extend": "approve"}
-    include_route_methods = {"get", "get_list", "info", "post", "approve", "deny", "extend", "match"}
+    include_route_methods = {"get", "get_list", "info", "post", "approve", "deny", "extend", "match", "corrections"}
     list_columns = COLUMNS
     show_columns = COLUMNS
     add_columns = ["request_type", "contact_id"]
@@ -231,3 +232,40 @@ class PrivacyRequestApi(OmniModelRestApi):
         return self._decide(
             pk, lambda req: matching.match_request(req, body.get("contact_id"), body.get("identity_check"))
         )
+
+    @expose("/<int:pk>/corrections", methods=["POST"])
+    @protect()
+    @safe
+    def corrections(self, pk: int) -> Response:
+        """Record what a pending rectification corrects (replacing earlier corrections).
+        ---
+        post:
+          parameters:
+          - in: path
+            name: pk
+            schema: {type: integer}
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [fields]
+                  properties:
+                    fields:
+                      type: object
+                      properties:
+                        first_name: {type: string}
+                        last_name: {type: string}
+                        locale: {type: string}
+          responses:
+            200: {description: recorded}
+            400: {description: malformed body}
+            404: {description: not found}
+            422: {description: refused, with the reason}
+        """
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return self.response_400(
+                message='send {"fields": {"first_name": "...", "last_name": "...", "locale": "..."}}'
+            )
+        return self._decide(pk, lambda req: corrections.set_corrections(req, body.get("fields")))

@@ -15,6 +15,7 @@ from app.privacy.exceptions import PrivacyError
 from app.privacy.lifecycle import get_request, transition
 from app.privacy.models import PrivacyRequest, RequestSource, RequestStatus, RequestType
 from app.privacy.notices import Notice, notify_requester
+from app.privacy.requests import corrections_of
 
 PROCESS_JOB = "app.privacy.tasks.process_request"
 CANCELABLE = (RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.ERROR)
@@ -38,6 +39,8 @@ def approve(req_or_id: PrivacyRequest | int, user_id: int | None) -> PrivacyRequ
     _four_eyes(req, user_id)
     if req.source == RequestSource.WEB and req.contact_id is None:
         raise PrivacyError("match this web request to a contact first (and record how identity was checked)")
+    if req.request_type == RequestType.RECTIFICATION and not corrections_of(req):
+        raise PrivacyError("record the corrections first: which fields change, and to what")
     if req.request_type == RequestType.ERASURE and req.contact is not None and req.contact.legal_hold:
         raise PrivacyError("the contact is under legal hold: erasure is blocked until the hold is lifted")
     req.approved_by_id = user_id

@@ -15,6 +15,7 @@ PRIVACY_METHODS = {
     "lift": "approve",
     "extend": "approve",
     "match": "approve",  # tying a web request to a contact: Privacy Officers (and Admins)
+    "corrections": "approve",  # what a rectification changes: Privacy Officers (and Admins)
     "open_for_conversation": "create",
     "cancel": "write",
     "download_export": "download",

@@ -15,7 +15,7 @@ from app.privacy.export import handle_access
 from app.privacy.lifecycle import contact_of, transition
 from app.privacy.models import PrivacyRequest, RequestStatus, RequestType
 from app.privacy.notices import Notice, notify_requester
-from app.privacy.requests import validate_details
+from app.privacy.requests import corrections_of, validate_details
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ RUNNABLE = (RequestStatus.APPROVED, RequestStatus.IN_PROCESSING, RequestStatus.E
 def _handle_rectification(req: PrivacyRequest) -> str:
     """Apply the corrected fields (validated again: the rules may have changed since)."""
     contact = contact_of(req)
-    details = validate_details(RequestType.RECTIFICATION, req.details)
+    details = validate_details(RequestType.RECTIFICATION, corrections_of(req))
     assert details is not None
     for key, value in details.items():
         setattr(contact, key, value)

@@ -175,6 +175,13 @@ def validate_details(request_type: str, details: dict[str, Any] | None) -> dict[
     return clean
 
 
+def corrections_of(req: PrivacyRequest) -> dict[str, Any]:
+    """A rectification's corrected fields: the rectifiable keys of its details (a web request's
+    details also hold the requester's own words, which are not corrections)."""
+    details = req.details if isinstance(req.details, dict) else {}
+    return {k: details[k] for k in RECTIFIABLE_FIELDS if details.get(k)}
+
+
 def open_minor_erasure(contact: Contact, caused_by_id: int | None = None) -> PrivacyRequest | None:
     """A contact marked under 13 gets an erasure request (policy §9); one open request at most.
 

@@ -21,7 +21,7 @@ from app import db
 from app.contacts.models import Contact
 from app.conversations.models import Conversation
 from app.core.models import utcnow
-from app.privacy import deadlines, decisions, export_link, extensions, matching, policy_routes
+from app.privacy import corrections, deadlines, decisions, export_link, extensions, matching, policy_routes
 from app.privacy.api import PrivacyRequestApi
 from app.privacy.exceptions import PrivacyError
 from app.privacy.export import export_for_download
@@ -33,6 +33,7 @@ from app.privacy.requests import (
     RECTIFIABLE_FIELDS,
     DuplicateRequestError,
     acting_user_id,
+    corrections_of,
     create_request,
     open_for_contact,
     open_requests_of,
@@ -167,6 +168,11 @@ class PrivacyRequestModelView(ModelView):
             export_valid=bool(req.export_path and req.export_expires_at and req.export_expires_at > utcnow()),
             links=[(link, link.state(utcnow())) for link in export_link.links_of(req)],
             can_match=can_match,
+            can_correct=self._can("approve")
+            and req.request_type == RequestType.RECTIFICATION
+            and req.status == RequestStatus.PENDING,
+            corrections=corrections_of(req),
+            fields=RECTIFIABLE_FIELDS,
             match_q=match_q,
             match_hits=search_contacts(match_q) if match_q else [],
             identity_checks=IDENTITY_CHECKS,
@@ -243,6 +249,21 @@ class PrivacyRequestModelView(ModelView):
             flash(f"Not matched: {exc}", "danger")
         else:
             flash(f"Request #{pk} matched to contact #{req.contact_id}; identity recorded as verified.", "success")
+        return self._back(pk)
+
+    @expose("/corrections/<int:pk>", methods=["POST"])
+    @has_access
+    def corrections(self, pk: int) -> Any:
+        """Record what a pending rectification corrects."""
+        req = self._load(pk)
+        fields = {k: request.form.get(k, "") for k in RECTIFIABLE_FIELDS}
+        try:
+            corrections.set_corrections(req, fields)
+        except PrivacyError as exc:
+            db.session.rollback()
+            flash(f"Corrections not saved: {exc}", "danger")
+        else:
+            flash(f"Corrections recorded for request #{pk}: {', '.join(sorted(corrections_of(req)))}.", "success")
         return self._back(pk)
 
     @expose("/open/<int:conversation_id>", methods=["POST"])
