@@ -107,6 +107,7 @@ class Item:
     quote: Quote | None = None
     referral: Referral | None = None
     story_url: str | None = None
+    story_copy: str | None = None  # our stored copy of the replied-to story (stories vanish in 24 h)
     failure: dict[str, Any] = field(default_factory=dict)
     files: list[dict[str, Any]] = field(default_factory=list)  # our sent files (attachments.sent_files)
 
@@ -115,7 +116,15 @@ class Item:
         """A short signature of what is shown: the poller replaces a row when it changes."""
         m = self.message
         shown = (m.text, m.kind, m.status, m.error_code, self.parts, self.badge, self.unsent, self.edited)
-        extra = (self.reactions, self.quote, self.referral, self.story_url, sorted(self.failure.items()), self.files)
+        extra = (
+            self.reactions,
+            self.quote,
+            self.referral,
+            self.story_url,
+            self.story_copy,
+            sorted(self.failure.items()),
+            self.files,
+        )
         return hashlib.sha256(repr((shown, extra)).encode()).hexdigest()[:12]
 
 
@@ -253,7 +262,9 @@ def _item(message: Message, stored: dict[int, str], quotes: dict[str, Quote]) ->
     story = _dict(meta.get("story"))
     item.story_url = safe_url(story.get("url"))
     if item.story_url:  # shown once, as the story link, not again as an attachment
-        item.parts = [p for p in item.parts if not (p.kind == "story" and p.url == item.story_url)]
+        own = [p for p in item.parts if p.kind == "story" and p.url == item.story_url]
+        item.story_copy = next((p.src for p in own if p.src), None)
+        item.parts = [p for p in item.parts if p not in own]
     reply_mid = meta.get("reply_to_mid")
     if isinstance(reply_mid, str) and reply_mid:
         item.quote = quotes.get(reply_mid) or Quote(None, "an earlier message")

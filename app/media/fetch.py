@@ -24,8 +24,18 @@ MAX_REDIRECTS = 3
 CHUNK = 64 * 1024
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 DEFAULT_TIMEOUT = 20.0
-# attachment type -> the content type prefix its bytes must have ("" = any but the refused)
-FAMILIES = {"image": "image/", "sticker": "image/", "video": "video/", "audio": "audio/", "file": ""}
+# attachment type -> the content type prefixes its bytes may have ("" = any but the refused).
+# Instagram stories (a story the person mentioned us in, or ours they replied to) vanish after
+# 24 hours: a copy keeps what the conversation is about; a story is a picture or a video.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "image": ("image/",),
+    "sticker": ("image/",),
+    "video": ("video/",),
+    "audio": ("audio/",),
+    "file": ("",),
+    "story_mention": ("image/", "video/"),
+    "story": ("image/", "video/"),
+}
 FETCHABLE = frozenset(FAMILIES)
 # never stored: a browser would run them as pages or scripts of our origin
 REFUSED_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml"})
@@ -46,10 +56,10 @@ def media_type_of(header: str | None) -> str:
 
 def check_type(kind: str, content_type: str) -> None:
     """The content type must fit the attachment's family (FetchRefused otherwise)."""
-    family = FAMILIES.get(kind)
-    if family is None:
+    families = FAMILIES.get(kind)
+    if families is None:
         raise FetchRefused(f"attachments of type {kind!r} are not fetched")
-    if content_type in REFUSED_TYPES or not content_type.startswith(family):
+    if content_type in REFUSED_TYPES or not content_type.startswith(families):
         raise FetchRefused(f"content type {content_type} does not fit a {kind} attachment")
 
 
