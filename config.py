@@ -75,7 +75,7 @@ def build_config(env: str | None = None) -> dict[str, Any]:
         "FB_APP_SECRET": os.environ.get("FB_APP_SECRET") or DEV_FB_APP_SECRET,
         "FB_VERIFY_TOKEN": os.environ.get("FB_VERIFY_TOKEN") or DEV_FB_VERIFY_TOKEN,
         "GRAPH_API_BASE": os.environ.get("GRAPH_API_BASE", "https://graph.facebook.com").rstrip("/"),
-        "GRAPH_API_VERSION": os.environ.get("GRAPH_API_VERSION", "v21.0"),
+        "GRAPH_API_VERSION": os.environ.get("GRAPH_API_VERSION", "v25.0"),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "HUMAN_AGENT_TAG_ENABLED": _bool("HUMAN_AGENT_TAG_ENABLED", False),
         # inbox: replying to an unassigned conversation assigns it to the one replying

@@ -26,7 +26,7 @@ from app.core.exceptions import DomainError
 logger = logging.getLogger(__name__)
 
 DEFAULT_GRAPH_API_BASE = "https://graph.facebook.com"
-DEFAULT_GRAPH_API_VERSION = "v21.0"
+DEFAULT_GRAPH_API_VERSION = "v25.0"  # available until 2028-07-29 (app/pages/graph_versions.py)
 DEFAULT_CONNECT_TIMEOUT = 3.05
 DEFAULT_READ_TIMEOUT = 10.0
 MAX_TEXT_LENGTH = 2000

@@ -19,6 +19,9 @@ WARN_DAYS = 90
 END_OF_LIFE: dict[str, date] = {
     "v21.0": date(2027, 1, 21),
     "v22.0": date(2027, 5, 20),
+    "v23.0": date(2027, 10, 8),
+    "v24.0": date(2028, 2, 18),
+    "v25.0": date(2028, 7, 29),
 }
 
 _VERSION_RE = re.compile(r"^v?(\d+)(?:\.(\d+))?$")

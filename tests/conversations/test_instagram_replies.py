@@ -74,7 +74,7 @@ def test_reply_goes_to_the_page_messages_endpoint_with_the_igsid(ig_conv, fakegr
     message = _reload(message)
     assert (message.status, message.messaging_type) == ("sent", "RESPONSE")
     [sent] = _sends(fakegraph)
-    assert sent["path"] == f"/v21.0/{ig_conv.page.fb_page_id}/messages"
+    assert sent["path"] == f"/v25.0/{ig_conv.page.fb_page_id}/messages"
     assert sent["json"]["recipient"] == {"id": IGSID}
     assert sent["json"]["message"]["text"] == "Thanks for the mention!"
     assert "appsecret_proof" in sent["query"]
@@ -137,7 +137,7 @@ def test_profile_fills_name_and_username(ig_conv, fakegraph, jobs):
     assert (contact.first_name, contact.last_name, contact.username) == ("Lea", "Larsen", "lea.bikes")
     assert contact.profile_pic == "https://example.invalid/lea.jpg"
     [req] = [r for r in fakegraph.requests_log if r["method"] == "GET"]
-    assert req["path"] == f"/v21.0/{IGSID}"
+    assert req["path"] == f"/v25.0/{IGSID}"
     assert req["query"]["fields"] == "name,username,profile_pic"
 
 

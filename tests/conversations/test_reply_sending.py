@@ -55,7 +55,7 @@ def test_send_marks_sent_with_mid_and_metadata(conversation, fakegraph, jobs):
     assert message.sent_at is not None
     assert message.attempts == 1
     [sent] = _sends(fakegraph)
-    assert sent["path"] == f"/v21.0/{conversation.page.fb_page_id}/messages"
+    assert sent["path"] == f"/v25.0/{conversation.page.fb_page_id}/messages"
     assert sent["json"]["recipient"] == {"id": conversation.contact.psid}
     assert sent["json"]["messaging_type"] == "RESPONSE"
     assert sent["json"]["message"] == {"text": "Hello <b>Ada</b>", "metadata": f"omnicrm:{message.id}"}

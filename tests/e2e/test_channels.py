@@ -31,7 +31,7 @@ def test_admin_sees_a_lost_subscription_repairs_it_and_recovers_messages(live_ap
     row = page.locator(f"tr[data-page='{live_app.page_id}']")
     expect(row).to_have_attribute("data-status", "failing", timeout=TIMEOUT_MS)
     expect(row.locator(".health-reason")).to_contain_text("the app is not subscribed to the page's webhooks")
-    expect(page.locator("#version-warning")).to_contain_text("GRAPH_API_VERSION")
+    expect(page.locator("#version-warning")).to_have_count(0)  # the default version is far from its end
     shot(page, "channels-failing")
 
     page.goto("/")

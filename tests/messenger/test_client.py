@@ -248,7 +248,7 @@ def test_client_from_config_defaults_and_values(fake: FakeGraph) -> None:
             "FB_APP_ID": "42",
         }
     )
-    assert c.version == "v21.0"
+    assert c.version == "v25.0"
     assert c.base_url == fake.base_url
     assert c.timeout == (3.05, 10.0)
     assert c.app_id == "42"
