@@ -12,6 +12,7 @@ import hmac
 import json
 import re
 import socket
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import policy
@@ -20,7 +21,7 @@ from email.parser import BytesParser
 from aiosmtpd.controller import Controller
 from flask import Flask, current_app
 from rq import SimpleWorker
-from sqlalchemy import select
+from sqlalchemy import Engine, create_engine, select, text
 
 from app import db
 from app.audit.models import AuditLog
@@ -179,3 +180,32 @@ def post_signed_webhook(client, data: dict):
 def set_availability(username: str, availability: str = "online", capacity: int = 20) -> None:
     """Put a test user online/away with a capacity (the service the API and navbar use)."""
     availability_service.do_update(uid(username), {"availability": availability, "capacity": capacity})
+
+
+@contextmanager
+def scratch_database(app, tmp_path) -> Iterator[Engine]:
+    """Point the app's engine at an empty database of the test's backend for the block (dropped
+    afterwards): migration tests upgrade it step by step."""
+    url = db.engine.url
+    if url.get_backend_name() == "postgresql":
+        name = f"omnicrm_mig_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        target = url.set(database=name)
+    else:
+        admin, name = None, None
+        target = f"sqlite:///{tmp_path / 'scratch.db'}"
+    engines = app.extensions["sqlalchemy"]._app_engines[app]
+    saved = dict(engines)
+    try:
+        engines[None] = create_engine(target)
+        yield engines[None]
+    finally:
+        engines[None].dispose()
+        engines.clear()
+        engines.update(saved)
+        if admin is not None:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()

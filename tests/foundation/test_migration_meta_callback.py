@@ -3,46 +3,15 @@ back on downgrade, on a scratch database of the test's backend (SQLite or Postgr
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
-from app import db
+from tests.helpers import scratch_database
 
 REVISION = "0016"  # the rename; its down_revision is read from the script
-
-
-@contextmanager
-def _scratch_database(app, tmp_path) -> Iterator[Engine]:
-    """Point the app's engine at an empty database for the block (dropped afterwards)."""
-    url = db.engine.url
-    if url.get_backend_name() == "postgresql":
-        name = f"omnicrm_mig_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        target = url.set(database=name)
-    else:
-        admin, name = None, None
-        target = f"sqlite:///{tmp_path / 'mig0016.db'}"
-    engines = app.extensions["sqlalchemy"]._app_engines[app]
-    saved = dict(engines)
-    try:
-        engines[None] = create_engine(target)
-        yield engines[None]
-    finally:
-        engines[None].dispose()
-        engines.clear()
-        engines.update(saved)
-        if admin is not None:
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def _sources(engine: Engine) -> dict[str, str]:
@@ -53,7 +22,7 @@ def _sources(engine: Engine) -> dict[str, str]:
 def test_source_rename_up_and_down(app, tmp_path):
     config = app.extensions["migrate"].migrate.get_config()
     previous = ScriptDirectory.from_config(config).get_revision(REVISION).down_revision
-    with _scratch_database(app, tmp_path) as engine:
+    with scratch_database(app, tmp_path) as engine:
         upgrade(revision=previous)
         now = datetime(2026, 3, 1, 12, 0)
         with engine.begin() as conn:
