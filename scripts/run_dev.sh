@@ -40,7 +40,7 @@ cat <<WHERE
 Where to start (log in at $B/login/ with the demo logins above):
   agent    (agent-demo-password)    $B/conversations/        the inbox: reply before the windows close
   manager  (manager-demo-password)  $B/workspace/            auto-assign and CSAT per page, the team's load
-  privacy  (privacy-demo-password)  $B/privacyrequestmodelview/list/   two pending requests, one overdue
+  privacy  (privacy-demo-password)  $B/privacyrequestmodelview/list/   three pending requests: one overdue, one correction to fill in
   admin    (admin-demo-password)    $B/pagemodelview/list/   pages and tokens; $B/admin/queues/ for jobs
 WHERE
 echo

@@ -1,6 +1,6 @@
-"""Demo attachments: a few customers send photos, a sticker and a document, stored as if the
-worker had fetched them from Meta's CDN (the bytes come from the fake Graph's CDN, so the
-conversation view shows real pictures without a network)."""
+"""Demo attachments: a few customers send photos, a sticker and a document (and the Instagram
+demo's stories are kept), stored as if the worker had fetched them from Meta's CDN (the bytes
+come from the fake Graph's CDN, so the conversation view shows real pictures without a network)."""
 
 from __future__ import annotations
 
@@ -49,10 +49,16 @@ def seed(progress: Callable[[str], None] = print) -> None:
         conv.last_message_at = at
         db.session.commit()  # the listener added one pending row per file
         rows = db.session.scalars(select(MediaFile).where(MediaFile.message_id == msg.id).order_by(MediaFile.position))
-        for row, (_kind, name) in zip(list(rows), files, strict=True):
-            ext = name.rsplit(".", 1)[1]
-            data = body_for(name, ext)
-            got = Fetched(data, TYPES[ext], hashlib.sha256(data).hexdigest())
-            if inbound.store_fetched(row.id, got, 1) == MediaStatus.STORED:
-                stored += 1
+        stored += sum(_store(row.id, name) for row, (_kind, name) in zip(list(rows), files, strict=True))
+    # the Instagram demo's story mention and replied-to story (demo_instagram) wait as pending
+    stories = db.session.scalars(select(MediaFile.id).where(MediaFile.status == MediaStatus.PENDING)).all()
+    stored += sum(_store(media_id, f"demo-story-{media_id}.png") for media_id in stories)
     progress(f"media: {stored} attachment files stored (encrypted)")
+
+
+def _store(media_id: int, name: str) -> bool:
+    """Store the fake CDN's bytes for `name` as the fetched file of a pending row."""
+    ext = name.rsplit(".", 1)[1]
+    data = body_for(name, ext)
+    got = Fetched(data, TYPES[ext], hashlib.sha256(data).hexdigest())
+    return inbound.store_fetched(media_id, got, 1) == MediaStatus.STORED

@@ -93,17 +93,20 @@ def _failed_send() -> None:
 
 
 def _privacy_requests() -> None:
-    """Two pending requests for the Privacy Officer: one due in 3 days, one overdue."""
-    contacts = list(db.session.scalars(select(Contact).order_by(Contact.id).limit(2)))
+    """Three pending requests for the Privacy Officer: one due in 3 days, one overdue, and a
+    correction asked for with a tap in Messenger, whose fields the officer records."""
+    contacts = list(db.session.scalars(select(Contact).order_by(Contact.id).limit(3)))
     manager = appbuilder.sm.find_user(username="manager")
     agent = appbuilder.sm.find_user(username="agent")
-    if len(contacts) < 2:
+    if len(contacts) < 3:
         return
     now = utcnow()
     soon = create_request("access", contacts[0], requested_by_id=manager.id if manager else None, commit=False)
     soon.received_at, soon.due_at = now - timedelta(days=27), now + timedelta(days=3)
     late = create_request("erasure", contacts[1], requested_by_id=agent.id if agent else None, commit=False)
     late.received_at, late.due_at = now - timedelta(days=33), now - timedelta(days=2)
+    tapped = create_request("rectification", contacts[2], source="messenger", commit=False)
+    tapped.received_at, tapped.due_at = now - timedelta(days=1), now + timedelta(days=29)
 
 
 def _csat_ratings(rng: random.Random) -> None:

@@ -1,5 +1,6 @@
 """`flask omnicrm demo` seeds relative to now: windows open/closing/HUMAN_AGENT/closed, a failed
-send, pending privacy requests, CSAT ratings, staff online, a page that auto-assigns."""
+send, pending privacy requests (one rectification without its fields), CSAT ratings, staff
+online, a page that auto-assigns."""
 
 from __future__ import annotations
 
@@ -38,13 +39,15 @@ def test_demo_seeds_a_workspace_relative_to_now():
     assert [m.error_message for m in failed] == ["(#551) This person isn't available right now."]
     pending = db.session.scalars(select(PrivacyRequest).where(PrivacyRequest.status == "pending")).all()
     dues = sorted(r.due_at - now for r in pending)
-    assert len(dues) == 2
+    assert len(dues) == 3
     assert dues[0] < timedelta(0)
     assert timedelta(days=2) < dues[1] <= timedelta(days=3)
+    [tapped] = [r for r in pending if r.request_type == "rectification"]
+    assert (tapped.source, tapped.details) == ("messenger", None)  # the officer records the fields
     assert _count(Conversation.csat_score.is_not(None)) >= 1
     assert availability.get(uid("agent")).availability == "online"
     bikes = db.session.scalar(select(Page).where(Page.name == "Acme Bikes"))
     assert (bikes.auto_assign, bikes.csat_enabled) == ("round_robin", True)
     # a second run reuses everything
     demo.seed(contacts=60, progress=lambda _msg: None)
-    assert db.session.scalar(select(func.count()).select_from(PrivacyRequest)) == 2
+    assert db.session.scalar(select(func.count()).select_from(PrivacyRequest)) == 3
