@@ -18,7 +18,7 @@ from app.devtools import demo
 from app.ops.doctor import register as register_doctor
 from app.ops.keys import register as register_keys
 from app.ops.schedule_commands import register as register_jobs
-from app.pages import services
+from app.pages import health, services
 from app.pages.channels_commands import register as register_channels
 from app.pages.commands import register as register_page_instagram
 from app.pages.exceptions import PageError
@@ -101,11 +101,14 @@ def page_add_command(page_id: str, name: str, token_file: IO[str] | None, retent
         else:
             token = sys.stdin.read()
     try:
+        token, warning = health.check_new_token(token, page_id)
         with acting_as(cli_actor()):
-            page = services.add_page(page_id, name, token.strip(), retention_days)
+            page = services.add_page(page_id, name, token, retention_days)
     except PageError as exc:
         raise click.UsageError(str(exc)) from exc
     click.echo(f"Page {page.name} ({page.fb_page_id}) connected; token ends in …{page.token_last4}.")
+    if warning:
+        click.echo(f"Warning: {warning}.", err=True)
 
 
 def register_cli(app: Flask) -> None:

@@ -35,6 +35,13 @@ PUBLIC_COLUMNS = [
 ]
 
 
+def _checked_token(item: Page) -> str:
+    """The new token, checked like the form's (shape, then Meta: a refusal is a 422); when Meta
+    cannot be asked it is saved and the daily channel check verifies it (logged)."""
+    token, _warning = health.check_new_token(item.access_token, item.fb_page_id, instagram=bool(item.ig_account_id))
+    return token
+
+
 class PageApi(OmniModelRestApi):
     resource_name = "page"
     datamodel = SQLAInterface(Page)
@@ -70,19 +77,18 @@ class PageApi(OmniModelRestApi):
     def pre_add(self, item: Page) -> None:
         """A new page needs a valid token (a refusal is a 422)."""
         check_auto_assign(item.auto_assign or AutoAssign.OFF.value)
-        token = item.access_token
-        if not token:
+        if not item.access_token:
             raise PageError("access_token is required")
-        item.set_token(services.validate_token(token))
         item.ig_account_id = services.clean_ig_account_id(item.ig_account_id, item)
+        item.set_token(_checked_token(item))
 
     def pre_update(self, item: Page) -> None:
         """A changed token is validated and stored through Page.set_token (last 4, re-auth)."""
         check_auto_assign(item.auto_assign)
         hist: History = inspect(item).attrs.access_token.history
-        if hist.has_changes() and item.access_token:
-            item.set_token(services.validate_token(item.access_token))
         item.ig_account_id = services.clean_ig_account_id(item.ig_account_id, item)
+        if hist.has_changes() and item.access_token:
+            item.set_token(_checked_token(item))
 
     @expose("/<int:pk>/health-check", methods=["POST"])
     @protect()

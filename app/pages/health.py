@@ -35,7 +35,7 @@ from app.messenger.client import GraphError, ReauthRequiredError, RetryableGraph
 from app.pages import graph_versions
 from app.pages.exceptions import PageError
 from app.pages.models import HealthStatus, Page
-from app.pages.services import SEND_SCOPE, mark_needs_reauth
+from app.pages.services import SEND_SCOPE, mark_needs_reauth, validate_token
 
 logger = logging.getLogger(__name__)
 
@@ -328,12 +328,18 @@ def version_warning(config: Any, today: datetime | None = None) -> str | None:
     return found[0].reason if found else None
 
 
-def verify_new_token(token: str, fb_page_id: str | None, *, instagram: bool = False) -> str | None:
-    """Ask Meta about a token before it is saved (the page form).
+def check_new_token(token: str | None, fb_page_id: str | None, *, instagram: bool = False) -> tuple[str, str | None]:
+    """A token about to be saved (the page form, the REST API, `page add`): its shape, then Meta.
 
-    Raises `PageError` when Meta says no (invalid, another page's, a required permission
-    missing); returns a warning when Meta could not be asked (the daily check will), else None.
+    Returns the stripped token and a warning when Meta could not be asked (the daily check
+    will); raises `PageError` when it is malformed or Meta says no (invalid, another page's, a
+    required permission missing).
     """
+    token = validate_token(token)
+    return token, _ask_meta(token, (fb_page_id or "").strip() or None, instagram)
+
+
+def _ask_meta(token: str, fb_page_id: str | None, instagram: bool) -> str | None:
     try:
         with channel_client_from_config(current_app.config) as client:
             info = client.debug_token(token)

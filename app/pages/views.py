@@ -39,9 +39,8 @@ class GraphTokenCheck:
         if not token:
             return
         try:
-            services.validate_token(token)
             page_id = form.fb_page_id.data if hasattr(form, "fb_page_id") else None
-            warning = health.verify_new_token(token, (page_id or "").strip() or None)
+            _token, warning = health.check_new_token(token, page_id)
         except PageError as exc:
             raise ValidationError(str(exc)) from None
         if warning:
