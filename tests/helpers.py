@@ -15,13 +15,15 @@ import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from email import policy
 from email.parser import BytesParser
 
 from aiosmtpd.controller import Controller
+from alembic.script import ScriptDirectory
 from flask import Flask, current_app
 from rq import SimpleWorker
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Connection, Engine, create_engine, select, text
 
 from app import db
 from app.audit.models import AuditLog
@@ -209,3 +211,26 @@ def scratch_database(app, tmp_path) -> Iterator[Engine]:
             with admin.connect() as c:
                 c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
+
+
+def previous_revision(app: Flask, revision: str) -> str:
+    """The migration before `revision` (a data migration's test upgrades to it, seeds, then
+    upgrades through `revision`)."""
+    config = app.extensions["migrate"].migrate.get_config()
+    previous = ScriptDirectory.from_config(config).get_revision(revision).down_revision
+    assert isinstance(previous, str)
+    return previous
+
+
+def insert_conversation_1(conn: Connection, at: datetime) -> None:
+    """Page 1, contact 1 and conversation 1 in plain SQL, as any migration since 0001 can hold
+    them (data migration tests add their messages to it)."""
+    conn.execute(text("INSERT INTO page (id, fb_page_id, name, created_at) VALUES (1, 'p1', 'P', :t)"), {"t": at})
+    conn.execute(text("INSERT INTO contact (id, page_id, psid, first_seen_at) VALUES (1, 1, 'ps1', :t)"), {"t": at})
+    conn.execute(
+        text(
+            "INSERT INTO conversation (id, page_id, contact_id, status, unread_count, created_at) "
+            "VALUES (1, 1, 1, 'open', 0, :t)"
+        ),
+        {"t": at},
+    )

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import Engine, text
 
-from tests.helpers import scratch_database
+from tests.helpers import previous_revision, scratch_database
 
 REVISION = "0016"  # the rename; its down_revision is read from the script
 
@@ -20,8 +19,7 @@ def _sources(engine: Engine) -> dict[str, str]:
 
 
 def test_source_rename_up_and_down(app, tmp_path):
-    config = app.extensions["migrate"].migrate.get_config()
-    previous = ScriptDirectory.from_config(config).get_revision(REVISION).down_revision
+    previous = previous_revision(app, REVISION)
     with scratch_database(app, tmp_path) as engine:
         upgrade(revision=previous)
         now = datetime(2026, 3, 1, 12, 0)

@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import Engine, text
 
-from tests.helpers import scratch_database
+from tests.helpers import insert_conversation_1, previous_revision, scratch_database
 
 REVISION = "0021"
 T0 = datetime(2026, 5, 4, 10, 0, 0, 123456)
@@ -20,15 +19,7 @@ T0 = datetime(2026, 5, 4, 10, 0, 0, 123456)
 def _seed(engine: Engine) -> None:
     with engine.begin() as conn:
         run = conn.execute
-        run(text("INSERT INTO page (id, fb_page_id, name, created_at) VALUES (1, 'p1', 'P', :t)"), {"t": T0})
-        run(text("INSERT INTO contact (id, page_id, psid, first_seen_at) VALUES (1, 1, 'ps1', :t)"), {"t": T0})
-        run(
-            text(
-                "INSERT INTO conversation (id, page_id, contact_id, status, unread_count, created_at) "
-                "VALUES (1, 1, 1, 'open', 0, :t)"
-            ),
-            {"t": T0},
-        )
+        insert_conversation_1(conn, T0)
         messages = [  # (id, mid, kind, meta, minutes after T0)
             (1, "m_liked", "text", {"quick_reply_payload": "YES"}, 0),
             (2, "m_taken_back", "text", None, 0),
@@ -63,8 +54,7 @@ def _metas(engine: Engine) -> dict[int, object]:
 
 
 def test_old_reactions_land_on_their_messages(app, tmp_path):
-    config = app.extensions["migrate"].migrate.get_config()
-    previous = ScriptDirectory.from_config(config).get_revision(REVISION).down_revision
+    previous = previous_revision(app, REVISION)
     with scratch_database(app, tmp_path) as engine:
         upgrade(revision=previous)
         _seed(engine)

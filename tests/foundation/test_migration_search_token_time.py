@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import Engine, inspect, text
 
-from tests.helpers import scratch_database
+from tests.helpers import insert_conversation_1, previous_revision, scratch_database
 
 REVISION = "0019"
 AT = (datetime(2025, 6, 1, 9, 30), datetime(2025, 7, 2, 18, 0, 5))
@@ -19,15 +18,7 @@ def _seed(engine: Engine) -> None:
     """One conversation, two messages and their tokens, as 0018 stored them (no time)."""
     with engine.begin() as conn:
         run = conn.execute
-        run(text("INSERT INTO page (id, fb_page_id, name, created_at) VALUES (1, 'p1', 'P', :t)"), {"t": AT[0]})
-        run(text("INSERT INTO contact (id, page_id, psid, first_seen_at) VALUES (1, 1, 'ps1', :t)"), {"t": AT[0]})
-        run(
-            text(
-                "INSERT INTO conversation (id, page_id, contact_id, status, unread_count, created_at) "
-                "VALUES (1, 1, 1, 'open', 0, :t)"
-            ),
-            {"t": AT[0]},
-        )
+        insert_conversation_1(conn, AT[0])
         for mid, at in ((1, AT[0]), (2, AT[1])):
             run(
                 text(
@@ -51,8 +42,7 @@ def _tokens(engine: Engine, with_time: bool) -> list[tuple]:
 
 
 def test_tokens_get_their_message_s_time_and_lose_it_on_downgrade(app, tmp_path):
-    config = app.extensions["migrate"].migrate.get_config()
-    previous = ScriptDirectory.from_config(config).get_revision(REVISION).down_revision
+    previous = previous_revision(app, REVISION)
     with scratch_database(app, tmp_path) as engine:
         upgrade(revision=previous)
         _seed(engine)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_appbuilder.models.sqla import Base
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect
 
 from app import db
+from tests.helpers import scratch_database
 
 
 def _diff(connection) -> list:
@@ -32,23 +31,9 @@ def test_upgraded_schema_matches_models(app):
 
 
 def test_downgrade_to_base_and_back(app, tmp_path):
-    url = db.engine.url
-    if url.get_backend_name() == "postgresql":
-        name = f"omnicrm_mig_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        target = url.set(database=name)
-    else:
-        admin, name = None, None
-        target = f"sqlite:///{tmp_path / 'mig.db'}"
-    old = app.config["SQLALCHEMY_DATABASE_URI"]
-    engines = app.extensions["sqlalchemy"]._app_engines[app]
-    saved = dict(engines)
-    try:
-        engines[None] = create_engine(target)
+    with scratch_database(app, tmp_path) as engine:
         upgrade()
-        tables = set(inspect(engines[None]).get_table_names())
+        tables = set(inspect(engine).get_table_names())
         assert {
             "page",
             "contact",
@@ -60,19 +45,10 @@ def test_downgrade_to_base_and_back(app, tmp_path):
             "ab_user",
             "ab_role",
         } <= tables
-        with engines[None].connect() as conn:
+        with engine.connect() as conn:
             assert _diff(conn) == []
         downgrade(revision="base")
-        left = set(inspect(engines[None]).get_table_names()) - {"alembic_version"}
+        left = set(inspect(engine).get_table_names()) - {"alembic_version"}
         assert left == set()
         upgrade()
-        assert "contact" in set(inspect(engines[None]).get_table_names())
-    finally:
-        engines[None].dispose()
-        engines.clear()
-        engines.update(saved)
-        app.config["SQLALCHEMY_DATABASE_URI"] = old
-        if admin is not None:
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        assert "contact" in set(inspect(engine).get_table_names())
