@@ -9,6 +9,7 @@ module maps forms and buttons to them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, abort, current_app, flash, jsonify, redirect, request, stream_with_context, url_for
@@ -239,32 +240,27 @@ class PrivacyRequestModelView(ModelView):
     @has_access
     def match(self, pk: int) -> Any:
         """Tie a web request to a contact, recording how identity was verified."""
-        req = self._load(pk)
         raw = (request.form.get("contact_id") or "").strip()
+        contact_id = int(raw) if raw.isdigit() and len(raw) < 10 else raw or None
         check = (request.form.get("identity_check_other") or "").strip() or request.form.get("identity_check")
-        try:
-            matching.match_request(req, int(raw) if raw.isdigit() and len(raw) < 10 else raw or None, check)
-        except PrivacyError as exc:
-            db.session.rollback()
-            flash(f"Not matched: {exc}", "danger")
-        else:
-            flash(f"Request #{pk} matched to contact #{req.contact_id}; identity recorded as verified.", "success")
-        return self._back(pk)
+        return self._act(
+            pk,
+            lambda req: matching.match_request(req, contact_id, check),
+            lambda req: f"Request #{pk} matched to contact #{req.contact_id}; identity recorded as verified.",
+            refused="Not matched: ",
+        )
 
     @expose("/corrections/<int:pk>", methods=["POST"])
     @has_access
     def corrections(self, pk: int) -> Any:
         """Record what a pending rectification corrects."""
-        req = self._load(pk)
         fields = {k: request.form.get(k, "") for k in RECTIFIABLE_FIELDS}
-        try:
-            corrections.set_corrections(req, fields)
-        except PrivacyError as exc:
-            db.session.rollback()
-            flash(f"Corrections not saved: {exc}", "danger")
-        else:
-            flash(f"Corrections recorded for request #{pk}: {', '.join(sorted(corrections_of(req)))}.", "success")
-        return self._back(pk)
+        return self._act(
+            pk,
+            lambda req: corrections.set_corrections(req, fields),
+            lambda req: f"Corrections recorded for request #{pk}: {', '.join(sorted(corrections_of(req)))}.",
+            refused="Corrections not saved: ",
+        )
 
     @expose("/open/<int:conversation_id>", methods=["POST"])
     @has_access
@@ -358,14 +354,18 @@ class PrivacyRequestModelView(ModelView):
         return self._simple(pk, lambda req: decisions.cancel(req, request.form.get("reason")), "canceled")
 
     def _simple(self, pk: int, fn: Any, done: str) -> Any:
+        return self._act(pk, fn, lambda _req: f"Request #{pk} {done}.")
+
+    def _act(self, pk: int, fn: Any, done: Callable[[PrivacyRequest], str], refused: str = "") -> Any:
+        """Run a service on the request: flash what was done, or the refusal (nothing written)."""
         req = self._load(pk)
         try:
             fn(req)
         except PrivacyError as exc:
             db.session.rollback()
-            flash(str(exc), "danger")
+            flash(f"{refused}{exc}", "danger")
         else:
-            flash(f"Request #{pk} {done}.", "success")
+            flash(done(req), "success")
         return self._back(pk)
 
     @expose("/export_link/<int:pk>", methods=["POST"])
