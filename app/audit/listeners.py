@@ -22,6 +22,7 @@ from flask import Flask, current_app, flash, request
 from flask_login import current_user
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session
+from sqlalchemy.orm.base import PASSIVE_NO_INITIALIZE
 
 from app import db
 from app.audit import service
@@ -118,14 +119,14 @@ def _update_changes(state: Any, mapper: Mapper[Any], table: str) -> dict[str, An
     personal = _personal_keys(mapper)
     names_only = table in NAMES_ONLY_TABLES
     changes: dict[str, Any] = {}
-    # `state.attrs` builds a mapping of every attribute on each access: take it once. A column
-    # has a change only once its committed value was kept (`committed_state`): skip the rest
-    # (the worker's flushes update conversations and contacts of ~30 columns by the thousand).
-    attrs, modified = state.attrs, state.committed_state
+    # A column has a change only once its committed value was kept (`committed_state`): only
+    # those are read, and without `state.attrs`, which builds a mapping of every attribute on
+    # each access (the worker's flushes update conversations and contacts by the thousand).
+    modified = state.committed_state
     for attr in mapper.column_attrs:
         if attr.key not in modified:
             continue
-        hist = attrs[attr.key].history
+        hist = state.get_history(attr.key, PASSIVE_NO_INITIALIZE)
         if not hist.has_changes():
             continue
         old = hist.deleted[0] if hist.deleted else None
@@ -139,7 +140,7 @@ def _update_changes(state: Any, mapper: Mapper[Any], table: str) -> dict[str, An
     for rel in mapper.relationships:
         if rel.direction.name != "MANYTOMANY":
             continue
-        hist = attrs[rel.key].history
+        hist = state.get_history(rel.key, PASSIVE_NO_INITIALIZE)
         if not hist.added and not hist.deleted:
             continue
         target = _table_of(rel.mapper)

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_appbuilder import Model
-from sqlalchemy import DateTime, Index, Integer, String, Text
+from sqlalchemy import DateTime, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.crypto import EncryptedText
@@ -29,6 +29,14 @@ class WebhookEvent(Model):
     __table_args__ = (
         Index("ix_webhook_event_status_received", "status", "received_at"),
         Index("ix_webhook_event_received", "received_at"),
+        # the batches' claim: the oldest never-tried pending events, read in id order without
+        # stepping over every event already processed (migration 0022)
+        Index(
+            "ix_webhook_event_pending",
+            "id",
+            postgresql_where=text("status = 'pending' AND attempts = 0"),
+            sqlite_where=text("status = 'pending' AND attempts = 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
