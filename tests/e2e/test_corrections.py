@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from tests.e2e.test_accessibility import _axe, _report
 from tests.e2e.test_friction_privacy_admin import _wait_status
 
 
@@ -29,6 +30,8 @@ def test_the_officer_records_the_corrections_then_approves(live_app, login, shot
     page = login("privacy")
     page.goto(f"/privacyrequestmodelview/show/{request_id}")
     expect(page.locator("#corrections")).to_contain_text("none recorded yet")
+    violations = _axe(page)  # the new form: labelled fields, no serious axe-core violation
+    assert not violations, _report(violations)
     page.get_by_role("button", name="Approve").click()  # refused: nothing to correct yet
     expect(page.locator(".alert-danger, .alert-warning").first).to_contain_text("record the corrections first")
     page.fill("#correct-last_name", "Okonkwo-Smith")
