@@ -15,9 +15,10 @@ import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import policy
 from email.parser import BytesParser
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from alembic.script import ScriptDirectory
@@ -27,8 +28,11 @@ from sqlalchemy import Connection, Engine, create_engine, select, text
 
 from app import db
 from app.audit.models import AuditLog
+from app.contacts.models import Contact
 from app.conversations import availability as availability_service
+from app.conversations.models import Conversation
 from app.core import queues
+from app.core.models import utcnow
 from app.core.queues import QUEUE_NAMES, get_queue, get_redis
 from app.webhooks.signals import flush_signals
 
@@ -141,10 +145,6 @@ def audit_actions(entity_type: str | None = None) -> list[str]:
 def instagram_conversation(page, igsid: str = "1122334455667788", ig_id: str = "17841400000000001", **contact_values):
     """Link `page` to an Instagram account and add an Instagram contact (IGSID) with a conversation
     whose 24-hour window is open; returns the conversation."""
-    from app import db  # noqa: PLC0415 - helpers stay importable before the app is configured
-    from app.contacts.models import Contact  # noqa: PLC0415 - same
-    from app.conversations.models import Conversation  # noqa: PLC0415 - same
-    from app.core.models import utcnow  # noqa: PLC0415 - same
 
     page.ig_account_id = ig_id
     values = {"first_name": "Noor", "last_name": "Haddad", "username": "noor.h", "last_inbound_at": utcnow()}
@@ -234,3 +234,26 @@ def insert_conversation_1(conn: Connection, at: datetime) -> None:
         ),
         {"t": at},
     )
+
+
+def waiting_conversation(page: Any, name: str, hours_ago: float = 1, **values: Any) -> Conversation:
+    """An open conversation whose contact wrote `hours_ago` hours ago and waits for a reply
+    (its 24-hour window counted from then); `values` set other conversation columns."""
+    contact = Contact(
+        page=page, psid=f"w-{name}", first_name=name, last_inbound_at=utcnow() - timedelta(hours=hours_ago)
+    )
+    db.session.add(contact)
+    db.session.flush()
+    conv = Conversation(
+        page_id=page.id,
+        contact_id=contact.id,
+        status="open",
+        last_message_at=contact.last_inbound_at,
+        last_inbound_at=contact.last_inbound_at,
+        window_expires_at=contact.last_inbound_at + timedelta(hours=24),
+        awaiting_reply=True,
+        **values,
+    )
+    db.session.add(conv)
+    db.session.commit()
+    return conv

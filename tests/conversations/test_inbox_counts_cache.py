@@ -4,36 +4,14 @@ in the database."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import delete, text
 
 from app import db
-from app.contacts.models import Contact
 from app.conversations import queue_counts, queues
 from app.conversations.models import Conversation
 from app.core.models import utcnow
 from app.core.queues import get_redis
-from tests.helpers import redis_unreachable, uid
-
-
-def _waiting(page, name: str) -> Conversation:
-    now = utcnow()
-    contact = Contact(page=page, psid=f"p-{name}", first_name=name)
-    db.session.add(contact)
-    db.session.flush()
-    conv = Conversation(
-        page_id=page.id,
-        contact_id=contact.id,
-        status="open",
-        last_message_at=now - timedelta(hours=1),
-        last_inbound_at=now - timedelta(hours=1),
-        window_expires_at=now + timedelta(hours=23),
-        awaiting_reply=True,
-    )
-    db.session.add(conv)
-    db.session.commit()
-    return conv
+from tests.helpers import redis_unreachable, uid, waiting_conversation
 
 
 def _counts(user_id: int | None = None) -> dict[str, int]:
@@ -41,7 +19,7 @@ def _counts(user_id: int | None = None) -> dict[str, int]:
 
 
 def test_counts_are_cached_with_a_short_ttl(page):
-    _waiting(page, "one")
+    waiting_conversation(page, "one")
     assert _counts()["needs_reply"] == 1
     keys = [k.decode() for k in get_redis().scan_iter(f"{queue_counts.KEY_PREFIX}:*")]
     assert len(keys) == 5
@@ -56,19 +34,19 @@ def test_counts_are_cached_with_a_short_ttl(page):
 
 
 def test_a_commit_that_changes_a_queue_shows_at_once(page):
-    conv = _waiting(page, "one")
+    conv = waiting_conversation(page, "one")
     agent = uid("agent")
     assert _counts(agent)["mine"] == 0
     conv.assignee_id = agent
     db.session.commit()
     assert _counts(agent)["mine"] == 1
     assert _counts(agent)["unassigned"] == 0
-    _waiting(page, "two")  # a new conversation
+    waiting_conversation(page, "two")  # a new conversation
     assert _counts(agent)["needs_reply"] == 2
 
 
 def test_marking_read_keeps_the_cached_counts(page):
-    conv = _waiting(page, "one")
+    conv = waiting_conversation(page, "one")
     _counts()
     gen = get_redis().get(queue_counts.GEN_KEY)
     conv.assignee_read_at = utcnow()
@@ -78,7 +56,7 @@ def test_marking_read_keeps_the_cached_counts(page):
 
 
 def test_a_bulk_delete_drops_the_cached_counts(page):
-    _waiting(page, "one")
+    waiting_conversation(page, "one")
     assert _counts()["all"] == 1
     db.session.execute(delete(Conversation))
     db.session.commit()
@@ -86,7 +64,7 @@ def test_a_bulk_delete_drops_the_cached_counts(page):
 
 
 def test_a_rolled_back_change_does_not_bump(page):
-    conv = _waiting(page, "one")
+    conv = waiting_conversation(page, "one")
     gen = get_redis().get(queue_counts.GEN_KEY)
     conv.status = "closed"
     db.session.flush()
@@ -95,15 +73,15 @@ def test_a_rolled_back_change_does_not_bump(page):
 
 
 def test_redis_down_counts_in_the_database(app, page):
-    _waiting(page, "one")
+    waiting_conversation(page, "one")
     with redis_unreachable(app):
         assert _counts()["needs_reply"] == 1
-        _waiting(page, "two")  # the bump fails quietly: the commit stands
+        waiting_conversation(page, "two")  # the bump fails quietly: the commit stands
         assert _counts()["needs_reply"] == 2
 
 
 def test_an_empty_queue_pages_without_rows_and_the_listing_total_follows_the_tab(login_as, page):
-    _waiting(page, "one")
+    waiting_conversation(page, "one")
     html = login_as("agent").get("/conversations/?queue=window_closed").get_data(as_text=True)
     assert "0 conversations" in html
     listing = queues.listing(queues.parse_filters({"queue": "needs_reply"}), None)

@@ -3,34 +3,9 @@ closing goes to the next conversation of the queue, and unread clears only for t
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from app import db
-from app.contacts.models import Contact
 from app.conversations.models import Conversation
-from app.core.models import utcnow
-from tests.helpers import csrf_token_from, uid
-
-
-def _waiting(page, name: str, hours_ago: float, **values) -> Conversation:
-    contact = Contact(
-        page=page, psid=f"w-{name}", first_name=name, last_inbound_at=utcnow() - timedelta(hours=hours_ago)
-    )
-    db.session.add(contact)
-    db.session.flush()
-    conv = Conversation(
-        page_id=page.id,
-        contact_id=contact.id,
-        status="open",
-        last_message_at=contact.last_inbound_at,
-        last_inbound_at=contact.last_inbound_at,
-        window_expires_at=contact.last_inbound_at + timedelta(hours=24),
-        awaiting_reply=True,
-        **values,
-    )
-    db.session.add(conv)
-    db.session.commit()
-    return conv
+from tests.helpers import csrf_token_from, uid, waiting_conversation
 
 
 def test_reply_offers_assign_to_me_and_does_it_when_ticked(login_as, client, conversation):
@@ -76,8 +51,8 @@ def test_assign_on_reply_setting_assigns_automatically(login_as, client, convers
 
 
 def test_closing_goes_to_the_next_in_the_queue(login_as, client, page):
-    first = _waiting(page, "first", 23)
-    second = _waiting(page, "second", 10)
+    first = waiting_conversation(page, "first", 23)
+    second = waiting_conversation(page, "second", 10)
     client = login_as("agent")
     assert client.get("/conversations/?queue=needs_reply").status_code == 200  # remembers the queue
     token = csrf_token_from(client.get(f"/conversations/{first.id}").get_data(as_text=True))
@@ -90,7 +65,7 @@ def test_closing_goes_to_the_next_in_the_queue(login_as, client, page):
 
 
 def test_unread_clears_only_for_the_assignee(login_as, client, page):
-    conv = _waiting(page, "unread", 1, assignee_id=None, unread_count=2)
+    conv = waiting_conversation(page, "unread", 1, assignee_id=None, unread_count=2)
     conv.assignee_id = uid("agent")
     db.session.commit()
     login_as("manager")
