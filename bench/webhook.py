@@ -270,6 +270,15 @@ with app.app_context():
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+#: (in an app context of the subprocess) forget what processing wrote and mark every stored
+#: event pending again, with an empty Redis: both reprocessing paths start from the same state
+RESET = r"""    for table in ("message_search_token", "message", "conversation", "contact"):
+        db.session.execute(text(f"DELETE FROM {table}"))
+    db.session.execute(text("UPDATE webhook_event SET status = 'pending', attempts = 0, processed_at = NULL"))
+    db.session.commit()
+    get_redis().flushdb()"""
+
+
 def reprocess(env: dict, indexing: bool) -> float:
     """Forget what processing wrote (messages, their search tokens, conversations, contacts),
     mark every stored event pending again, and let one burst worker apply them all once more,
@@ -280,13 +289,9 @@ from app import create_app, db
 from app.core.queues import enqueue, get_redis
 app = create_app()
 with app.app_context():
-    for table in ("message_search_token", "message", "conversation", "contact"):
-        db.session.execute(text(f"DELETE FROM {table}"))
-    db.session.execute(text("UPDATE webhook_event SET status = 'pending', attempts = 0, processed_at = NULL"))
-    db.session.commit()
-    get_redis().flushdb()
+RESET
     enqueue("app.webhooks.tasks.process_pending_events", queue="webhooks")
-"""
+""".replace("RESET", RESET)
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
     run_env = {**env, "SEARCH_INDEXING": "1" if indexing else "0"}
     subprocess.run(
@@ -357,11 +362,7 @@ from sqlalchemy import event
 event.remove(db.session.session_factory.class_, "after_flush", hook)
 event.listen(db.session.session_factory.class_, "after_flush", timed)
 with app.app_context():
-    for table in ("message_search_token", "message", "conversation", "contact"):
-        db.session.execute(text(f"DELETE FROM {table}"))
-    db.session.execute(text("UPDATE webhook_event SET status = 'pending', attempts = 0, processed_at = NULL"))
-    db.session.commit()
-    get_redis().flushdb()
+RESET
     start = time.perf_counter()
     cpu = time.process_time()
     n = batch.drain()
@@ -370,7 +371,7 @@ with app.app_context():
     print(f"  in one process: {n} events in {wall:.2f} s ({n / wall:.0f} events/s, worker CPU {cpu:.2f} s), "
           f"{tokens} tokens; indexing hook {spent[0]:.2f} s = {spent[0] / wall:.0%} of the processing time, "
           f"{spent[0] / max(n, 1) * 1e6:.0f} us per event")
-"""
+""".replace("RESET", RESET)
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     print(out.stdout.strip().splitlines()[-1], flush=True)
 
